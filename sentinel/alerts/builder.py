@@ -1,0 +1,67 @@
+"""From a rule's event to the alert an operator and the command platform see."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
+from sentinel.alerts.snapshot import StoredSnapshot
+from sentinel.config import CameraConfig
+from sentinel.detect.rules import RuleEvent
+from sentinel.event_types import EventType
+
+
+def new_alert_id() -> str:
+    return str(uuid.uuid4())
+
+
+def iso(ts: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, tz).isoformat(timespec="milliseconds")
+
+
+def grid_of(code: str | None) -> AlertGrid | None:
+    """The 15-digit cell code holds its parents: 6 division + 3 street + 3 community + 3 grid."""
+    if not code:
+        return None
+    return AlertGrid(street=code[:9], community=code[:12], grid=code, name=None)
+
+
+def build_alert(
+    alert_id: str,
+    site: str,
+    event: RuleEvent,
+    camera: CameraConfig,
+    event_type: EventType,
+    tz: ZoneInfo,
+    snapshot: StoredSnapshot | None,
+) -> Alert:
+    location = (
+        AlertLocation(lon=camera.location.lon, lat=camera.location.lat, method="camera")
+        if camera.location
+        else None
+    )
+    return Alert(
+        alert_id=alert_id,
+        site=site,
+        event_type=event.event_type,
+        code=event_type.code,
+        name=event_type.name,
+        name_en=event_type.name_en,
+        severity=event_type.severity.value,
+        camera_id=camera.id,
+        camera_name=camera.name or camera.id,
+        zone=event.zone,
+        started_at=iso(event.started_at, tz),
+        detected_at=iso(event.detected_at, tz),
+        confidence=min(1.0, max(0.0, event.confidence)),
+        count=event.count,
+        objects=[
+            AlertObject(label=o.label, score=o.score, box=o.box, track_id=o.track_id) for o in event.objects
+        ],
+        location=location,
+        grid=grid_of(camera.grid),
+        snapshot=AlertSnapshot(url=snapshot.url, sha256=snapshot.sha256) if snapshot else None,
+        case_id=None,
+    )

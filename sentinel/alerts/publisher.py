@@ -1,0 +1,210 @@
+"""MQTT publishing (paho-mqtt 2): drains the outbox in order at QoS 1 and marks rows sent on PUBACK;
+keeps the daemon's and each camera's retained status; last will `offline`.
+
+While the broker is away nothing is dropped: rows simply stay unsent in the outbox and go out, oldest
+first, after the reconnect. A repeat after a lost PUBACK carries the same alert_id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import ssl
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+
+from sentinel.alerts.store import AlertStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        return cls(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls)
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+class MqttPublisher:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        prefix: str,
+        store: AlertStore,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        keepalive: int = 30,
+        max_inflight: int = 20,
+    ) -> None:
+        self.address = address
+        self.prefix = prefix
+        self.store = store
+        self.max_inflight = max_inflight
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._retained: dict[str, bytes] = {}  # topic → last retained payload, replayed on reconnect
+        self._retained_lock = threading.Lock()
+        self._keepalive = keepalive
+        self._drain_thread = threading.Thread(target=self._drain_loop, name="mqtt-outbox", daemon=True)
+        self.last_error: str | None = None
+
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+        )
+        self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
+        self.client.reconnect_delay_set(
+            min_delay=1, max_delay=60
+        )  # paho doubles the delay after each failure
+        self.client.max_inflight_messages_set(max_inflight)
+        self.client.max_queued_messages_set(0)
+        if username:
+            self.client.username_pw_set(username, password)
+        if address.tls:
+            self.client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+
+    @property
+    def status_topic(self) -> str:
+        return f"{self.prefix}/status"
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self.client.connect_async(self.address.host, self.address.port, keepalive=self._keepalive)
+        self.client.loop_start()
+        self._drain_thread.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def stop(self, drain_timeout: float = 5.0) -> None:
+        """Flush what can be flushed, publish `offline` (retained) and disconnect."""
+        if self.connected.is_set():
+            self._wake.set()
+            deadline = threading.Event()
+            for _ in range(int(drain_timeout * 10)):
+                if self.store.outbox_depth() == 0:
+                    break
+                deadline.wait(0.1)
+            info = self.client.publish(self.status_topic, b"offline", qos=1, retain=True)
+            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                with contextlib.suppress(RuntimeError, ValueError):
+                    info.wait_for_publish(timeout=2.0)
+        self._stop.set()
+        self._wake.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+        if self._drain_thread.is_alive():
+            self._drain_thread.join(timeout=5)
+
+    # ---------------------------------------------------------------- retained status
+
+    def set_retained(self, topic_suffix: str, payload: dict[str, object] | str) -> None:
+        """Publish a retained status (latest wins); it is replayed after every reconnect."""
+        topic = f"{self.prefix}/{topic_suffix}"
+        data = (
+            payload.encode() if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False).encode()
+        )
+        with self._retained_lock:
+            self._retained[topic] = data
+        if self.connected.is_set():
+            self.client.publish(topic, data, qos=1, retain=True)
+
+    def outbox_notify(self) -> None:
+        """Tell the drain loop new rows are waiting."""
+        self._wake.set()
+
+    # ---------------------------------------------------------------- paho callbacks (network thread)
+
+    def _on_connect(
+        self, client: mqtt.Client, _ud: object, _flags: object, reason: mqtt.ReasonCode, _p: object
+    ) -> None:
+        if reason.is_failure:
+            self.last_error = f"broker {self.address} refused the connection: {reason}"
+            log.warning("%s", self.last_error)
+            return
+        log.info("connected to MQTT broker %s", self.address)
+        self.last_error = None
+        client.publish(self.status_topic, b"online", qos=1, retain=True)
+        with self._retained_lock:
+            retained = list(self._retained.items())
+        for topic, data in retained:
+            client.publish(topic, data, qos=1, retain=True)
+        self.connected.set()
+        self._wake.set()
+
+    def _on_disconnect(
+        self, _c: mqtt.Client, _ud: object, _flags: object, reason: mqtt.ReasonCode, _p: object
+    ) -> None:
+        if self.connected.is_set():
+            log.warning("lost MQTT broker %s (%s); alerts wait in the outbox", self.address, reason)
+        self.connected.clear()
+        self._wake.set()
+
+    def _on_publish(self, _c: mqtt.Client, _ud: object, mid: int, _reason: object, _p: object) -> None:
+        self._acks.put(mid)
+        self._wake.set()
+
+    # ---------------------------------------------------------------- outbox drain (own thread)
+
+    def _drain_loop(self) -> None:
+        inflight: dict[int, int] = {}  # paho mid → outbox id
+        highest_sent = 0  # outbox id of the newest message handed to paho on this connection
+        was_connected = False
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            try:
+                if not self.connected.is_set():
+                    if was_connected:  # start again from the oldest unacknowledged row after reconnect
+                        inflight.clear()
+                        highest_sent = 0
+                    was_connected = False
+                    continue
+                was_connected = True
+                acked = []
+                while True:
+                    try:
+                        mid = self._acks.get_nowait()
+                    except queue.Empty:
+                        break
+                    if mid in inflight:
+                        acked.append(inflight.pop(mid))
+                self.store.mark_sent(acked)
+                room = self.max_inflight - len(inflight)
+                if room <= 0:
+                    continue
+                batch = self.store.pending(after_id=highest_sent, limit=room)
+                handed: list[int] = []
+                for item in batch:
+                    info = self.client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                        break  # connection went away; the row stays pending
+                    inflight[info.mid] = item.id
+                    highest_sent = item.id
+                    handed.append(item.id)
+                self.store.mark_attempted(handed)
+                if len(handed) == room:
+                    self._wake.set()  # more may be waiting
+            except Exception:  # the store or paho failed: log, keep the loop alive, retry
+                log.exception("outbox drain failed; retrying")
+                self._stop.wait(1.0)

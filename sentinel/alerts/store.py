@@ -1,0 +1,100 @@
+"""The alert store and its outbox: an alert is committed together with the message that announces it,
+so a crash or a broker outage can delay a message but never lose it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, select, update
+
+from sentinel.alerts.db import session_factory
+from sentinel.alerts.models import AlertRow, OutboxRow
+from sentinel.alerts.schema import Alert
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class AlertStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._session = session_factory(engine)
+
+    def record(self, alert: Alert, topic: str, snapshot_path: str | None) -> None:
+        """Store the alert and queue its MQTT message in one transaction."""
+        payload = alert.model_dump(mode="json", by_alias=True)
+        now = datetime.now(UTC)
+        with self._session.begin() as s:
+            s.add(
+                AlertRow(
+                    id=alert.alert_id,
+                    event_type=alert.event_type,
+                    code=alert.code,
+                    severity=alert.severity,
+                    camera_id=alert.camera_id,
+                    zone=alert.zone,
+                    started_at=datetime.fromisoformat(alert.started_at),
+                    detected_at=datetime.fromisoformat(alert.detected_at),
+                    confidence=alert.confidence,
+                    count=alert.count,
+                    grid_code=alert.grid.grid if alert.grid else None,
+                    snapshot_path=snapshot_path,
+                    review_state="new",
+                    payload=payload,
+                )
+            )
+            s.flush()  # the alert row must exist before the outbox row that references it
+            s.add(
+                OutboxRow(
+                    topic=topic,
+                    payload=alert.to_json(),
+                    qos=1,
+                    retain=False,
+                    alert_id=alert.alert_id,
+                    created_at=now,
+                    attempts=0,
+                )
+            )
+
+    def pending(self, after_id: int = 0, limit: int = 100) -> list[OutboxItem]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.sent_at.is_(None), OutboxRow.id > after_id)
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            ).all()
+            return [OutboxItem(r.id, r.topic, r.payload.encode("utf-8"), r.qos, r.retain) for r in rows]
+
+    def mark_attempted(self, ids: list[int]) -> None:
+        if ids:
+            with self._session.begin() as s:
+                s.execute(
+                    update(OutboxRow).where(OutboxRow.id.in_(ids)).values(attempts=OutboxRow.attempts + 1)
+                )
+
+    def mark_sent(self, ids: list[int]) -> None:
+        if ids:
+            with self._session.begin() as s:
+                s.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(sent_at=datetime.now(UTC)))
+
+    def outbox_depth(self) -> int:
+        with self._session() as s:
+            return int(
+                s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))) or 0
+            )
+
+    def alert(self, alert_id: str) -> AlertRow | None:
+        with self._session() as s:
+            return s.get(AlertRow, alert_id)
+
+    def alerts(self, limit: int = 100) -> list[AlertRow]:
+        with self._session() as s:
+            return list(s.scalars(select(AlertRow).order_by(AlertRow.detected_at.desc()).limit(limit)).all())

@@ -1,0 +1,271 @@
+"""Typed configuration: the site, MQTT, database, detector and the camera registry.
+
+Every model refuses unknown keys (a typo is an error, not a silently ignored setting). Loading YAML and
+turning validation errors into `FILE:LINE: key.path: message` lives in `config_loader.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from shapely.geometry import Polygon
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+DEFAULT_MODEL_CARD = Path(__file__).resolve().parents[1] / "models" / "nanodet-m-416.yaml"
+
+
+def _parse_duration(value: Any) -> Any:
+    """Accept seconds as a number, or a string like `90s`, `5m`, `2h`."""
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"not a duration: {value!r} (use seconds, or e.g. '30s', '5m', '2h')")
+        return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def expand_env(text: str, environ: dict[str, str] | None = None) -> str:
+    """Replace `${VAR}` references; raises KeyError naming the first unset variable."""
+    env = os.environ if environ is None else environ
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in env:
+            raise KeyError(name)
+        return env[name]
+
+    return ENV_REF.sub(sub, text)
+
+
+def _check_env_refs(value: str) -> str:
+    for name in ENV_REF.findall(value):
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+    return value
+
+
+EnvString = Annotated[str, Field(min_length=1)]
+
+
+def _expand_path(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return expand_env(value)
+        except KeyError as exc:
+            raise ValueError(f"environment variable {exc.args[0]} is not set") from None
+    return value
+
+
+EnvPath = Annotated[Path, BeforeValidator(_expand_path)]
+
+
+# ---------------------------------------------------------------- site, broker, storage, detector
+
+
+class SiteConfig(Strict):
+    id: str = Field(default="demo", pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = "Sentinel demo site"
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+
+class MqttConfig(Strict):
+    url: str | None = Field(
+        default=None, description="mqtt://host:port or mqtts://host:port; unset: start an embedded broker"
+    )
+    topic_prefix: str = "sentinel/{site}"
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    embedded_port: int = Field(
+        default=1883, ge=0, le=65535, description="port of the embedded broker; 0 = any"
+    )
+    embedded_port_fallback: bool = Field(default=False, description="embedded_port taken: use any free port")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", v):
+            raise ValueError("expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+        return v
+
+    @field_validator("password", "username")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        return None if v is None else _check_env_refs(v)
+
+
+class DatabaseConfig(Strict):
+    url: str | None = Field(default=None, description="SQLAlchemy URL; unset: SQLite under data_dir")
+
+
+class StorageConfig(Strict):
+    data_dir: EnvPath = Path("var")
+    snapshot_retention_days: int = Field(default=30, ge=1)
+
+
+class DetectorConfig(Strict):
+    model: EnvPath = DEFAULT_MODEL_CARD
+    score_threshold: float = Field(default=0.35, gt=0, lt=1)
+    nms_iou: float = Field(default=0.6, gt=0, lt=1)
+    threads: int = Field(default=1, ge=1, le=64, description="ONNX Runtime intra-op threads per worker")
+
+
+# ---------------------------------------------------------------- cameras, zones, rules
+
+
+class DecodeMode(StrEnum):
+    keyframes = "keyframes"  # decode only I-frames (skip_frame=NONKEY)
+    all = "all"  # decode every frame, then sample analyze_fps
+    auto = "auto"  # keyframes when the GOP is short enough for analyze_fps, else all
+
+
+class Location(Strict):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+Point = tuple[float, float]
+
+
+class Zone(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    polygon: list[Point] = Field(description="[[x, y], ...] in normalised image coordinates 0..1")
+
+    @field_validator("polygon")
+    @classmethod
+    def _valid_polygon(cls, pts: list[Point]) -> list[Point]:
+        if len(pts) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(pts)}")
+        for x, y in pts:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point [{x}, {y}] is outside the image (coordinates are normalised 0..1)")
+        poly = Polygon(pts)
+        if not poly.is_valid:
+            raise ValueError("polygon crosses itself (check the order of the points)")
+        if poly.area < 1e-4:
+            raise ValueError("polygon has (almost) no area")
+        return pts
+
+
+class RuleBase(Strict):
+    event_type: str
+    zone: str | None = Field(default=None, description="zone name; unset: the whole frame")
+    cooldown: Seconds = Field(default=300.0, description="after an alert, stay quiet this long")
+
+
+class CountInZoneRule(RuleBase):
+    """Fires when at least `min_count` objects of `classes` stand in the zone for `min_duration`."""
+
+    kind: Literal["count_in_zone"]
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_count: int = Field(ge=1)
+    min_duration: Seconds = 10.0
+    min_score: float = Field(default=0.35, gt=0, lt=1)
+    clear_ratio: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="the condition is over once the count drops below ratio*min_count",
+    )
+
+
+Rule = Annotated[CountInZoneRule, Field(discriminator="kind")]
+RULE_MODELS: tuple[type[RuleBase], ...] = (CountInZoneRule,)
+RULE_KINDS: tuple[str, ...] = tuple(get_args(m.model_fields["kind"].annotation)[0] for m in RULE_MODELS)
+
+
+class CameraConfig(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=64)
+    name: str = ""
+    source: EnvString = Field(description="rtsp://user:${PASSWORD}@host/path, file:///path or a plain path")
+    enabled: bool = True
+    rtsp_transport: Literal["tcp", "udp"] = "tcp"
+    decode: DecodeMode = DecodeMode.auto
+    analyze_fps: float = Field(default=1.0, gt=0, le=30)
+    realtime: bool = Field(
+        default=True, description="file sources: pace at native rate (False: as fast as possible)"
+    )
+    loop: bool = Field(default=True, description="file sources: start again at the end")
+    open_timeout: PositiveSeconds = 10.0
+    read_timeout: PositiveSeconds = 10.0
+    stall_timeout: PositiveSeconds = Field(default=10.0, description="no frame for this long: reopen")
+    offline_alert_after: Seconds = 300.0
+    location: Location | None = None
+    grid: str | None = Field(default=None, pattern=r"^\d{15}$", description="15-digit grid cell code")
+    zones: list[Zone] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        _check_env_refs(v)
+        if "://" in v and not re.match(r"^(rtsp|rtsps|rtmp|http|https|file|udp|srt)://", v):
+            raise ValueError(
+                f"unsupported URL scheme in {v.split('://')[0]!r}:// (use rtsp://, file:// or a path)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> CameraConfig:
+        names = [z.name for z in self.zones]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"zone name {sorted(dup)[0]!r} is used twice")
+        for rule in self.rules:
+            if rule.zone is not None and rule.zone not in names:
+                known = ", ".join(names) or "none defined"
+                raise ValueError(
+                    f"rule {rule.kind} names zone {rule.zone!r}, which is not defined (zones: {known})"
+                )
+        return self
+
+
+class SentinelConfig(Strict):
+    site: SiteConfig = SiteConfig()
+    mqtt: MqttConfig = MqttConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    storage: StorageConfig = StorageConfig()
+    detector: DetectorConfig = DetectorConfig()
+    workers: int = Field(default=0, ge=0, le=256, description="analysis worker processes; 0 = CPU cores")
+    cameras_file: Path | None = Field(
+        default=None, description="camera registry file (relative to this file)"
+    )
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    def topic_prefix(self) -> str:
+        return self.mqtt.topic_prefix.replace("{site}", self.site.id).rstrip("/")

@@ -1,0 +1,42 @@
+"""What analysis workers tell the supervisor. Small and picklable: frames never cross the process boundary,
+only detection events (with the alert's JPEG snapshot) and statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentinel.detect.rules import RuleEvent
+from sentinel.ingest.reader import ReaderStatus
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    worker: int
+    ts: float
+    frames_analysed: int
+    frames_dropped: int
+    inference_ms: float  # median of the last batch window
+
+
+@dataclass(frozen=True)
+class CameraStatusMsg:
+    worker: int
+    status: ReaderStatus
+
+
+@dataclass(frozen=True)
+class EventMsg:
+    worker: int
+    event: RuleEvent
+    snapshot_jpeg: bytes | None
+
+
+@dataclass(frozen=True)
+class WorkerFailed:
+    """A fatal problem restarting will not fix (e.g. the model is missing)."""
+
+    worker: int
+    error: str
+
+
+WorkerMessage = Heartbeat | CameraStatusMsg | EventMsg | WorkerFailed

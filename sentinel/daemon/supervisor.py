@@ -1,0 +1,322 @@
+"""`sentinel run`: the supervisor process. It owns the store, the MQTT publisher and the analysis workers;
+it turns workers' rule events into stored alerts (then published from the outbox) and keeps camera status.
+
+A worker that dies or stops sending heartbeats is restarted with exponential backoff and jitter; its
+cameras show the reason in their status meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.process import BaseProcess
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sentinel.alerts.builder import build_alert, iso, new_alert_id
+from sentinel.alerts.db import make_engine, migrate, sqlite_url
+from sentinel.alerts.embedded_broker import EmbeddedBroker
+from sentinel.alerts.publisher import BrokerAddress, MqttPublisher
+from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
+from sentinel.alerts.store import AlertStore
+from sentinel.config import CameraConfig, SentinelConfig, expand_env
+from sentinel.daemon.messages import CameraStatusMsg, EventMsg, Heartbeat, WorkerFailed, WorkerMessage
+from sentinel.daemon.worker import WorkerSpec, worker_main
+from sentinel.detect.rules import RuleEvent
+from sentinel.event_types import default_event_types
+from sentinel.ingest.backoff import Backoff
+from sentinel.ingest.reader import CameraState, ReaderStatus
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TIMEOUT = 30.0  # a worker silent this long is stuck: kill and restart it
+
+
+class StartupError(Exception):
+    """A problem that stops `sentinel run` before it starts (message is for the operator)."""
+
+
+@dataclass
+class WorkerHandle:
+    spec: WorkerSpec
+    process: BaseProcess | None = None
+    stop: Any = None
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
+    restart_at: float | None = None
+    last_beat: float = 0.0
+    restarts: int = 0
+    failed: str | None = None  # a fatal error: do not restart
+
+
+@dataclass
+class CameraView:
+    camera: CameraConfig
+    worker: int
+    status: ReaderStatus | None = None
+    offline_since: float | None = None
+    offline_alerted: bool = False
+    note: str | None = None  # supervisor-level problem (worker restarting, failed)
+
+
+def plan_workers(cameras: list[CameraConfig], requested: int) -> list[list[CameraConfig]]:
+    """Share cameras round-robin over K workers (K = requested, or the CPU cores, never more than cameras)."""
+    enabled = [c for c in cameras if c.enabled]
+    k = max(1, min(requested or os.cpu_count() or 1, len(enabled)))
+    shares: list[list[CameraConfig]] = [[] for _ in range(k)]
+    for i, cam in enumerate(enabled):
+        shares[i % k].append(cam)
+    return [s for s in shares if s]
+
+
+class Supervisor:
+    def __init__(self, config: SentinelConfig, log_level: int = logging.INFO) -> None:
+        self.config = config
+        self.log_level = log_level
+        self.tz = ZoneInfo(config.site.timezone)
+        self.prefix = config.topic_prefix()
+        self.event_types = default_event_types()
+        self.ctx = mp.get_context("spawn")  # no fork: readers and ONNX Runtime hold threads
+        self.queue: Any = self.ctx.Queue()
+        self.workers: list[WorkerHandle] = []
+        self.cameras: dict[str, CameraView] = {}
+        self.broker: EmbeddedBroker | None = None
+        self.publisher: MqttPublisher | None = None
+        self.store: AlertStore | None = None
+        self.snapshots = SnapshotStore(config.storage.data_dir)
+        self.alerts_stored = 0
+
+    # ---------------------------------------------------------------- start / stop
+
+    def start(self) -> None:
+        cfg = self.config
+        cfg.storage.data_dir.mkdir(parents=True, exist_ok=True)
+        db_url = cfg.database.url or sqlite_url(cfg.storage.data_dir)
+        try:
+            engine = make_engine(expand_env(db_url))
+            migrate(engine)
+        except KeyError as exc:
+            raise StartupError(f"database.url: environment variable {exc.args[0]} is not set") from None
+        except Exception as exc:
+            raise StartupError(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}") from None
+        self.store = AlertStore(engine)
+
+        url = cfg.mqtt.url
+        if url is None:
+            self.broker = EmbeddedBroker(port=cfg.mqtt.embedded_port, fallback=cfg.mqtt.embedded_port_fallback)
+            try:
+                self.broker.start()
+            except Exception as exc:
+                raise StartupError(str(exc)) from None
+            url = self.broker.url
+        client_id = cfg.mqtt.client_id or f"sentinel-{cfg.site.id}-{socket.gethostname()}"
+        self.publisher = MqttPublisher(
+            BrokerAddress.parse(url),
+            self.prefix,
+            self.store,
+            client_id=client_id,
+            username=expand_env(cfg.mqtt.username) if cfg.mqtt.username else None,
+            password=expand_env(cfg.mqtt.password) if cfg.mqtt.password else None,
+            keepalive=cfg.mqtt.keepalive,
+        )
+        self.publisher.start()  # connects in the background; alerts wait in the outbox until it does
+        if not self.publisher.wait_connected(5.0):
+            log.warning("MQTT broker %s not reachable yet; alerts are stored and will be sent when it is", url)
+
+        for index, share in enumerate(plan_workers(cfg.cameras, cfg.workers)):
+            handle = WorkerHandle(WorkerSpec(index, share, cfg.detector, self.log_level))
+            self.workers.append(handle)
+            for cam in share:
+                self.cameras[cam.id] = CameraView(cam, index)
+            self._spawn(handle)
+        log.info(
+            "sentinel running: site %s, %d cameras on %d workers, MQTT %s, prefix %s",
+            cfg.site.id, len(self.cameras), len(self.workers), url, self.prefix,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        log.info("stopping")
+        for handle in self.workers:
+            if handle.stop is not None:
+                handle.stop.set()
+        deadline = time.monotonic() + 10
+        for handle in self.workers:
+            if handle.process is not None:
+                handle.process.join(timeout=max(0.1, deadline - time.monotonic()))
+                if handle.process.is_alive():
+                    handle.process.kill()
+                    handle.process.join(timeout=2)
+        self._drain_queue(timeout=0.2)
+        for view in self.cameras.values():
+            self._publish_camera(view, override_state=CameraState.stopped)
+        if self.publisher is not None:
+            self.publisher.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.store is not None:
+            self.store.engine.dispose()
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until `stop` is set."""
+        while not stop.is_set():
+            self._drain_queue(timeout=0.5)
+            self._supervise_workers()
+            self._check_offline_cameras()
+
+    # ---------------------------------------------------------------- workers
+
+    def _spawn(self, handle: WorkerHandle) -> None:
+        handle.stop = self.ctx.Event()
+        handle.process = self.ctx.Process(
+            target=worker_main, args=(handle.spec, self.queue, handle.stop), name=f"sentinel-worker-{handle.spec.index}", daemon=True
+        )
+        handle.process.start()
+        handle.last_beat = time.monotonic()
+        handle.restart_at = None
+
+    def _supervise_workers(self) -> None:
+        now = time.monotonic()
+        for handle in self.workers:
+            proc = handle.process
+            if handle.failed or proc is None:
+                continue
+            if handle.restart_at is not None:
+                if now >= handle.restart_at:
+                    log.info("restarting worker %d (restart %d)", handle.spec.index, handle.restarts)
+                    self._spawn(handle)
+                continue
+            stuck = now - handle.last_beat > HEARTBEAT_TIMEOUT
+            if proc.is_alive() and not stuck:
+                continue
+            if stuck and proc.is_alive():
+                log.error("worker %d sent no heartbeat for %.0f s: killing it", handle.spec.index, HEARTBEAT_TIMEOUT)
+                proc.kill()
+                proc.join(timeout=5)
+            reason = f"analysis worker {handle.spec.index} {'was stuck' if stuck else f'died (exit code {proc.exitcode})'}"
+            delay = handle.backoff.next_delay()
+            handle.restarts += 1
+            handle.restart_at = now + delay
+            log.error("%s; restarting in %.1f s", reason, delay)
+            for view in self.cameras.values():
+                if view.worker == handle.spec.index:
+                    view.note = f"{reason}; restarting"
+                    self._publish_camera(view, override_state=CameraState.offline)
+
+    # ---------------------------------------------------------------- messages from workers
+
+    def _drain_queue(self, timeout: float) -> None:
+        try:
+            msg: WorkerMessage = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            self._handle(msg)
+            try:
+                msg = self.queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle(self, msg: WorkerMessage) -> None:
+        if isinstance(msg, Heartbeat):
+            handle = self.workers[msg.worker]
+            handle.last_beat = time.monotonic()
+            if handle.backoff.attempt and time.time() - msg.ts < 5:
+                handle.backoff.reset()
+        elif isinstance(msg, CameraStatusMsg):
+            self.workers[msg.worker].last_beat = time.monotonic()
+            view = self.cameras.get(msg.status.camera_id)
+            if view is not None:
+                self._on_status(view, msg.status)
+        elif isinstance(msg, EventMsg):
+            self._on_event(msg.event, msg.snapshot_jpeg)
+        elif isinstance(msg, WorkerFailed):
+            log.error("worker %d: %s", msg.worker, msg.error)
+            handle = self.workers[msg.worker]
+            if msg.error.startswith("camera "):
+                cam_id = msg.error.split()[1].rstrip(":")
+                if cam_id in self.cameras:
+                    self.cameras[cam_id].note = msg.error
+                    self._publish_camera(self.cameras[cam_id], override_state=CameraState.offline)
+                return
+            handle.failed = msg.error
+            for view in self.cameras.values():
+                if view.worker == msg.worker:
+                    view.note = msg.error
+                    self._publish_camera(view, override_state=CameraState.offline)
+
+    def _on_status(self, view: CameraView, status: ReaderStatus) -> None:
+        changed = view.status is None or (view.status.state, view.status.error) != (status.state, status.error)
+        view.status = status
+        view.note = None
+        if status.state is CameraState.offline:
+            view.offline_since = view.offline_since or status.since
+        elif status.state is CameraState.online:
+            view.offline_since, view.offline_alerted = None, False
+        if changed:
+            log.info("camera %s: %s%s", view.camera.id, status.state, f" ({status.error})" if status.error else "")
+        self._publish_camera(view)
+
+    def _publish_camera(self, view: CameraView, override_state: CameraState | None = None) -> None:
+        if self.publisher is None:
+            return
+        st = view.status
+        state = override_state or (st.state if st else CameraState.connecting)
+        payload: dict[str, object] = {
+            "camera_id": view.camera.id,
+            "name": view.camera.name or view.camera.id,
+            "state": state.value,
+            "since": iso(st.since, self.tz) if st else None,
+            "fps": st.fps if st else 0.0,
+            "last_frame_at": iso(st.last_frame_at, self.tz) if st and st.last_frame_at else None,
+            "error": view.note or (st.error if st else None),
+            "decode_mode": st.decode_mode if st else None,
+            "reconnects": st.reconnects if st else 0,
+            "worker": view.worker,
+        }
+        self.publisher.set_retained(f"cameras/{view.camera.id}/status", payload)
+
+    def _check_offline_cameras(self) -> None:
+        now = time.time()
+        for view in self.cameras.values():
+            since = view.offline_since
+            if since is None or view.offline_alerted or now - since < view.camera.offline_alert_after:
+                continue
+            view.offline_alerted = True
+            error = view.status.error if view.status else None
+            event = RuleEvent(view.camera.id, "camera_health", "camera_offline", None, since, now, 0, 1.0, [], None)
+            log.warning("camera %s offline since %s: raising camera_offline (%s)", view.camera.id, iso(since, self.tz), error)
+            self._on_event(event, None)
+
+    # ---------------------------------------------------------------- alerts
+
+    def _on_event(self, event: RuleEvent, jpeg: bytes | None) -> None:
+        assert self.store is not None
+        view = self.cameras.get(event.camera_id)
+        event_type = self.event_types.get(event.event_type)
+        if view is None or event_type is None:
+            log.error("dropping event for unknown camera/event type: %s/%s", event.camera_id, event.event_type)
+            return
+        alert_id = new_alert_id()
+        snapshot: StoredSnapshot | None = None
+        if jpeg is not None:
+            try:
+                snapshot = self.snapshots.save(alert_id, jpeg, datetime.fromtimestamp(event.detected_at, self.tz))
+            except OSError as exc:  # disk full or unwritable: the alert matters more than its picture
+                log.error("cannot write snapshot for alert %s: %s", alert_id, exc)
+        alert = build_alert(alert_id, self.config.site.id, event, view.camera, event_type, self.tz, snapshot)
+        topic = f"{self.prefix}/alerts/{event.event_type}/{event.camera_id}"
+        self.store.record(alert, topic, str(snapshot.path) if snapshot else None)
+        self.alerts_stored += 1
+        log.info("alert %s %s (%s) on camera %s: count %d", alert_id, event_type.id, event_type.name, event.camera_id, event.count)
+        if self.publisher is not None:
+            self.publisher.outbox_notify()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]

@@ -1,0 +1,155 @@
+"""An analysis worker process: reader threads for its share of the cameras, one ONNX Runtime session for all
+of them, a tracker and rules per camera. It sends the supervisor statuses, heartbeats and rule events.
+
+Readers keep only the newest frame per camera (a slow detector skips frames rather than falling behind);
+the detector takes whatever fresh frames there are as one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as MpEvent
+from typing import Any
+
+from sentinel.alerts.snapshot import render_snapshot
+from sentinel.config import CameraConfig, DetectorConfig
+from sentinel.daemon.messages import CameraStatusMsg, EventMsg, Heartbeat, WorkerFailed, WorkerMessage
+from sentinel.detect.rules import Rule, build_rules
+from sentinel.detect.tracker import IouTracker
+from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    index: int
+    cameras: list[CameraConfig]
+    detector: DetectorConfig
+    log_level: int = logging.INFO
+
+
+class LatestFrame:
+    """A one-frame mailbox per camera: a newer frame replaces an unanalysed older one (counted as dropped)."""
+
+    def __init__(self, ready: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self._ready = ready
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._lock:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+        self._ready.set()
+
+    def take(self) -> Frame | None:
+        with self._lock:
+            frame, self._frame = self._frame, None
+            return frame
+
+
+class CameraPipeline:
+    def __init__(self, camera: CameraConfig, rules: list[Rule], ready: threading.Event) -> None:
+        self.camera = camera
+        self.rules = rules
+        self.tracker = IouTracker()
+        self.mailbox = LatestFrame(ready)
+
+
+def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> None:
+    """Entry point of a worker process (spawned by the supervisor)."""
+    logging.basicConfig(level=spec.log_level, format=f"%(asctime)s worker-{spec.index} %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parent = os.getppid()
+    try:
+        detector = _load_detector(spec.detector)
+    except Exception as exc:  # ModelError and anything else: report, do not spin
+        out.put(WorkerFailed(spec.index, str(exc)))
+        return
+
+    ready = threading.Event()
+    pipelines: list[CameraPipeline] = []
+    readers: list[StreamReader] = []
+    for camera in spec.cameras:
+        try:
+            rules = build_rules(camera, detector.class_names)
+        except ValueError as exc:
+            out.put(WorkerFailed(spec.index, f"camera {camera.id}: {exc}"))
+            continue
+        pipe = CameraPipeline(camera, rules, ready)
+        pipelines.append(pipe)
+
+        def on_status(st: ReaderStatus) -> None:
+            out.put(CameraStatusMsg(spec.index, st))
+
+        readers.append(StreamReader(camera, pipe.mailbox.put, on_status))
+    for reader in readers:
+        reader.start()
+
+    analysed = 0
+    timings: list[float] = []
+    last_beat = 0.0
+    try:
+        while not stop.is_set():
+            if os.getppid() != parent:
+                log.error("supervisor is gone; stopping")
+                break
+            now = time.monotonic()
+            if now - last_beat >= 1.0:
+                dropped = sum(p.mailbox.dropped for p in pipelines)
+                median = statistics.median(timings) if timings else 0.0
+                out.put(Heartbeat(spec.index, time.time(), analysed, dropped, round(median, 2)))
+                for reader in readers:
+                    out.put(CameraStatusMsg(spec.index, reader.status()))
+                timings = timings[-50:]
+                last_beat = now
+            ready.wait(timeout=0.5)
+            ready.clear()
+            batch = [(p, f) for p in pipelines if (f := p.mailbox.take()) is not None]
+            if not batch:
+                continue
+            t0 = time.perf_counter()
+            results = detector.detect([f.image for _, f in batch])
+            timings.append((time.perf_counter() - t0) * 1000 / len(batch))
+            analysed += len(batch)
+            for (pipe, frame), dets in zip(batch, results, strict=True):
+                _apply_rules(spec.index, pipe, frame, dets, out)
+    finally:
+        for reader in readers:
+            reader.stop()
+        for reader in readers:
+            reader.join(timeout=5)
+            out.put(CameraStatusMsg(spec.index, reader.status()))
+
+
+def _apply_rules(worker: int, pipe: CameraPipeline, frame: Frame, dets: Any, out: Queue[WorkerMessage]) -> None:
+    tracked = pipe.tracker.update(dets, frame.ts)
+    for rule in pipe.rules:
+        event = rule.evaluate(pipe.camera.id, frame.ts, tracked)
+        if event is None:
+            continue
+        try:
+            jpeg: bytes | None = render_snapshot(frame.image, event.objects, event.zone_polygon)
+        except Exception:  # a snapshot is evidence, not a precondition: the alert still goes out
+            log.exception("camera %s: snapshot failed", pipe.camera.id)
+            jpeg = None
+        out.put(EventMsg(worker, event, jpeg))
+
+
+def _load_detector(cfg: DetectorConfig) -> Any:
+    from sentinel.detect.nanodet import load_detector
+
+    return load_detector(
+        cfg.model, score_threshold=cfg.score_threshold, nms_iou=cfg.nms_iou, intra_op_threads=cfg.threads
+    )

@@ -1,0 +1,1 @@
+"""Detection: ONNX detector backends, tracker, zones and rules. Imports nothing above ingest."""

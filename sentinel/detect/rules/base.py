@@ -1,0 +1,74 @@
+"""What every rule shares: the event it emits and the debounce/cooldown episode logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sentinel.detect.detections import Detections
+
+
+@dataclass(frozen=True)
+class SeenObject:
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # normalised xyxy
+    track_id: int = -1
+
+
+@dataclass(frozen=True)
+class RuleEvent:
+    """A rule fired: small, picklable, crosses the worker → supervisor queue (no frames)."""
+
+    camera_id: str
+    rule_kind: str
+    event_type: str
+    zone: str | None
+    started_at: float  # when the condition began (epoch s)
+    detected_at: float  # when it had held long enough (epoch s)
+    count: int
+    confidence: float
+    objects: list[SeenObject] = field(default_factory=list)
+    zone_polygon: list[tuple[float, float]] | None = None
+
+
+class Rule(Protocol):
+    kind: str
+
+    def evaluate(self, camera_id: str, ts: float, dets: Detections) -> RuleEvent | None: ...
+
+
+class Episode:
+    """Debounce, hysteresis and cooldown for a condition that is true or false on each analysed frame.
+
+    An episode starts when the condition first holds; it fires once when it has held `min_duration`;
+    it ends only after the condition has been absent for `clear_after` (so a missed detection in one
+    frame does not split one gathering into two); after firing, nothing fires again until `cooldown`.
+    """
+
+    def __init__(self, min_duration: float, cooldown: float, clear_after: float) -> None:
+        self.min_duration = min_duration
+        self.cooldown = cooldown
+        self.clear_after = clear_after
+        self.started_at: float | None = None
+        self.last_true: float | None = None
+        self.fired = False
+        self.last_fired: float | None = None
+
+    def update(self, ts: float, holding: bool, sustaining: bool) -> bool:
+        """`holding`: the firing condition; `sustaining`: the (weaker) condition that keeps an episode open.
+        Returns True at the one moment the episode fires."""
+        if self.started_at is not None and (sustaining or holding):
+            self.last_true = ts
+        elif self.started_at is not None and self.last_true is not None and ts - self.last_true >= self.clear_after:
+            self.started_at, self.fired = None, False
+        if self.started_at is None and holding:
+            self.started_at, self.last_true, self.fired = ts, ts, False
+        if self.started_at is None or self.fired or not holding:
+            return False
+        if ts - self.started_at < self.min_duration:
+            return False
+        if self.last_fired is not None and ts - self.last_fired < self.cooldown:
+            return False
+        self.fired, self.last_fired = True, ts
+        return True

@@ -1,0 +1,228 @@
+"""One camera's reader thread: open the stream with PyAV, decode, sample, hand frames on; reconnect on failure.
+
+This is where a frame is decoded. The thread never raises: every failure becomes an `offline` status with a
+masked, human-readable error, then a reconnect after an exponential, jittered backoff (1 s → 60 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import av
+import av.error
+import numpy as np
+
+from sentinel.config import CameraConfig, DecodeMode
+from sentinel.ingest.backoff import Backoff
+from sentinel.ingest.errors import StreamEnded, StreamStalled, describe_error
+from sentinel.ingest.source import SourceError, file_path, mask_secrets, mask_url, resolve
+
+log = logging.getLogger(__name__)
+
+
+class CameraState(StrEnum):
+    connecting = "connecting"
+    online = "online"
+    offline = "offline"
+    stopped = "stopped"
+
+
+@dataclass(frozen=True)
+class Frame:
+    camera_id: str
+    image: np.ndarray  # BGR uint8, H x W x 3
+    ts: float  # capture time, epoch seconds (media time for files replayed faster than real time)
+    keyframe: bool
+    seq: int
+
+
+@dataclass(frozen=True)
+class ReaderStatus:
+    camera_id: str
+    state: CameraState
+    since: float
+    fps: float  # frames delivered for analysis per second, recent average
+    last_frame_at: float | None
+    error: str | None  # masked; never contains a password
+    decode_mode: str
+    frames_decoded: int
+    reconnects: int
+
+
+class StreamReader(threading.Thread):
+    def __init__(
+        self,
+        camera: CameraConfig,
+        on_frame: Callable[[Frame], None],
+        on_status: Callable[[ReaderStatus], None],
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(name=f"reader-{camera.id}", daemon=True)
+        self.camera = camera
+        self._on_frame = on_frame
+        self._on_status = on_status
+        self._backoff = backoff or Backoff(1.0, 60.0)
+        self._stop_event = threading.Event()
+        self._state = CameraState.connecting
+        self._since = time.time()
+        self._error: str | None = None
+        self._last_frame_at: float | None = None
+        self._fps = 0.0
+        self._decoded = 0
+        self._reconnects = 0
+        self._seq = 0
+        self._mode = "keyframes" if camera.decode is DecodeMode.keyframes else "all"
+        self._secrets: list[str] = []
+        self._media_clock = time.time()  # for fast file replay: wall origin + media time
+
+    # ---------------------------------------------------------------- control
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def status(self) -> ReaderStatus:
+        return ReaderStatus(
+            camera_id=self.camera.id,
+            state=self._state,
+            since=self._since,
+            fps=round(self._fps, 2),
+            last_frame_at=self._last_frame_at,
+            error=self._error,
+            decode_mode=self._mode,
+            frames_decoded=self._decoded,
+            reconnects=self._reconnects,
+        )
+
+    def _set_state(self, state: CameraState, error: str | None = None) -> None:
+        if state != self._state or error != self._error:
+            self._state, self._error, self._since = state, error, time.time()
+            self._on_status(self.status())
+
+    # ---------------------------------------------------------------- main loop
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                finished = self._read_once()
+                if finished:
+                    break
+            except Exception as exc:  # every failure is a status, never a dead thread
+                message = mask_secrets(describe_error(exc, self._masked()), self._secrets)
+                log.warning("camera %s: %s", self.camera.id, message)
+                self._set_state(CameraState.offline, message)
+            if self._stop_event.is_set():
+                break
+            self._reconnects += 1
+            self._stop_event.wait(self._backoff.next_delay())
+        self._set_state(CameraState.stopped, self._error if self._state is CameraState.offline else None)
+
+    def _masked(self) -> str:
+        return mask_url(self.camera.source)
+
+    def _read_once(self) -> bool:
+        """Open the source and read until it fails; True when a non-looping file has been read to its end."""
+        try:
+            url, self._secrets = resolve(self.camera.source)
+        except SourceError as exc:
+            raise SourceError(f"{self._masked()}: {exc}") from None
+        path = file_path(url)
+        if path is not None and not path.is_file():
+            raise FileNotFoundError(f"{self._masked()}: no such file")
+        if self._state is not CameraState.offline:
+            self._set_state(CameraState.connecting, self._error)
+        options = {} if path is not None else {"rtsp_transport": self.camera.rtsp_transport, "rtsp_flags": "prefer_tcp"}
+        if path is None and self.camera.rtsp_transport == "udp":
+            options.pop("rtsp_flags")
+        target = str(path) if path is not None else url
+        timeout = (self.camera.open_timeout, min(self.camera.read_timeout, self.camera.stall_timeout))
+        with av.open(target, options=options, timeout=timeout) as container:
+            if not container.streams.video:
+                raise av.error.InvalidDataError(1094995529, "no video stream in source")
+            stream = container.streams.video[0]
+            stream.thread_count = 1  # many cameras share a worker's cores; one decode thread each
+            while not self._stop_event.is_set():
+                self._demux(container, stream, is_file=path is not None)
+                if path is None:
+                    raise StreamEnded("stream ended (the server closed it)")
+                if not self.camera.loop:
+                    self._set_state(CameraState.stopped)
+                    return True
+                container.seek(0)  # loop a file: replay and demo sources
+        return False
+
+    def _demux(self, container: av.container.InputContainer, stream: av.VideoStream, is_file: bool) -> None:
+        interval = 1.0 / self.camera.analyze_fps
+        next_due: float | None = None
+        last_key_t: float | None = None
+        key_gaps: list[float] = []
+        t0_media: float | None = None
+        t0_wall = time.monotonic()
+        last_delivery = time.monotonic()
+        last_media = 0.0
+        self._apply_mode(stream)
+        for packet in container.demux(stream):
+            if self._stop_event.is_set():
+                return
+            if time.monotonic() - last_delivery > self.camera.stall_timeout:
+                raise StreamStalled(f"no frame for {self.camera.stall_timeout:g} s")
+            if packet.size == 0:
+                continue
+            t_packet = float(packet.pts * packet.time_base) if packet.pts is not None else None
+            if packet.is_keyframe and t_packet is not None:
+                if last_key_t is not None and t_packet > last_key_t:
+                    key_gaps = (key_gaps + [t_packet - last_key_t])[-4:]
+                    self._auto_mode(stream, key_gaps, interval)
+                last_key_t = t_packet
+            if self._mode == "keyframes" and not packet.is_keyframe:
+                continue
+            for frame in packet.decode():
+                self._decoded += 1
+                t = float(frame.time) if frame.time is not None else last_media + 1.0 / 25
+                if t0_media is None or t < last_media - 1.0:  # start, loop or timestamp discontinuity
+                    t0_media, t0_wall, next_due = t, time.monotonic(), None
+                    self._media_clock = time.time() - (last_media - (t0_media or 0.0))
+                last_media = t
+                if is_file and self.camera.realtime:
+                    delay = (t - t0_media) - (time.monotonic() - t0_wall)
+                    if delay > 0 and self._stop_event.wait(delay):
+                        return
+                if next_due is not None and t + 1e-3 < next_due:
+                    last_delivery = time.monotonic()  # decoding is alive; we just don't need this one
+                    continue
+                next_due = t + interval if next_due is None or t - next_due > interval else next_due + interval
+                self._deliver(frame, t - t0_media, is_file)
+                last_delivery = time.monotonic()
+
+    def _deliver(self, frame: av.VideoFrame, media_elapsed: float, is_file: bool) -> None:
+        now = time.time()
+        ts = self._media_clock + media_elapsed if is_file and not self.camera.realtime else now
+        if self._last_frame_at is not None:
+            gap = max(ts - self._last_frame_at, 1e-3)
+            self._fps = 1.0 / gap if self._fps == 0 else 0.8 * self._fps + 0.2 / gap
+        self._last_frame_at = ts
+        self._seq += 1
+        image = frame.to_ndarray(format="bgr24")
+        if self._state is not CameraState.online:
+            self._backoff.reset()
+            self._set_state(CameraState.online)
+        self._on_frame(Frame(self.camera.id, image, ts, bool(frame.key_frame), self._seq))
+
+    # ---------------------------------------------------------------- decode mode
+
+    def _apply_mode(self, stream: av.VideoStream) -> None:
+        stream.codec_context.skip_frame = "NONKEY" if self._mode == "keyframes" else "DEFAULT"
+
+    def _auto_mode(self, stream: av.VideoStream, key_gaps: list[float], interval: float) -> None:
+        """`auto`: decode keyframes only when they come at least as often as the analysis rate asks."""
+        if self.camera.decode is not DecodeMode.auto or len(key_gaps) < 2:
+            return
+        wanted = "keyframes" if max(key_gaps) <= interval * 1.25 else "all"
+        if wanted != self._mode:
+            log.info("camera %s: decode mode %s (keyframe every %.1f s)", self.camera.id, wanted, max(key_gaps))
+            self._mode = wanted
+            self._apply_mode(stream)

@@ -1,0 +1,28 @@
+"""Checks that need more than the config's own shape: the model card and model file, and whether each
+rule's classes exist in the model. Shared by `sentinel check` and `sentinel run`."""
+
+from __future__ import annotations
+
+from sentinel.config import SentinelConfig
+from sentinel.config_loader import ConfigIssue, ConfigSource
+
+
+def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
+    from sentinel.detect.model_card import ModelError, load_model_card
+
+    issues: list[ConfigIssue] = []
+    try:
+        card = load_model_card(config.detector.model)
+    except ModelError as exc:
+        return [source.issue(("detector", "model"), str(exc))]
+    for c_index, camera in enumerate(config.cameras):
+        for r_index, rule in enumerate(camera.rules):
+            for k_index, name in enumerate(getattr(rule, "classes", [])):
+                if name not in card.classes:
+                    issues.append(
+                        source.issue(
+                            ("cameras", c_index, "rules", r_index, "classes", k_index),
+                            f"the model {config.detector.model.name} has no class {name!r}",
+                        )
+                    )
+    return issues
