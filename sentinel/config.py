@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -212,8 +213,8 @@ RULE_KINDS: tuple[str, ...] = tuple(get_args(m.model_fields["kind"].annotation)[
 class CameraConfig(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=64)
     name: str = ""
+    enabled: bool = True  # declared before source: a disabled camera may leave its ${VAR}s unset
     source: EnvString = Field(description="rtsp://user:${PASSWORD}@host/path, file:///path or a plain path")
-    enabled: bool = True
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
     decode: DecodeMode = DecodeMode.auto
     analyze_fps: float = Field(default=1.0, gt=0, le=30)
@@ -232,8 +233,9 @@ class CameraConfig(Strict):
 
     @field_validator("source")
     @classmethod
-    def _source(cls, v: str) -> str:
-        _check_env_refs(v)
+    def _source(cls, v: str, info: ValidationInfo) -> str:
+        if info.data.get("enabled", True):
+            _check_env_refs(v)
         if "://" in v and not re.match(r"^(rtsp|rtsps|rtmp|http|https|file|udp|srt)://", v):
             raise ValueError(
                 f"unsupported URL scheme in {v.split('://')[0]!r}:// (use rtsp://, file:// or a path)"
@@ -267,5 +269,16 @@ class SentinelConfig(Strict):
     )
     cameras: list[CameraConfig] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        """A section whose settings are all commented out (`database:` alone) means its defaults."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (v is None and k in _SECTIONS)}
+        return data
+
     def topic_prefix(self) -> str:
         return self.mqtt.topic_prefix.replace("{site}", self.site.id).rstrip("/")
+
+
+_SECTIONS = {"site", "mqtt", "database", "storage", "detector"}

@@ -78,7 +78,8 @@ class StreamReader(threading.Thread):
         self._seq = 0
         self._mode = "keyframes" if camera.decode is DecodeMode.keyframes else "all"
         self._secrets: list[str] = []
-        self._media_clock = time.time()  # for fast file replay: wall origin + media time
+        self._media_clock = time.time()  # fast file replay: frame time = this origin + media time played
+        self._media_played = 0.0  # media seconds of earlier passes (loops) and segments
 
     # ---------------------------------------------------------------- control
 
@@ -184,8 +185,9 @@ class StreamReader(threading.Thread):
                 self._decoded += 1
                 t = float(frame.time) if frame.time is not None else last_media + 1.0 / 25
                 if t0_media is None or t < last_media - 1.0:  # start, loop or timestamp discontinuity
+                    if t0_media is not None:
+                        self._media_played += last_media - t0_media + interval
                     t0_media, t0_wall, next_due = t, time.monotonic(), None
-                    self._media_clock = time.time() - (last_media - (t0_media or 0.0))
                 last_media = t
                 if is_file and self.camera.realtime:
                     delay = (t - t0_media) - (time.monotonic() - t0_wall)
@@ -197,10 +199,12 @@ class StreamReader(threading.Thread):
                 next_due = t + interval if next_due is None or t - next_due > interval else next_due + interval
                 self._deliver(frame, t - t0_media, is_file)
                 last_delivery = time.monotonic()
+        if t0_media is not None:  # end of a pass: the next pass (loop) continues the media clock
+            self._media_played += last_media - t0_media + 1.0 / max(float(stream.average_rate or 25), 1.0)
 
     def _deliver(self, frame: av.VideoFrame, media_elapsed: float, is_file: bool) -> None:
         now = time.time()
-        ts = self._media_clock + media_elapsed if is_file and not self.camera.realtime else now
+        ts = self._media_clock + self._media_played + media_elapsed if is_file and not self.camera.realtime else now
         if self._last_frame_at is not None:
             gap = max(ts - self._last_frame_at, 1e-3)
             self._fps = 1.0 / gap if self._fps == 0 else 0.8 * self._fps + 0.2 / gap

@@ -1,0 +1,110 @@
+"""count_in_zone on synthetic detections with exact ground truth: debounce, hysteresis, cooldown, zones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sentinel.config import CountInZoneRule, Zone
+from sentinel.detect.detections import Detections
+from sentinel.detect.rules.count_in_zone import CountInZone
+from sentinel.detect.tracker import IouTracker
+from sentinel.detect.zones import ZoneArea
+
+CLASSES = ["person", "bicycle", "car"]
+LEFT_HALF = Zone(name="left", polygon=[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)])
+
+
+def people(n: int, x0: float = 0.05, cls: int = 0, score: float = 0.8) -> Detections:
+    """n boxes side by side starting at x0, feet at y=0.9."""
+    boxes = np.array([[x0 + i * 0.04, 0.6, x0 + i * 0.04 + 0.03, 0.9] for i in range(n)], dtype=np.float32)
+    return Detections(boxes.reshape(-1, 4), np.full(n, score, np.float32), np.full(n, cls, np.int32))
+
+
+def rule(**kw: object) -> CountInZone:
+    params: dict[str, object] = {"kind": "count_in_zone", "event_type": "crowd_gathering", "min_count": 5, "min_duration": 10, "cooldown": 60}
+    params.update(kw)
+    cfg = CountInZoneRule.model_validate(params)
+    zone = LEFT_HALF if cfg.zone == "left" else None
+    return CountInZone(cfg, ZoneArea(zone), CLASSES)
+
+
+def feed(r: CountInZone, counts: list[int], step: float = 1.0, **kw: object) -> list[float]:
+    """Feed one frame per `step` seconds with counts[i] people; return the times it fired."""
+    fired = []
+    for i, n in enumerate(counts):
+        ev = r.evaluate("cam", 1000.0 + i * step, people(n, **kw))  # type: ignore[arg-type]
+        if ev is not None:
+            fired.append(ev.detected_at - 1000.0)
+    return fired
+
+
+def test_fires_once_after_min_duration() -> None:
+    assert feed(rule(), [5] * 30) == [10.0]
+
+
+def test_below_min_count_never_fires() -> None:
+    assert feed(rule(), [4] * 60) == []
+
+
+def test_short_gathering_is_debounced() -> None:
+    assert feed(rule(), [5] * 8 + [0] * 10 + [5] * 8) == []
+
+
+def test_one_missed_frame_does_not_split_the_gathering() -> None:
+    counts = [5] * 6 + [0] + [5] * 20  # a detector miss at t=6
+    assert feed(rule(), counts) == [10.0]
+
+
+def test_cooldown_then_new_gathering_fires_again() -> None:
+    counts = [5] * 20 + [0] * 30 + [5] * 40
+    fired = feed(rule(cooldown=30), counts)
+    assert fired == [10.0, 60.0]  # second episode starts at 50, holds 10 s
+
+
+def test_new_gathering_inside_cooldown_waits() -> None:
+    counts = [5] * 15 + [0] * 10 + [5] * 60
+    # first fires at 10; second episode starts at 25, could fire at 35, cooldown (60 s) holds it to 70
+    assert feed(rule(cooldown=60), counts) == [10.0, 70.0]
+
+
+def test_zone_membership_by_feet() -> None:
+    r = rule(zone="left", min_count=3, min_duration=0)
+    assert r.evaluate("cam", 0.0, people(3, x0=0.6)) is None  # all in the right half
+    ev = r.evaluate("cam", 1.0, people(3, x0=0.05))
+    assert ev is not None and ev.count == 3 and ev.zone == "left"
+    assert ev.zone_polygon is not None and len(ev.zone_polygon) == 4
+
+
+def test_counts_only_its_classes_and_confident_ones() -> None:
+    r = rule(min_count=2, min_duration=0, classes=["bicycle"])
+    assert r.evaluate("cam", 0.0, people(5, cls=0)) is None
+    assert r.evaluate("cam", 1.0, people(5, cls=1, score=0.2)) is None  # below min_score
+    ev = r.evaluate("cam", 2.0, people(2, cls=1))
+    assert ev is not None and {o.label for o in ev.objects} == {"bicycle"}
+
+
+def test_event_carries_objects_and_confidence() -> None:
+    r = rule(min_count=2, min_duration=0)
+    ev = r.evaluate("cam", 5.0, people(3, score=0.7))
+    assert ev is not None
+    assert ev.count == 3 and len(ev.objects) == 3
+    assert abs(ev.confidence - 0.7) < 1e-3
+    assert all(0 <= v <= 1 for o in ev.objects for v in o.box)
+
+
+def test_tracker_keeps_ids_and_measures_stillness() -> None:
+    tracker = IouTracker()
+    a = tracker.update(people(3), 0.0)
+    b = tracker.update(people(3), 1.0)
+    assert list(a.track_id) == list(b.track_id)
+    assert len(set(a.track_id.tolist())) == 3
+    moved = people(3)
+    moved.xyxy[0] += np.array([0.01, 0, 0.01, 0], dtype=np.float32)  # jitter, still overlaps
+    c = tracker.update(moved, 4.0)
+    assert c.track_id[0] == a.track_id[0]
+    assert tracker.tracks[int(c.track_id[1])].stationary_for(4.0) == 4.0
+    far = Detections(np.array([[0.8, 0.1, 0.83, 0.4]], np.float32), np.array([0.9], np.float32), np.array([0], np.int32))
+    d = tracker.update(far, 5.0)
+    assert d.track_id[0] not in a.track_id  # no overlap: a new track
+    tracker.update(Detections.empty(), 30.0)
+    assert not tracker.tracks  # all expired after max_age
