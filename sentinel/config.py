@@ -27,7 +27,7 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
-DEFAULT_MODEL_CARD = Path(__file__).resolve().parents[1] / "models" / "nanodet-m-416.yaml"
+DEFAULT_MODEL_CARD = Path(__file__).resolve().parents[1] / "models" / "nanodet-g-416.yaml"
 
 
 def _parse_duration(value: Any) -> Any:

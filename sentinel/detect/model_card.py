@@ -95,7 +95,9 @@ class ModelCard(_Card):
             raise ValueError("outputs must list one scores/boxes pair per head stride, in the same order")
         for s in self.head.strides:
             if self.input.width % s or self.input.height % s:
-                raise ValueError(f"input {self.input.width}x{self.input.height} is not divisible by stride {s}")
+                raise ValueError(
+                    f"input {self.input.width}x{self.input.height} is not divisible by stride {s}"
+                )
         if len(set(self.classes)) != len(self.classes):
             raise ValueError("classes must be unique")
         if Path(self.file).name != self.file:
@@ -193,6 +195,8 @@ def check_output_shapes(card: ModelCard, model_path: Path, shapes: dict[str, tup
             got = tuple(shapes[name])
             if got[1:] != want[1:]:
                 raise _mismatch(
-                    card, model_path, f"output {name!r} (stride {pair.stride}) has shape {list(got)}, "
-                    f"card implies {list(want)}"
+                    card,
+                    model_path,
+                    f"output {name!r} (stride {pair.stride}) has shape {list(got)}, "
+                    f"card implies {list(want)}",
                 )

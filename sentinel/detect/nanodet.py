@@ -35,7 +35,7 @@ MAX_DETECTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
-class _Placement:
+class Placement:
     """Where a frame of size w x h went inside the model input: at (ox, oy), resized to nw x nh."""
 
     w: int
@@ -46,7 +46,9 @@ class _Placement:
     nh: int
 
 
-def nms_classwise(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: float, max_det: int) -> np.ndarray:
+def nms_classwise(
+    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: float, max_det: int
+) -> np.ndarray:
     """Greedy NMS within each class; returns kept indices by descending score.
 
     Boxes of different classes never overlap after shifting each class by its own offset.
@@ -146,28 +148,34 @@ class NanoDetDetector:
         # Probe run: checks the output shapes against the card (they are dynamic in the converted graph)
         # and warms the session up.
         self._buf[:] = 0.0
-        probe = self._session.run(self._output_names, {self._input_name: self._buf[:1]})
+        probe = self._session.run(self._output_names, {self._input_name: self._buf})
         check_output_shapes(
-            card, model_path, {n: tuple(int(d) for d in a.shape) for n, a in zip(self._output_names, probe, strict=True)}
+            card,
+            model_path,
+            {n: tuple(int(d) for d in a.shape) for n, a in zip(self._output_names, probe, strict=True)},
         )
 
     # ------------------------------------------------------------------ preprocessing
 
-    def _place(self, w: int, h: int) -> _Placement:
+    def _place(self, w: int, h: int) -> Placement:
         in_w, in_h = self._size
         if not self._letterbox:
-            return _Placement(w, h, 0, 0, in_w, in_h)
+            return Placement(w, h, 0, 0, in_w, in_h)
         scale = min(in_w / w, in_h / h)
         nw, nh = max(1, min(in_w, round(w * scale))), max(1, min(in_h, round(h * scale)))
-        return _Placement(w, h, (in_w - nw) // 2, (in_h - nh) // 2, nw, nh)
+        return Placement(w, h, (in_w - nw) // 2, (in_h - nh) // 2, nw, nh)
 
-    def preprocess_into(self, frame: np.ndarray, out: np.ndarray) -> _Placement:
+    def preprocess_into(self, frame: np.ndarray, out: np.ndarray) -> Placement:
         """Resize + normalise one BGR uint8 frame into `out` (one batch row of the input tensor)."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame.dtype} {frame.shape}")
         h, w = frame.shape[:2]
         p = self._place(w, h)
-        img = frame if (p.nw, p.nh) == (w, h) else cv2.resize(frame, (p.nw, p.nh), interpolation=cv2.INTER_LINEAR)
+        img = (
+            frame
+            if (p.nw, p.nh) == (w, h)
+            else cv2.resize(frame, (p.nw, p.nh), interpolation=cv2.INTER_LINEAR)
+        )
         if self._swap_rb:
             img = img[..., ::-1]
         if (p.nw, p.nh) != self._size:
@@ -184,7 +192,7 @@ class NanoDetDetector:
 
     # ------------------------------------------------------------------ decoding
 
-    def _decode(self, outs: list[np.ndarray], row: int, p: _Placement) -> Detections:
+    def _decode(self, outs: list[np.ndarray], row: int, p: Placement) -> Detections:
         boxes: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         classes: list[np.ndarray] = []
