@@ -155,7 +155,7 @@ class MqttPublisher:
     def _on_disconnect(
         self, _c: mqtt.Client, _ud: object, _flags: object, reason: mqtt.ReasonCode, _p: object
     ) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stop.is_set():
             log.warning("lost MQTT broker %s (%s); alerts wait in the outbox", self.address, reason)
         self.connected.clear()
         self._wake.set()

@@ -139,6 +139,8 @@ class Supervisor:
             "sentinel running: site %s, %d cameras on %d workers, MQTT %s, prefix %s",
             cfg.site.id, len(self.cameras), len(self.workers), url, self.prefix,
         )  # fmt: skip
+        address = BrokerAddress.parse(url)
+        log.info("watch it: mosquitto_sub -h %s -p %d -t '%s/#' -v", address.host, address.port, self.prefix)
 
     def stop(self) -> None:
         log.info("stopping")
