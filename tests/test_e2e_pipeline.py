@@ -177,14 +177,19 @@ def test_rtsp_server_restart_camera_goes_offline_and_back(tmp_path: Path, broker
 
 
 def test_bad_camera_does_not_stop_the_good_one(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
-    bad = '  - id: broken\n    source: "rtsp://admin:${E2E_SECRET}@127.0.0.1:9/nothing"\n    open_timeout: 2\n'
+    bad = '  - id: broken\n    source: "rtsp://admin:${E2E_SECRET}@127.0.0.1:9/nothing"\n    open_timeout: 2\n    offline_alert_after: 3s\n'
     recorder = Recorder(broker.port, "sentinel/e2e/#")
     daemon = Daemon(daemon_config(tmp_path, broker.url, rtsp.url("plaza"), extra_camera=bad), env={"E2E_SECRET": "pa55word"})
     try:
         err = recorder.wait_for(lambda m: m.topic.endswith("/broken/status") and m.json()["state"] == "offline", 30)[0]
         assert "connection refused" in err.json()["error"]
         assert "pa55word" not in err.payload.decode()
+        offline_alert = recorder.wait_for(lambda m: m.topic == "sentinel/e2e/alerts/camera_offline/broken", 30)[0].json()
+        jsonschema.validate(offline_alert, SCHEMA)
+        assert offline_alert["name"] == "设备离线" and offline_alert["snapshot"] is None
         recorder.wait_for(lambda m: m.topic == "sentinel/e2e/alerts/crowd_gathering/plaza", timeout=90)
+        time.sleep(4)
+        assert len([m for m in recorder.messages if "/alerts/camera_offline/" in m.topic]) == 1  # once per outage
     finally:
         daemon.stop()
         recorder.close()

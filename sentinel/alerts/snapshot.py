@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -75,3 +75,21 @@ class SnapshotStore:
         return StoredSnapshot(
             path, f"/media/snapshots/{day}/{alert_id}.jpg", hashlib.sha256(jpeg).hexdigest()
         )
+
+    def prune(self, today: date, keep_days: int) -> int:
+        """Delete day folders older than `keep_days`; returns how many files went."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        oldest = today - timedelta(days=keep_days)
+        for folder in self.root.iterdir():
+            try:
+                day = date.fromisoformat(folder.name)
+            except ValueError:
+                continue  # not one of ours
+            if day < oldest and folder.is_dir():
+                for file in folder.iterdir():
+                    file.unlink(missing_ok=True)
+                    removed += 1
+                folder.rmdir()
+        return removed

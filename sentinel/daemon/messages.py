@@ -39,4 +39,13 @@ class WorkerFailed:
     error: str
 
 
-WorkerMessage = Heartbeat | CameraStatusMsg | EventMsg | WorkerFailed
+@dataclass(frozen=True)
+class CameraFailed:
+    """One camera cannot be analysed (e.g. its rule names a class the model lacks); the others go on."""
+
+    worker: int
+    camera_id: str
+    error: str
+
+
+WorkerMessage = Heartbeat | CameraStatusMsg | EventMsg | WorkerFailed | CameraFailed

@@ -27,7 +27,14 @@ from sentinel.alerts.publisher import BrokerAddress, MqttPublisher
 from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
 from sentinel.alerts.store import AlertStore
 from sentinel.config import CameraConfig, SentinelConfig, expand_env
-from sentinel.daemon.messages import CameraStatusMsg, EventMsg, Heartbeat, WorkerFailed, WorkerMessage
+from sentinel.daemon.messages import (
+    CameraFailed,
+    CameraStatusMsg,
+    EventMsg,
+    Heartbeat,
+    WorkerFailed,
+    WorkerMessage,
+)
 from sentinel.daemon.worker import WorkerSpec, worker_main
 from sentinel.detect.rules import RuleEvent
 from sentinel.event_types import default_event_types
@@ -37,6 +44,7 @@ from sentinel.ingest.reader import CameraState, ReaderStatus
 log = logging.getLogger(__name__)
 
 HEARTBEAT_TIMEOUT = 30.0  # a worker silent this long is stuck: kill and restart it
+STATUS_REFRESH = 10.0  # retained camera status: on every change, and fps/last frame at most this often
 
 
 class StartupError(Exception):
@@ -63,6 +71,7 @@ class CameraView:
     offline_since: float | None = None
     offline_alerted: bool = False
     note: str | None = None  # supervisor-level problem (worker restarting, failed)
+    published_at: float = 0.0  # monotonic time of the last retained status
 
 
 def plan_workers(cameras: list[CameraConfig], requested: int) -> list[list[CameraConfig]]:
@@ -166,10 +175,14 @@ class Supervisor:
 
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop` is set."""
+        next_prune = 0.0
         while not stop.is_set():
             self._drain_queue(timeout=0.5)
             self._supervise_workers()
             self._check_offline_cameras()
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + 3600
+                self._prune_snapshots()
 
     # ---------------------------------------------------------------- workers
 
@@ -237,15 +250,14 @@ class Supervisor:
                 self._on_status(view, msg.status)
         elif isinstance(msg, EventMsg):
             self._on_event(msg.event, msg.snapshot_jpeg)
+        elif isinstance(msg, CameraFailed):
+            log.error("camera %s cannot be analysed: %s", msg.camera_id, msg.error)
+            if msg.camera_id in self.cameras:
+                self.cameras[msg.camera_id].note = msg.error
+                self._publish_camera(self.cameras[msg.camera_id], override_state=CameraState.offline)
         elif isinstance(msg, WorkerFailed):
             log.error("worker %d: %s", msg.worker, msg.error)
             handle = self.workers[msg.worker]
-            if msg.error.startswith("camera "):
-                cam_id = msg.error.split()[1].rstrip(":")
-                if cam_id in self.cameras:
-                    self.cameras[cam_id].note = msg.error
-                    self._publish_camera(self.cameras[cam_id], override_state=CameraState.offline)
-                return
             handle.failed = msg.error
             for view in self.cameras.values():
                 if view.worker == msg.worker:
@@ -262,7 +274,8 @@ class Supervisor:
             view.offline_since, view.offline_alerted = None, False
         if changed:
             log.info("camera %s: %s%s", view.camera.id, status.state, f" ({status.error})" if status.error else "")
-        self._publish_camera(view)
+        if changed or time.monotonic() - view.published_at >= STATUS_REFRESH:
+            self._publish_camera(view)
 
     def _publish_camera(self, view: CameraView, override_state: CameraState | None = None) -> None:
         if self.publisher is None:
@@ -282,6 +295,7 @@ class Supervisor:
             "worker": view.worker,
         }
         self.publisher.set_retained(f"cameras/{view.camera.id}/status", payload)
+        view.published_at = time.monotonic()
 
     def _check_offline_cameras(self) -> None:
         now = time.time()
@@ -294,6 +308,16 @@ class Supervisor:
             event = RuleEvent(view.camera.id, "camera_health", "camera_offline", None, since, now, 0, 1.0, [], None)
             log.warning("camera %s offline since %s: raising camera_offline (%s)", view.camera.id, iso(since, self.tz), error)
             self._on_event(event, None)
+
+    def _prune_snapshots(self) -> None:
+        keep = self.config.storage.snapshot_retention_days
+        try:
+            removed = self.snapshots.prune(datetime.now(self.tz).date(), keep)
+        except OSError as exc:
+            log.error("snapshot retention failed: %s", exc)
+            return
+        if removed:
+            log.info("snapshot retention: removed %d files older than %d days", removed, keep)
 
     # ---------------------------------------------------------------- alerts
 

@@ -20,7 +20,14 @@ from typing import Any
 
 from sentinel.alerts.snapshot import render_snapshot
 from sentinel.config import CameraConfig, DetectorConfig
-from sentinel.daemon.messages import CameraStatusMsg, EventMsg, Heartbeat, WorkerFailed, WorkerMessage
+from sentinel.daemon.messages import (
+    CameraFailed,
+    CameraStatusMsg,
+    EventMsg,
+    Heartbeat,
+    WorkerFailed,
+    WorkerMessage,
+)
 from sentinel.detect.rules import Rule, build_rules
 from sentinel.detect.tracker import IouTracker
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
@@ -85,7 +92,7 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
         try:
             rules = build_rules(camera, detector.class_names)
         except ValueError as exc:
-            out.put(WorkerFailed(spec.index, f"camera {camera.id}: {exc}"))
+            out.put(CameraFailed(spec.index, camera.id, str(exc)))
             continue
         pipe = CameraPipeline(camera, rules, ready)
         pipelines.append(pipe)
