@@ -146,13 +146,13 @@ def test_broken_config_names_file_line_key(
 
 
 def test_model_file_missing_next_to_card(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    card = (REPO / "models" / "nanodet-m-416.yaml").read_text(encoding="utf-8")
+    card = (REPO / "models" / "nanodet-g-416.yaml").read_text(encoding="utf-8")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "card.yaml").write_text(card, encoding="utf-8")  # card without its .onnx
     path = write(tmp_path, "detector:\n  model: models/card.yaml\n" + GOOD_CAMERA)
     code, out = run_check(path, capsys)
     assert code == 2
-    assert out.startswith(f"{path}:2: detector.model: ") and "nanodet-m-416.onnx" in out, out
+    assert out.startswith(f"{path}:2: detector.model: ") and "nanodet-g-416.onnx" in out, out
 
 
 def test_errors_in_cameras_file_name_that_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
