@@ -263,3 +263,62 @@ def test_embedded_broker_when_no_mqtt_url(tmp_path: Path, rtsp: RtspServer) -> N
     finally:
         code = daemon.stop()
     assert code == 0, daemon.output()
+
+
+def test_broker_down_at_start_alert_waits_then_arrives(tmp_path: Path, rtsp: RtspServer) -> None:
+    from tests.support.servers import free_port
+
+    port = free_port()
+    config = daemon_config(tmp_path, f"mqtt://127.0.0.1:{port}", rtsp.url("plaza"))
+    daemon = Daemon(config)
+    db_path = tmp_path / "data" / "sentinel.db"
+    try:
+        stored: list[tuple[str, str | None]] = []
+        deadline = time.monotonic() + 90
+        while not stored and time.monotonic() < deadline:
+            time.sleep(0.5)
+            if db_path.exists():
+                with sqlite3.connect(db_path) as db:
+                    stored = db.execute("SELECT a.id, o.sent_at FROM alerts a JOIN outbox o ON o.alert_id = a.id").fetchall()
+        assert stored, daemon.output()
+        assert stored[0][1] is None  # stored, not yet sent: no broker
+        with Mosquitto(port=port) as broker:
+            recorder = Recorder(broker.port, "sentinel/e2e/alerts/#")
+            msg = recorder.wait_for(lambda m: True, timeout=120)[0]
+            assert msg.json()["alert_id"] == stored[0][0]
+            recorder.close()
+            assert daemon.stop() == 0, daemon.output()
+    finally:
+        daemon.stop()
+
+
+def test_last_will_says_offline_when_daemon_is_killed(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
+    config = daemon_config(tmp_path, broker.url, rtsp.url("plaza"))
+    config.write_text(config.read_text().replace(f'mqtt: {{url: "{broker.url}"}}', f'mqtt: {{url: "{broker.url}", keepalive: 5}}'))
+    recorder = Recorder(broker.port, "sentinel/e2e/#")
+    daemon = Daemon(config)
+    try:
+        recorder.wait_for(lambda m: m.topic.endswith("/plaza/status") and m.json()["state"] == "online", 60)
+        workers = _worker_pids(daemon.proc.pid)
+        assert workers
+        daemon.proc.kill()  # no chance to say goodbye: the broker's last will must
+        daemon.proc.wait(10)
+        recorder.wait_for(lambda m: m.topic == "sentinel/e2e/status" and m.payload == b"offline", 20)
+    finally:
+        daemon.stop()
+        recorder.close()
+    late = Recorder(broker.port, "sentinel/e2e/status")
+    assert late.wait_for(lambda m: True, 5)[0].payload == b"offline"
+    late.close()
+    deadline = time.monotonic() + 15
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(pid) for pid in workers)  # orphaned workers notice and exit
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
