@@ -278,8 +278,11 @@ def test_broker_down_at_start_alert_waits_then_arrives(tmp_path: Path, rtsp: Rts
         while not stored and time.monotonic() < deadline:
             time.sleep(0.5)
             if db_path.exists():
-                with sqlite3.connect(db_path) as db:
-                    stored = db.execute("SELECT a.id, o.sent_at FROM alerts a JOIN outbox o ON o.alert_id = a.id").fetchall()
+                try:
+                    with sqlite3.connect(db_path) as db:
+                        stored = db.execute("SELECT a.id, o.sent_at FROM alerts a JOIN outbox o ON o.alert_id = a.id").fetchall()
+                except sqlite3.OperationalError:  # the daemon is still creating the schema
+                    pass
         assert stored, daemon.output()
         assert stored[0][1] is None  # stored, not yet sent: no broker
         with Mosquitto(port=port) as broker:
