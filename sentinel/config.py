@@ -205,9 +205,77 @@ class CountInZoneRule(RuleBase):
     )
 
 
-Rule = Annotated[CountInZoneRule, Field(discriminator="kind")]
-RULE_MODELS: tuple[type[RuleBase], ...] = (CountInZoneRule,)
+class DwellRule(RuleBase):
+    """An object of `classes` stays stationary in the zone for `min_duration` (parking, stalls)."""
+
+    kind: Literal["dwell"]
+    classes: list[str] = Field(min_length=1)
+    min_duration: Seconds = 120.0
+    min_score: float = Field(default=0.35, gt=0, lt=1)
+
+
+class LineCrossingRule(RuleBase):
+    """Objects of `classes` crossing the line from side A to side B (or either way)."""
+
+    kind: Literal["line_crossing"]
+    line: tuple[Point, Point] = Field(description="[[x1, y1], [x2, y2]] normalised")
+    direction: Literal["a_to_b", "b_to_a", "both"] = "both"
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_count: int = Field(default=1, ge=1)
+    window: Seconds = Field(default=60.0, description="count crossings within this sliding window")
+
+
+class StaticObjectRule(RuleBase):
+    """New static foreground (not explained by a detected person/vehicle) persisting `min_duration` in the zone."""
+
+    kind: Literal["static_object"]
+    min_duration: Seconds = 300.0
+    min_area: float = Field(default=0.002, gt=0, lt=1, description="fraction of the frame")
+    ignore_classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    )
+
+
+class SceneChangeRule(RuleBase):
+    """Lasting structural change against the stored reference view (illegal construction)."""
+
+    kind: Literal["scene_change"]
+    min_duration: Seconds = 1800.0
+    min_area: float = Field(default=0.01, gt=0, lt=1, description="fraction of the zone that must change")
+
+
+HealthCheck = Literal["blocked", "moved", "blurred"]
+ALL_HEALTH_CHECKS: tuple[HealthCheck, ...] = ("blocked", "moved", "blurred")
+
+
+class CameraHealthRule(RuleBase):
+    """The view is blocked/covered, moved, or defocused for `min_duration` (camera_tampered)."""
+
+    kind: Literal["camera_health"]
+    checks: list[HealthCheck] = Field(default_factory=lambda: list(ALL_HEALTH_CHECKS), min_length=1)
+    min_duration: Seconds = 30.0
+
+
+Rule = Annotated[
+    CountInZoneRule | DwellRule | LineCrossingRule | StaticObjectRule | SceneChangeRule | CameraHealthRule,
+    Field(discriminator="kind"),
+]
+RULE_MODELS: tuple[type[RuleBase], ...] = (
+    CountInZoneRule,
+    DwellRule,
+    LineCrossingRule,
+    StaticObjectRule,
+    SceneChangeRule,
+    CameraHealthRule,
+)
 RULE_KINDS: tuple[str, ...] = tuple(get_args(m.model_fields["kind"].annotation)[0] for m in RULE_MODELS)
+
+
+class ControlPoint(Strict):
+    """One calibration pair: a pixel (normalised 0..1) and the ground point it shows (WGS-84 lon/lat)."""
+
+    image: Point
+    ground: Point = Field(description="[lon, lat], WGS-84 / CGCS2000")
 
 
 class CameraConfig(Strict):
@@ -228,6 +296,9 @@ class CameraConfig(Strict):
     offline_alert_after: Seconds = 300.0
     location: Location | None = None
     grid: str | None = Field(default=None, pattern=r"^\d{15}$", description="15-digit grid cell code")
+    homography: list[ControlPoint] = Field(
+        default_factory=list, description=">= 4 image↔ground control points; empty: use `location`"
+    )
     zones: list[Zone] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -257,12 +328,43 @@ class CameraConfig(Strict):
         return self
 
 
+class GridConfig(Strict):
+    """Grid cells and who answers for them. Relative paths are relative to the config file."""
+
+    cells: EnvPath | None = Field(default=None, description="GeoJSON of street/community/grid polygons")
+    roster: EnvPath | None = Field(default=None, description="YAML of grid workers, leaders, duty staff")
+
+
+class CasesConfig(Strict):
+    """How confirmed alerts become grid cases."""
+
+    enabled: bool = True
+
+
+class EventTypeOverride(Strict):
+    """Any field of an event type a site wants to change (or a whole new type)."""
+
+    name: str | None = None
+    name_en: str | None = None
+    code: str | None = None
+    severity: Literal["minor", "normal", "major", "urgent"] | None = None
+    rule_kind: str | None = None
+    deadline: Seconds | None = None
+    working_hours: bool | None = None
+    auto_register: bool | None = None
+
+
 class SentinelConfig(Strict):
     site: SiteConfig = SiteConfig()
     mqtt: MqttConfig = MqttConfig()
     database: DatabaseConfig = DatabaseConfig()
     storage: StorageConfig = StorageConfig()
     detector: DetectorConfig = DetectorConfig()
+    grid: GridConfig = GridConfig()
+    cases: CasesConfig = CasesConfig()
+    event_types: dict[str, EventTypeOverride] = Field(
+        default_factory=dict, description="per-site overrides of the shipped event-type table"
+    )
     workers: int = Field(default=0, ge=0, le=256, description="analysis worker processes; 0 = CPU cores")
     cameras_file: Path | None = Field(
         default=None, description="camera registry file (relative to this file)"
@@ -281,4 +383,4 @@ class SentinelConfig(Strict):
         return self.mqtt.topic_prefix.replace("{site}", self.site.id).rstrip("/")
 
 
-_SECTIONS = {"site", "mqtt", "database", "storage", "detector"}
+_SECTIONS = {"site", "mqtt", "database", "storage", "detector", "grid", "cases", "event_types"}

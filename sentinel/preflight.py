@@ -9,6 +9,7 @@ from sentinel.config_loader import ConfigIssue, ConfigSource
 
 def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
     from sentinel.detect.model_card import ModelError, load_model_card
+    from sentinel.detect.rules import RULE_BUILDERS
 
     issues: list[ConfigIssue] = []
     try:
@@ -17,6 +18,13 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
         return [source.issue(("detector", "model"), str(exc))]
     for c_index, camera in enumerate(config.cameras):
         for r_index, rule in enumerate(camera.rules):
+            if type(rule) not in RULE_BUILDERS:
+                issues.append(
+                    source.issue(
+                        ("cameras", c_index, "rules", r_index, "kind"),
+                        f"rule kind {rule.kind!r} is not implemented yet",
+                    )
+                )
             for k_index, name in enumerate(getattr(rule, "classes", [])):
                 if name not in card.classes:
                     issues.append(

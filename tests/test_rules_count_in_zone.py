@@ -6,6 +6,7 @@ import numpy as np
 
 from sentinel.config import CountInZoneRule, Zone
 from sentinel.detect.detections import Detections
+from sentinel.detect.rules.base import FrameContext
 from sentinel.detect.rules.count_in_zone import CountInZone
 from sentinel.detect.tracker import IouTracker
 from sentinel.detect.zones import ZoneArea
@@ -32,7 +33,7 @@ def feed(r: CountInZone, counts: list[int], step: float = 1.0, **kw: object) -> 
     """Feed one frame per `step` seconds with counts[i] people; return the times it fired."""
     fired = []
     for i, n in enumerate(counts):
-        ev = r.evaluate("cam", 1000.0 + i * step, people(n, **kw))  # type: ignore[arg-type]
+        ev = r.evaluate(FrameContext("cam", 1000.0 + i * step, people(n, **kw)))  # type: ignore[arg-type]
         if ev is not None:
             fired.append(ev.detected_at - 1000.0)
     return fired
@@ -69,23 +70,23 @@ def test_new_gathering_inside_cooldown_waits() -> None:
 
 def test_zone_membership_by_feet() -> None:
     r = rule(zone="left", min_count=3, min_duration=0)
-    assert r.evaluate("cam", 0.0, people(3, x0=0.6)) is None  # all in the right half
-    ev = r.evaluate("cam", 1.0, people(3, x0=0.05))
+    assert r.evaluate(FrameContext("cam", 0.0, people(3, x0=0.6))) is None  # all in the right half
+    ev = r.evaluate(FrameContext("cam", 1.0, people(3, x0=0.05)))
     assert ev is not None and ev.count == 3 and ev.zone == "left"
     assert ev.zone_polygon is not None and len(ev.zone_polygon) == 4
 
 
 def test_counts_only_its_classes_and_confident_ones() -> None:
     r = rule(min_count=2, min_duration=0, classes=["bicycle"])
-    assert r.evaluate("cam", 0.0, people(5, cls=0)) is None
-    assert r.evaluate("cam", 1.0, people(5, cls=1, score=0.2)) is None  # below min_score
-    ev = r.evaluate("cam", 2.0, people(2, cls=1))
+    assert r.evaluate(FrameContext("cam", 0.0, people(5, cls=0))) is None
+    assert r.evaluate(FrameContext("cam", 1.0, people(5, cls=1, score=0.2))) is None  # below min_score
+    ev = r.evaluate(FrameContext("cam", 2.0, people(2, cls=1)))
     assert ev is not None and {o.label for o in ev.objects} == {"bicycle"}
 
 
 def test_event_carries_objects_and_confidence() -> None:
     r = rule(min_count=2, min_duration=0)
-    ev = r.evaluate("cam", 5.0, people(3, score=0.7))
+    ev = r.evaluate(FrameContext("cam", 5.0, people(3, score=0.7)))
     assert ev is not None
     assert ev.count == 3 and len(ev.objects) == 3
     assert abs(ev.confidence - 0.7) < 1e-3

@@ -28,7 +28,7 @@ from sentinel.daemon.messages import (
     WorkerFailed,
     WorkerMessage,
 )
-from sentinel.detect.rules import Rule, build_rules
+from sentinel.detect.rules import FrameContext, Rule, build_rules
 from sentinel.detect.tracker import IouTracker
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
 
@@ -143,7 +143,7 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
 def _apply_rules(worker: int, pipe: CameraPipeline, frame: Frame, dets: Any, out: Queue[WorkerMessage]) -> None:
     tracked = pipe.tracker.update(dets, frame.ts)
     for rule in pipe.rules:
-        event = rule.evaluate(pipe.camera.id, frame.ts, tracked)
+        event = rule.evaluate(FrameContext(pipe.camera.id, frame.ts, tracked, frame.image, pipe.tracker))
         if event is None:
             continue
         try:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from sentinel.detect.detections import Detections
+from sentinel.detect.tracker import IouTracker
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,21 @@ class RuleEvent:
     zone_polygon: list[tuple[float, float]] | None = None
 
 
+@dataclass(frozen=True)
+class FrameContext:
+    """Everything a rule may look at for one analysed frame of one camera."""
+
+    camera_id: str
+    ts: float  # capture time, epoch seconds
+    dets: Detections  # tracked (track_id set), boxes normalised
+    image: np.ndarray | None = None  # BGR uint8; rules that model the background need it
+    tracker: IouTracker | None = None  # stationarity and first-seen per track id
+
+
 class Rule(Protocol):
     kind: str
 
-    def evaluate(self, camera_id: str, ts: float, dets: Detections) -> RuleEvent | None: ...
+    def evaluate(self, ctx: FrameContext) -> RuleEvent | None: ...
 
 
 class Episode:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from sentinel.config import CountInZoneRule
-from sentinel.detect.detections import Detections
-from sentinel.detect.rules.base import Episode, RuleEvent, SeenObject
+from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent, SeenObject
 from sentinel.detect.zones import ZoneArea
 
 
@@ -24,7 +23,8 @@ class CountInZone:
         self.class_ids = np.array([class_names.index(c) for c in cfg.classes])
         self.episode = Episode(cfg.min_duration, cfg.cooldown, clear_after=max(5.0, cfg.min_duration / 2))
 
-    def evaluate(self, camera_id: str, ts: float, dets: Detections) -> RuleEvent | None:
+    def evaluate(self, ctx: FrameContext) -> RuleEvent | None:
+        camera_id, ts, dets = ctx.camera_id, ctx.ts, ctx.dets
         mask = np.isin(dets.class_id, self.class_ids) & (dets.score >= self.cfg.min_score)
         mask &= self.area.contains(dets)
         counted = dets[mask]
