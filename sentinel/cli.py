@@ -54,7 +54,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     footage = Path(os.environ.setdefault("SENTINEL_DEMO_FOOTAGE", str(DEMO_FOOTAGE)))
     if not footage.is_file():
-        print(f"demo footage not found: {footage} (install Debian's opencv-doc, or set SENTINEL_DEMO_FOOTAGE)", file=sys.stderr)
+        print(
+            f"demo footage not found: {footage} (install Debian's opencv-doc, or set SENTINEL_DEMO_FOOTAGE)",
+            file=sys.stderr,
+        )
         return EXIT_RUNTIME
     os.environ.setdefault("SENTINEL_DEMO_DATA", str(Path.cwd() / "var" / "demo"))
     return _run(DEMO_CONFIG, args.log_level)
@@ -88,16 +91,22 @@ def _run(config_path: Path, log_level: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sentinel", description="Surveillance video in, governance alerts out.")
+    parser = argparse.ArgumentParser(
+        prog="sentinel", description="Surveillance video in, governance alerts out."
+    )
     parser.add_argument("--version", action="version", version=f"sentinel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("check", help="validate a config file and its camera registry")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    p.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    p.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_run)
 

@@ -205,7 +205,7 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
                                 issue.message,
                             )
                         )
-            issues.extend(_cross_checks(cameras_tree, cameras_file))
+            issues.extend(_cross_checks(cameras_tree, cameras_file, site_types=tree.get("event_types")))
 
     if issues:
         raise ConfigError(sorted(issues, key=lambda i: (str(i.file), i.line)))
@@ -216,11 +216,11 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
     return _resolved(config.model_copy(update={"cameras": cameras}), path.parent), source
 
 
-def _cross_checks(tree: CommentedSeq, file: Path) -> list[ConfigIssue]:
+def _cross_checks(tree: CommentedSeq, file: Path, site_types: Any = None) -> list[ConfigIssue]:
     """Checks across cameras, made on the raw YAML so they run even where a camera failed validation."""
     issues: list[ConfigIssue] = []
     first_index: dict[str, int] = {}
-    known_types = default_event_types()
+    known_types = set(default_event_types()) | (set(site_types) if isinstance(site_types, dict) else set())
     for index, node in enumerate(tree):
         if not isinstance(node, CommentedMap):
             continue

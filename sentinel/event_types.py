@@ -5,6 +5,7 @@ It is data (`sentinel/data/event_types.yaml`), not code; a site may add or overr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from importlib import resources
 from typing import Annotated
@@ -33,9 +34,22 @@ class EventType(BaseModel):
     rule_kind: str
     deadline: Annotated[float, BeforeValidator(_parse_duration)] = Field(description="seconds")
     working_hours: bool = False
+    auto_register: bool = Field(default=False, description="file a case without an operator's confirmation")
 
 
 def default_event_types() -> dict[str, EventType]:
     text = resources.files("sentinel.data").joinpath("event_types.yaml").read_text(encoding="utf-8")
     raw = YAML(typ="safe").load(text)["event_types"]
     return {key: EventType(id=key, **value) for key, value in raw.items()}
+
+
+def effective_event_types(overrides: Mapping[str, BaseModel]) -> dict[str, EventType]:
+    """The shipped table with a site's overrides applied (a new id adds a type; it must then be complete)."""
+    table = default_event_types()
+    for key, override in overrides.items():
+        changes = override.model_dump(exclude_none=True)
+        if key in table:
+            table[key] = table[key].model_copy(update=changes)
+        else:
+            table[key] = EventType(id=key, **changes)
+    return table

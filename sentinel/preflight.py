@@ -3,8 +3,11 @@ rule's classes exist in the model. Shared by `sentinel check` and `sentinel run`
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from sentinel.config import SentinelConfig
 from sentinel.config_loader import ConfigIssue, ConfigSource
+from sentinel.event_types import effective_event_types
 
 
 def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
@@ -12,10 +15,20 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
     from sentinel.detect.rules import RULE_BUILDERS
 
     issues: list[ConfigIssue] = []
+    for key, override in config.event_types.items():
+        try:
+            effective_event_types({key: override})
+        except ValidationError as exc:
+            missing = ", ".join(str(e["loc"][0]) for e in exc.errors())
+            issues.append(
+                source.issue(
+                    ("event_types", key), f"a new event type needs every field; missing or bad: {missing}"
+                )
+            )
     try:
         card = load_model_card(config.detector.model)
     except ModelError as exc:
-        return [source.issue(("detector", "model"), str(exc))]
+        return [*issues, source.issue(("detector", "model"), str(exc))]
     for c_index, camera in enumerate(config.cameras):
         for r_index, rule in enumerate(camera.rules):
             if type(rule) not in RULE_BUILDERS:

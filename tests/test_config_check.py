@@ -193,3 +193,22 @@ def test_durations_and_relative_paths(tmp_path: Path) -> None:
     assert config.storage.data_dir == (tmp_path / "data").resolve()
     assert config.cameras[0].rules[0].cooldown == 300.0
     assert config.cameras[0].source.endswith("${CAM_PW}@127.0.0.1:8554/cam1")  # resolved only when opened
+
+
+def test_event_type_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sentinel.event_types import effective_event_types
+
+    text = (
+        "event_types:\n  crowd_gathering: {deadline: 15m, auto_register: true}\n"
+        "  bin_overflow: {name: 垃圾满溢, name_en: Bin overflow, code: '06042', severity: normal,"
+        " rule_kind: static_object, deadline: 4h}\n"
+        + GOOD_CAMERA.replace("event_type: crowd_gathering", "event_type: bin_overflow")
+    )
+    config = load_config(write(tmp_path, text))
+    table = effective_event_types(config.event_types)
+    assert table["crowd_gathering"].deadline == 900 and table["crowd_gathering"].auto_register
+    assert table["crowd_gathering"].name == "人员聚集"  # untouched fields keep the shipped values
+    assert table["bin_overflow"].code == "06042"
+    broken = write(tmp_path, "event_types:\n  bin_overflow: {name: 垃圾满溢}\n" + GOOD_CAMERA, name="b.yaml")
+    code, out = run_check(broken, capsys)
+    assert code == 2 and f"{broken}:2: event_types.bin_overflow: a new event type needs every field" in out, out

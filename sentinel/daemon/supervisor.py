@@ -37,7 +37,7 @@ from sentinel.daemon.messages import (
 )
 from sentinel.daemon.worker import WorkerSpec, worker_main
 from sentinel.detect.rules import RuleEvent
-from sentinel.event_types import default_event_types
+from sentinel.event_types import effective_event_types
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.reader import CameraState, ReaderStatus
 
@@ -90,7 +90,7 @@ class Supervisor:
         self.log_level = log_level
         self.tz = ZoneInfo(config.site.timezone)
         self.prefix = config.topic_prefix()
-        self.event_types = default_event_types()
+        self.event_types = effective_event_types(config.event_types)
         self.ctx = mp.get_context("spawn")  # no fork: readers and ONNX Runtime hold threads
         self.queue: Any = self.ctx.Queue()
         self.workers: list[WorkerHandle] = []
@@ -113,12 +113,16 @@ class Supervisor:
         except KeyError as exc:
             raise StartupError(f"database.url: environment variable {exc.args[0]} is not set") from None
         except Exception as exc:
-            raise StartupError(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}") from None
+            raise StartupError(
+                f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}"
+            ) from None
         self.store = AlertStore(engine)
 
         url = cfg.mqtt.url
         if url is None:
-            self.broker = EmbeddedBroker(port=cfg.mqtt.embedded_port, fallback=cfg.mqtt.embedded_port_fallback)
+            self.broker = EmbeddedBroker(
+                port=cfg.mqtt.embedded_port, fallback=cfg.mqtt.embedded_port_fallback
+            )
             try:
                 self.broker.start()
             except Exception as exc:
@@ -136,7 +140,9 @@ class Supervisor:
         )
         self.publisher.start()  # connects in the background; alerts wait in the outbox until it does
         if not self.publisher.wait_connected(5.0):
-            log.warning("MQTT broker %s not reachable yet; alerts are stored and will be sent when it is", url)
+            log.warning(
+                "MQTT broker %s not reachable yet; alerts are stored and will be sent when it is", url
+            )
 
         for index, share in enumerate(plan_workers(cfg.cameras, cfg.workers)):
             handle = WorkerHandle(WorkerSpec(index, share, cfg.detector, self.log_level))
@@ -189,7 +195,10 @@ class Supervisor:
     def _spawn(self, handle: WorkerHandle) -> None:
         handle.stop = self.ctx.Event()
         handle.process = self.ctx.Process(
-            target=worker_main, args=(handle.spec, self.queue, handle.stop), name=f"sentinel-worker-{handle.spec.index}", daemon=True
+            target=worker_main,
+            args=(handle.spec, self.queue, handle.stop),
+            name=f"sentinel-worker-{handle.spec.index}",
+            daemon=True,
         )
         handle.process.start()
         handle.last_beat = time.monotonic()
@@ -210,7 +219,9 @@ class Supervisor:
             if proc.is_alive() and not stuck:
                 continue
             if stuck and proc.is_alive():
-                log.error("worker %d sent no heartbeat for %.0f s: killing it", handle.spec.index, HEARTBEAT_TIMEOUT)
+                log.error(
+                    "worker %d sent no heartbeat for %.0f s: killing it", handle.spec.index, HEARTBEAT_TIMEOUT
+                )
                 proc.kill()
                 proc.join(timeout=5)
             reason = f"analysis worker {handle.spec.index} {'was stuck' if stuck else f'died (exit code {proc.exitcode})'}"
@@ -265,7 +276,10 @@ class Supervisor:
                     self._publish_camera(view, override_state=CameraState.offline)
 
     def _on_status(self, view: CameraView, status: ReaderStatus) -> None:
-        changed = view.status is None or (view.status.state, view.status.error) != (status.state, status.error)
+        changed = view.status is None or (view.status.state, view.status.error) != (
+            status.state,
+            status.error,
+        )
         view.status = status
         view.note = None
         if status.state is CameraState.offline:
@@ -273,7 +287,9 @@ class Supervisor:
         elif status.state is CameraState.online:
             view.offline_since, view.offline_alerted = None, False
         if changed:
-            log.info("camera %s: %s%s", view.camera.id, status.state, f" ({status.error})" if status.error else "")
+            log.info(
+                "camera %s: %s%s", view.camera.id, status.state, f" ({status.error})" if status.error else ""
+            )
         if changed or time.monotonic() - view.published_at >= STATUS_REFRESH:
             self._publish_camera(view)
 
@@ -305,8 +321,15 @@ class Supervisor:
                 continue
             view.offline_alerted = True
             error = view.status.error if view.status else None
-            event = RuleEvent(view.camera.id, "camera_health", "camera_offline", None, since, now, 0, 1.0, [], None)
-            log.warning("camera %s offline since %s: raising camera_offline (%s)", view.camera.id, iso(since, self.tz), error)
+            event = RuleEvent(
+                view.camera.id, "camera_health", "camera_offline", None, since, now, 0, 1.0, [], None
+            )
+            log.warning(
+                "camera %s offline since %s: raising camera_offline (%s)",
+                view.camera.id,
+                iso(since, self.tz),
+                error,
+            )
             self._on_event(event, None)
 
     def _prune_snapshots(self) -> None:
@@ -326,20 +349,31 @@ class Supervisor:
         view = self.cameras.get(event.camera_id)
         event_type = self.event_types.get(event.event_type)
         if view is None or event_type is None:
-            log.error("dropping event for unknown camera/event type: %s/%s", event.camera_id, event.event_type)
+            log.error(
+                "dropping event for unknown camera/event type: %s/%s", event.camera_id, event.event_type
+            )
             return
         alert_id = new_alert_id()
         snapshot: StoredSnapshot | None = None
         if jpeg is not None:
             try:
-                snapshot = self.snapshots.save(alert_id, jpeg, datetime.fromtimestamp(event.detected_at, self.tz))
+                snapshot = self.snapshots.save(
+                    alert_id, jpeg, datetime.fromtimestamp(event.detected_at, self.tz)
+                )
             except OSError as exc:  # disk full or unwritable: the alert matters more than its picture
                 log.error("cannot write snapshot for alert %s: %s", alert_id, exc)
         alert = build_alert(alert_id, self.config.site.id, event, view.camera, event_type, self.tz, snapshot)
         topic = f"{self.prefix}/alerts/{event.event_type}/{event.camera_id}"
         self.store.record(alert, topic, str(snapshot.path) if snapshot else None)
         self.alerts_stored += 1
-        log.info("alert %s %s (%s) on camera %s: count %d", alert_id, event_type.id, event_type.name, event.camera_id, event.count)
+        log.info(
+            "alert %s %s (%s) on camera %s: count %d",
+            alert_id,
+            event_type.id,
+            event_type.name,
+            event.camera_id,
+            event.count,
+        )
         if self.publisher is not None:
             self.publisher.outbox_notify()
 

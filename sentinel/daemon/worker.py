@@ -75,7 +75,9 @@ class CameraPipeline:
 
 def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> None:
     """Entry point of a worker process (spawned by the supervisor)."""
-    logging.basicConfig(level=spec.log_level, format=f"%(asctime)s worker-{spec.index} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=spec.log_level, format=f"%(asctime)s worker-{spec.index} %(levelname)s %(name)s: %(message)s"
+    )
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     parent = os.getppid()
@@ -140,7 +142,9 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
             out.put(CameraStatusMsg(spec.index, reader.status()))
 
 
-def _apply_rules(worker: int, pipe: CameraPipeline, frame: Frame, dets: Any, out: Queue[WorkerMessage]) -> None:
+def _apply_rules(
+    worker: int, pipe: CameraPipeline, frame: Frame, dets: Any, out: Queue[WorkerMessage]
+) -> None:
     tracked = pipe.tracker.update(dets, frame.ts)
     for rule in pipe.rules:
         event = rule.evaluate(FrameContext(pipe.camera.id, frame.ts, tracked, frame.image, pipe.tracker))

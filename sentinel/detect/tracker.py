@@ -69,7 +69,9 @@ class IouTracker:
                 ious[:, t] = -1.0
                 self._refresh(live[t], dets.xyxy[d], now)
         for d in np.flatnonzero(ids == -1):
-            track = Track(self._next_id, int(dets.class_id[d]), dets.xyxy[d].copy(), now, now, still_since=now)
+            track = Track(
+                self._next_id, int(dets.class_id[d]), dets.xyxy[d].copy(), now, now, still_since=now
+            )
             track.anchor = _centre(track.box)
             self.tracks[track.id] = track
             ids[d] = track.id

@@ -136,7 +136,11 @@ class StreamReader(threading.Thread):
             raise FileNotFoundError(f"{self._masked()}: no such file")
         if self._state is not CameraState.offline:
             self._set_state(CameraState.connecting, self._error)
-        options = {} if path is not None else {"rtsp_transport": self.camera.rtsp_transport, "rtsp_flags": "prefer_tcp"}
+        options = (
+            {}
+            if path is not None
+            else {"rtsp_transport": self.camera.rtsp_transport, "rtsp_flags": "prefer_tcp"}
+        )
         if path is None and self.camera.rtsp_transport == "udp":
             options.pop("rtsp_flags")
         target = str(path) if path is not None else url
@@ -196,7 +200,9 @@ class StreamReader(threading.Thread):
                 if next_due is not None and t + 1e-3 < next_due:
                     last_delivery = time.monotonic()  # decoding is alive; we just don't need this one
                     continue
-                next_due = t + interval if next_due is None or t - next_due > interval else next_due + interval
+                next_due = (
+                    t + interval if next_due is None or t - next_due > interval else next_due + interval
+                )
                 self._deliver(frame, t - t0_media, is_file)
                 last_delivery = time.monotonic()
         if t0_media is not None:  # end of a pass: the next pass (loop) continues the media clock
@@ -204,7 +210,11 @@ class StreamReader(threading.Thread):
 
     def _deliver(self, frame: av.VideoFrame, media_elapsed: float, is_file: bool) -> None:
         now = time.time()
-        ts = self._media_clock + self._media_played + media_elapsed if is_file and not self.camera.realtime else now
+        ts = (
+            self._media_clock + self._media_played + media_elapsed
+            if is_file and not self.camera.realtime
+            else now
+        )
         if self._last_frame_at is not None:
             gap = max(ts - self._last_frame_at, 1e-3)
             self._fps = 1.0 / gap if self._fps == 0 else 0.8 * self._fps + 0.2 / gap
@@ -227,6 +237,8 @@ class StreamReader(threading.Thread):
             return
         wanted = "keyframes" if max(key_gaps) <= interval * 1.25 else "all"
         if wanted != self._mode:
-            log.info("camera %s: decode mode %s (keyframe every %.1f s)", self.camera.id, wanted, max(key_gaps))
+            log.info(
+                "camera %s: decode mode %s (keyframe every %.1f s)", self.camera.id, wanted, max(key_gaps)
+            )
             self._mode = wanted
             self._apply_mode(stream)

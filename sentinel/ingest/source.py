@@ -16,7 +16,7 @@ def mask_url(url: str) -> str:
     m = _USERINFO.match(url)
     if not m or ":" not in url[len(m.group("scheme")) : m.end()]:
         return url
-    return f"{m.group('scheme')}{m.group('user')}:***@{url[m.end():]}"
+    return f"{m.group('scheme')}{m.group('user')}:***@{url[m.end() :]}"
 
 
 def mask_secrets(text: str, secrets: list[str]) -> str:

@@ -74,7 +74,11 @@ class Episode:
         Returns True at the one moment the episode fires."""
         if self.started_at is not None and (sustaining or holding):
             self.last_true = ts
-        elif self.started_at is not None and self.last_true is not None and ts - self.last_true >= self.clear_after:
+        elif (
+            self.started_at is not None
+            and self.last_true is not None
+            and ts - self.last_true >= self.clear_after
+        ):
             self.started_at, self.fired = None, False
         if self.started_at is None and holding:
             self.started_at, self.last_true, self.fired = ts, ts, False

@@ -47,10 +47,19 @@ class CountInZone:
                 SeenObject(
                     self.class_names[int(c)],
                     round(float(s), 3),
-                    (round(float(b[0]), 4), round(float(b[1]), 4), round(float(b[2]), 4), round(float(b[3]), 4)),
+                    (
+                        round(float(b[0]), 4),
+                        round(float(b[1]), 4),
+                        round(float(b[2]), 4),
+                        round(float(b[3]), 4),
+                    ),
                     int(t),
                 )
-                for b, s, c, t in zip(counted.xyxy, counted.score, counted.class_id, counted.track_id, strict=True)
+                for b, s, c, t in zip(
+                    counted.xyxy, counted.score, counted.class_id, counted.track_id, strict=True
+                )
             ],
-            zone_polygon=[tuple(p) for p in self.area.points.tolist()] if self.area.points is not None else None,
+            zone_polygon=[tuple(p) for p in self.area.points.tolist()]
+            if self.area.points is not None
+            else None,
         )
