@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run on the sample footage with the embedded defaults")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_demo)
+
+    from sentinel import cli_camera, cli_cases, cli_replay
+
+    for module in (cli_camera, cli_cases, cli_replay):
+        module.register(sub)
     return parser
 
 

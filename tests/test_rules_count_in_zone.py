@@ -6,6 +6,7 @@ import numpy as np
 
 from sentinel.config import CountInZoneRule, Zone
 from sentinel.detect.detections import Detections
+from sentinel.detect.rules import RuleEnv
 from sentinel.detect.rules.base import FrameContext
 from sentinel.detect.rules.count_in_zone import CountInZone
 from sentinel.detect.tracker import IouTracker
@@ -22,11 +23,17 @@ def people(n: int, x0: float = 0.05, cls: int = 0, score: float = 0.8) -> Detect
 
 
 def rule(**kw: object) -> CountInZone:
-    params: dict[str, object] = {"kind": "count_in_zone", "event_type": "crowd_gathering", "min_count": 5, "min_duration": 10, "cooldown": 60}
+    params: dict[str, object] = {
+        "kind": "count_in_zone",
+        "event_type": "crowd_gathering",
+        "min_count": 5,
+        "min_duration": 10,
+        "cooldown": 60,
+    }
     params.update(kw)
     cfg = CountInZoneRule.model_validate(params)
     zone = LEFT_HALF if cfg.zone == "left" else None
-    return CountInZone(cfg, ZoneArea(zone), CLASSES)
+    return CountInZone(cfg, ZoneArea(zone), RuleEnv("cam", CLASSES))
 
 
 def feed(r: CountInZone, counts: list[int], step: float = 1.0, **kw: object) -> list[float]:
@@ -104,7 +111,9 @@ def test_tracker_keeps_ids_and_measures_stillness() -> None:
     c = tracker.update(moved, 4.0)
     assert c.track_id[0] == a.track_id[0]
     assert tracker.tracks[int(c.track_id[1])].stationary_for(4.0) == 4.0
-    far = Detections(np.array([[0.8, 0.1, 0.83, 0.4]], np.float32), np.array([0.9], np.float32), np.array([0], np.int32))
+    far = Detections(
+        np.array([[0.8, 0.1, 0.83, 0.4]], np.float32), np.array([0.9], np.float32), np.array([0], np.int32)
+    )
     d = tracker.update(far, 5.0)
     assert d.track_id[0] not in a.track_id  # no overlap: a new track
     tracker.update(Detections.empty(), 30.0)

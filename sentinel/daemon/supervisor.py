@@ -145,7 +145,9 @@ class Supervisor:
             )
 
         for index, share in enumerate(plan_workers(cfg.cameras, cfg.workers)):
-            handle = WorkerHandle(WorkerSpec(index, share, cfg.detector, self.log_level))
+            handle = WorkerHandle(
+                WorkerSpec(index, share, cfg.detector, cfg.storage.data_dir / "cameras", self.log_level)
+            )
             self.workers.append(handle)
             for cam in share:
                 self.cameras[cam.id] = CameraView(cam, index)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
 from typing import Any
 
 from sentinel.alerts.snapshot import render_snapshot
@@ -40,6 +41,7 @@ class WorkerSpec:
     index: int
     cameras: list[CameraConfig]
     detector: DetectorConfig
+    state_dir: Path  # <data_dir>/cameras: per-camera lasting rule state
     log_level: int = logging.INFO
 
 
@@ -92,7 +94,7 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
     readers: list[StreamReader] = []
     for camera in spec.cameras:
         try:
-            rules = build_rules(camera, detector.class_names)
+            rules = build_rules(camera, detector.class_names, spec.state_dir / camera.id)
         except ValueError as exc:
             out.put(CameraFailed(spec.index, camera.id, str(exc)))
             continue

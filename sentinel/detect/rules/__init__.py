@@ -6,6 +6,8 @@ Each kind is one module. `build_rules` maps a camera's rule configs to rule obje
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sentinel.config import CameraConfig, CountInZoneRule
@@ -13,19 +15,31 @@ from sentinel.detect.rules.base import FrameContext, Rule, RuleEvent, SeenObject
 from sentinel.detect.rules.count_in_zone import CountInZone
 from sentinel.detect.zones import ZoneArea
 
-__all__ = ["FrameContext", "Rule", "RuleEvent", "SeenObject", "build_rules"]
+__all__ = ["RULE_BUILDERS", "FrameContext", "Rule", "RuleEnv", "RuleEvent", "SeenObject", "build_rules"]
 
 
-RuleFactory = Callable[[Any, ZoneArea, list[str]], Rule]
+@dataclass(frozen=True)
+class RuleEnv:
+    """What a rule may need besides its own config."""
 
-# rule config class → constructor(config, zone area, model class names); one line per rule kind
+    camera_id: str
+    class_names: list[str]  # the detector's classes, index = class id
+    state_dir: Path | None = (
+        None  # per-camera folder for lasting state (e.g. a reference view); None: memory only
+    )
+
+
+RuleFactory = Callable[[Any, ZoneArea, RuleEnv], Rule]
+
+# rule config class → constructor(config, zone area, env); one line per rule kind
 RULE_BUILDERS: dict[type, RuleFactory] = {
     CountInZoneRule: CountInZone,
 }
 
 
-def build_rules(camera: CameraConfig, class_names: list[str]) -> list[Rule]:
+def build_rules(camera: CameraConfig, class_names: list[str], state_dir: Path | None = None) -> list[Rule]:
     """The rule objects for a camera; raises ValueError for a kind that has no implementation yet."""
+    env = RuleEnv(camera.id, class_names, state_dir)
     zones = {z.name: z for z in camera.zones}
     rules: list[Rule] = []
     for cfg in camera.rules:
@@ -33,5 +47,5 @@ def build_rules(camera: CameraConfig, class_names: list[str]) -> list[Rule]:
         factory = RULE_BUILDERS.get(type(cfg))
         if factory is None:
             raise ValueError(f"rule kind {cfg.kind!r} is not implemented")
-        rules.append(factory(cfg, area, class_names))
+        rules.append(factory(cfg, area, env))
     return rules

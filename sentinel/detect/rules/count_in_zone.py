@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sentinel.config import CountInZoneRule
 from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent, SeenObject
 from sentinel.detect.zones import ZoneArea
 
+if TYPE_CHECKING:
+    from sentinel.detect.rules import RuleEnv
+
 
 class CountInZone:
     kind = "count_in_zone"
 
-    def __init__(self, cfg: CountInZoneRule, area: ZoneArea, class_names: list[str]) -> None:
+    def __init__(self, cfg: CountInZoneRule, area: ZoneArea, env: RuleEnv) -> None:
+        class_names = env.class_names
         unknown = [c for c in cfg.classes if c not in class_names]
         if unknown:
             raise ValueError(f"count_in_zone: the model has no class {unknown[0]!r}")
