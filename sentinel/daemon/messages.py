@@ -48,4 +48,17 @@ class CameraFailed:
     error: str
 
 
-WorkerMessage = Heartbeat | CameraStatusMsg | EventMsg | WorkerFailed | CameraFailed
+@dataclass(frozen=True)
+class ConditionMsg:
+    """A rule's condition at a camera turned on or off (also repeated every few seconds while unchanged),
+    so the supervisor can verify a case by camera: the place is clear once the condition stays off."""
+
+    worker: int
+    camera_id: str
+    event_type: str
+    zone: str | None
+    active: bool
+    ts: float
+
+
+WorkerMessage = ConditionMsg | Heartbeat | CameraStatusMsg | EventMsg | WorkerFailed | CameraFailed

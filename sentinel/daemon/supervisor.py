@@ -29,6 +29,7 @@ from sentinel.alerts.store import AlertStore
 from sentinel.config import CameraConfig, SentinelConfig, expand_env
 from sentinel.daemon.messages import (
     CameraFailed,
+    ConditionMsg,
     CameraStatusMsg,
     EventMsg,
     Heartbeat,
@@ -263,6 +264,8 @@ class Supervisor:
                 self._on_status(view, msg.status)
         elif isinstance(msg, EventMsg):
             self._on_event(msg.event, msg.snapshot_jpeg)
+        elif isinstance(msg, ConditionMsg):
+            pass  # camera verification of cases (grid layer) subscribes here
         elif isinstance(msg, CameraFailed):
             log.error("camera %s cannot be analysed: %s", msg.camera_id, msg.error)
             if msg.camera_id in self.cameras:

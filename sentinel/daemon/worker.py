@@ -23,6 +23,7 @@ from sentinel.alerts.snapshot import render_snapshot
 from sentinel.config import CameraConfig, DetectorConfig
 from sentinel.daemon.messages import (
     CameraFailed,
+    ConditionMsg,
     CameraStatusMsg,
     EventMsg,
     Heartbeat,
@@ -73,6 +74,7 @@ class CameraPipeline:
         self.rules = rules
         self.tracker = IouTracker()
         self.mailbox = LatestFrame(ready)
+        self.conditions: dict[int, tuple[bool, float]] = {}  # rule index → (active, when last sent)
 
 
 def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> None:

@@ -48,8 +48,16 @@ class FrameContext:
 
 class Rule(Protocol):
     kind: str
+    event_type: str
+    zone: str | None
 
     def evaluate(self, ctx: FrameContext) -> RuleEvent | None: ...
+
+    @property
+    def active(self) -> bool:
+        """The rule's condition holds now (an episode is open). Camera verification of a case reads this:
+        the place is clear once the rule that raised the case stays inactive for N checks."""
+        ...
 
 
 class Episode:

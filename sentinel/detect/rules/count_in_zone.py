@@ -27,7 +27,13 @@ class CountInZone:
         self.area = area
         self.class_names = class_names
         self.class_ids = np.array([class_names.index(c) for c in cfg.classes])
+        self.event_type = cfg.event_type
+        self.zone = area.name
         self.episode = Episode(cfg.min_duration, cfg.cooldown, clear_after=max(5.0, cfg.min_duration / 2))
+
+    @property
+    def active(self) -> bool:
+        return self.episode.started_at is not None
 
     def evaluate(self, ctx: FrameContext) -> RuleEvent | None:
         camera_id, ts, dets = ctx.camera_id, ctx.ts, ctx.dets
