@@ -29,8 +29,8 @@ from sentinel.alerts.store import AlertStore
 from sentinel.config import CameraConfig, SentinelConfig, expand_env
 from sentinel.daemon.messages import (
     CameraFailed,
-    ConditionMsg,
     CameraStatusMsg,
+    ConditionMsg,
     EventMsg,
     Heartbeat,
     WorkerFailed,

@@ -23,8 +23,8 @@ from sentinel.alerts.snapshot import render_snapshot
 from sentinel.config import CameraConfig, DetectorConfig
 from sentinel.daemon.messages import (
     CameraFailed,
-    ConditionMsg,
     CameraStatusMsg,
+    ConditionMsg,
     EventMsg,
     Heartbeat,
     WorkerFailed,
@@ -146,12 +146,20 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
             out.put(CameraStatusMsg(spec.index, reader.status()))
 
 
+CONDITION_REPEAT = 5.0  # seconds between repeats of an unchanged rule condition
+
+
 def _apply_rules(
     worker: int, pipe: CameraPipeline, frame: Frame, dets: Any, out: Queue[WorkerMessage]
 ) -> None:
     tracked = pipe.tracker.update(dets, frame.ts)
-    for rule in pipe.rules:
+    for index, rule in enumerate(pipe.rules):
         event = rule.evaluate(FrameContext(pipe.camera.id, frame.ts, tracked, frame.image, pipe.tracker))
+        active = rule.active
+        last = pipe.conditions.get(index)
+        if last is None or last[0] != active or frame.ts - last[1] >= CONDITION_REPEAT:
+            pipe.conditions[index] = (active, frame.ts)
+            out.put(ConditionMsg(worker, pipe.camera.id, rule.event_type, rule.zone, active, frame.ts))
         if event is None:
             continue
         try:
