@@ -64,6 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run(config_path: Path, log_level: str) -> int:
+    from sentinel.daemon.live_reload import ConfigWatcher
     from sentinel.daemon.supervisor import StartupError, Supervisor
 
     level = getattr(logging, log_level.upper())
@@ -76,7 +77,10 @@ def _run(config_path: Path, log_level: str) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    supervisor = Supervisor(config, log_level=level)
+    watched = [config_path] + ([config_path.parent / config.cameras_file] if config.cameras_file else [])
+    watcher = ConfigWatcher(watched, lambda: _load_checked(config_path)[0])
+    supervisor = Supervisor(config, log_level=level, watcher=watcher)
+    signal.signal(signal.SIGHUP, lambda *_: supervisor.reload_requested.set())
     try:
         supervisor.start()
     except StartupError as exc:

@@ -115,6 +115,9 @@ class MqttConfig(Strict):
     embedded_port: int = Field(
         default=1883, ge=0, le=65535, description="port of the embedded broker; 0 = any"
     )
+    status_interval: PositiveSeconds = Field(
+        default=10.0, description="retained camera status: on every change, and fps/last frame this often"
+    )
     embedded_port_fallback: bool = Field(default=False, description="embedded_port taken: use any free port")
 
     @field_validator("url")

@@ -129,6 +129,14 @@ class MqttPublisher:
         if self.connected.is_set():
             self.client.publish(topic, data, qos=1, retain=True)
 
+    def clear_retained(self, topic_suffix: str) -> None:
+        """Remove a retained status (an empty retained payload deletes it on the broker)."""
+        topic = f"{self.prefix}/{topic_suffix}"
+        with self._retained_lock:
+            self._retained.pop(topic, None)
+        if self.connected.is_set():
+            self.client.publish(topic, b"", qos=1, retain=True)
+
     def outbox_notify(self) -> None:
         """Tell the drain loop new rows are waiting."""
         self._wake.set()

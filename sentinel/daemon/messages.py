@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sentinel.config import CameraConfig
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.reader import ReaderStatus
 
@@ -62,3 +63,19 @@ class ConditionMsg:
 
 
 WorkerMessage = ConditionMsg | Heartbeat | CameraStatusMsg | EventMsg | WorkerFailed | CameraFailed
+
+
+# ---------------------------------------------------------------- supervisor → worker
+
+
+@dataclass(frozen=True)
+class AddCamera:
+    camera: CameraConfig
+
+
+@dataclass(frozen=True)
+class RemoveCamera:
+    camera_id: str
+
+
+WorkerCommand = AddCamera | RemoveCamera

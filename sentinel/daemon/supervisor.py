@@ -14,7 +14,7 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -27,12 +27,15 @@ from sentinel.alerts.publisher import BrokerAddress, MqttPublisher
 from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
 from sentinel.alerts.store import AlertStore
 from sentinel.config import CameraConfig, SentinelConfig, expand_env
+from sentinel.daemon.live_reload import ConfigWatcher, diff_cameras, settings_needing_restart
 from sentinel.daemon.messages import (
+    AddCamera,
     CameraFailed,
     CameraStatusMsg,
     ConditionMsg,
     EventMsg,
     Heartbeat,
+    RemoveCamera,
     WorkerFailed,
     WorkerMessage,
 )
@@ -45,7 +48,6 @@ from sentinel.ingest.reader import CameraState, ReaderStatus
 log = logging.getLogger(__name__)
 
 HEARTBEAT_TIMEOUT = 30.0  # a worker silent this long is stuck: kill and restart it
-STATUS_REFRESH = 10.0  # retained camera status: on every change, and fps/last frame at most this often
 
 
 class StartupError(Exception):
@@ -57,6 +59,7 @@ class WorkerHandle:
     spec: WorkerSpec
     process: BaseProcess | None = None
     stop: Any = None
+    commands: Any = None  # supervisor → worker queue (live reload)
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
     restart_at: float | None = None
     last_beat: float = 0.0
@@ -86,8 +89,15 @@ def plan_workers(cameras: list[CameraConfig], requested: int) -> list[list[Camer
 
 
 class Supervisor:
-    def __init__(self, config: SentinelConfig, log_level: int = logging.INFO) -> None:
+    def __init__(
+        self,
+        config: SentinelConfig,
+        log_level: int = logging.INFO,
+        watcher: ConfigWatcher | None = None,
+    ) -> None:
         self.config = config
+        self.watcher = watcher  # live reload of the camera registry; None: off
+        self.reload_requested = threading.Event()  # set by SIGHUP
         self.log_level = log_level
         self.tz = ZoneInfo(config.site.timezone)
         self.prefix = config.topic_prefix()
@@ -189,6 +199,9 @@ class Supervisor:
             self._drain_queue(timeout=0.5)
             self._supervise_workers()
             self._check_offline_cameras()
+            if self.watcher is not None and (self.reload_requested.is_set() or self.watcher.changed()):
+                self.reload_requested.clear()
+                self.reload()
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + 3600
                 self._prune_snapshots()
@@ -197,9 +210,10 @@ class Supervisor:
 
     def _spawn(self, handle: WorkerHandle) -> None:
         handle.stop = self.ctx.Event()
+        handle.commands = self.ctx.Queue()
         handle.process = self.ctx.Process(
             target=worker_main,
-            args=(handle.spec, self.queue, handle.stop),
+            args=(handle.spec, self.queue, handle.stop, handle.commands),
             name=f"sentinel-worker-{handle.spec.index}",
             daemon=True,
         )
@@ -236,6 +250,66 @@ class Supervisor:
                 if view.worker == handle.spec.index:
                     view.note = f"{reason}; restarting"
                     self._publish_camera(view, override_state=CameraState.offline)
+
+    # ---------------------------------------------------------------- live reload
+
+    def reload(self) -> None:
+        """Apply an edited camera registry: start added cameras, restart changed ones, stop removed ones;
+        the others are not touched. An invalid edit is refused and the running set stays as it was."""
+        assert self.watcher is not None
+        try:
+            new = self.watcher.load()
+        except Exception as exc:  # ConfigError lists FILE:LINE problems; anything else is reported too
+            log.error("config reload refused, keeping the running cameras:\n%s", exc)
+            return
+        for section in settings_needing_restart(self.config, new):
+            log.warning("config reload: changes to '%s' need a restart of sentinel run; not applied", section)
+        diff = diff_cameras(self.config.cameras, new.cameras)
+        self.config = self.config.model_copy(update={"cameras": new.cameras})
+        if not diff:
+            return
+        log.info(
+            "config reload: %d added, %d changed, %d removed",
+            len(diff.added), len(diff.changed), len(diff.removed),
+        )  # fmt: skip
+        for camera_id in diff.removed:
+            view = self.cameras.pop(camera_id)
+            self._send(self.workers[view.worker], RemoveCamera(camera_id), drop=camera_id)
+            if self.publisher is not None:
+                self.publisher.clear_retained(f"cameras/{camera_id}/status")
+        for camera in diff.changed:
+            view = self.cameras[camera.id]
+            view.camera, view.status, view.offline_since, view.offline_alerted = camera, None, None, False
+            self._send(self.workers[view.worker], AddCamera(camera), drop=camera.id)
+        for camera in diff.added:
+            handle = self._least_loaded_worker()
+            self.cameras[camera.id] = CameraView(camera, handle.spec.index)
+            self._send(handle, AddCamera(camera), drop=None)
+
+    def _send(self, handle: WorkerHandle, cmd: AddCamera | RemoveCamera, drop: str | None) -> None:
+        """Tell a worker, and keep its spec current so a restarted worker comes back with the same set."""
+        cameras = [c for c in handle.spec.cameras if c.id != drop]
+        if isinstance(cmd, AddCamera):
+            cameras.append(cmd.camera)
+        handle.spec = replace(handle.spec, cameras=cameras)
+        if handle.commands is not None and handle.process is not None and handle.process.is_alive():
+            handle.commands.put(cmd)
+
+    def _least_loaded_worker(self) -> WorkerHandle:
+        limit = self.config.workers or os.cpu_count() or 1
+        if not self.workers or (len(self.workers) < limit and all(h.spec.cameras for h in self.workers)):
+            spec = WorkerSpec(
+                len(self.workers),
+                [],
+                self.config.detector,
+                self.config.storage.data_dir / "cameras",
+                self.log_level,
+            )
+            handle = WorkerHandle(spec)
+            self.workers.append(handle)
+            self._spawn(handle)
+            return handle
+        return min(self.workers, key=lambda h: len(h.spec.cameras))
 
     # ---------------------------------------------------------------- messages from workers
 
@@ -295,7 +369,7 @@ class Supervisor:
             log.info(
                 "camera %s: %s%s", view.camera.id, status.state, f" ({status.error})" if status.error else ""
             )
-        if changed or time.monotonic() - view.published_at >= STATUS_REFRESH:
+        if changed or time.monotonic() - view.published_at >= self.config.mqtt.status_interval:
             self._publish_camera(view)
 
     def _publish_camera(self, view: CameraView, override_state: CameraState | None = None) -> None:
@@ -313,6 +387,7 @@ class Supervisor:
             "error": view.note or (st.error if st else None),
             "decode_mode": st.decode_mode if st else None,
             "reconnects": st.reconnects if st else 0,
+            "frames": st.frames_delivered if st else 0,
             "worker": view.worker,
         }
         self.publisher.set_retained(f"cameras/{view.camera.id}/status", payload)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import statistics
 import threading
@@ -22,11 +23,14 @@ from typing import Any
 from sentinel.alerts.snapshot import render_snapshot
 from sentinel.config import CameraConfig, DetectorConfig
 from sentinel.daemon.messages import (
+    AddCamera,
     CameraFailed,
     CameraStatusMsg,
     ConditionMsg,
     EventMsg,
     Heartbeat,
+    RemoveCamera,
+    WorkerCommand,
     WorkerFailed,
     WorkerMessage,
 )
@@ -77,7 +81,54 @@ class CameraPipeline:
         self.conditions: dict[int, tuple[bool, float]] = {}  # rule index → (active, when last sent)
 
 
-def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> None:
+class WorkerRuntime:
+    """The cameras a worker currently serves; cameras can be added and removed while the others run."""
+
+    def __init__(self, spec: WorkerSpec, out: Queue[WorkerMessage], detector: Any) -> None:
+        self.spec = spec
+        self.out = out
+        self.detector = detector
+        self.ready = threading.Event()
+        self.pipelines: dict[str, CameraPipeline] = {}
+        self.readers: dict[str, StreamReader] = {}
+
+    def add(self, camera: CameraConfig) -> None:
+        if camera.id in self.pipelines:
+            self.remove(camera.id)
+        try:
+            rules = build_rules(camera, self.detector.class_names, self.spec.state_dir / camera.id)
+        except ValueError as exc:
+            self.out.put(CameraFailed(self.spec.index, camera.id, str(exc)))
+            return
+        pipe = CameraPipeline(camera, rules, self.ready)
+        index = self.spec.index
+
+        def on_status(st: ReaderStatus) -> None:
+            self.out.put(CameraStatusMsg(index, st))
+
+        reader = StreamReader(camera, pipe.mailbox.put, on_status)
+        self.pipelines[camera.id] = pipe
+        self.readers[camera.id] = reader
+        reader.start()
+
+    def remove(self, camera_id: str) -> None:
+        reader = self.readers.pop(camera_id, None)
+        self.pipelines.pop(camera_id, None)
+        if reader is not None:
+            reader.stop()
+            reader.join(timeout=5)
+            self.out.put(CameraStatusMsg(self.spec.index, reader.status()))
+
+    def stop_all(self) -> None:
+        for reader in self.readers.values():
+            reader.stop()
+        for camera_id in list(self.readers):
+            self.remove(camera_id)
+
+
+def worker_main(
+    spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent, commands: Queue[WorkerCommand] | None = None
+) -> None:
     """Entry point of a worker process (spawned by the supervisor)."""
     logging.basicConfig(
         level=spec.log_level, format=f"%(asctime)s worker-{spec.index} %(levelname)s %(name)s: %(message)s"
@@ -91,24 +142,9 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
         out.put(WorkerFailed(spec.index, str(exc)))
         return
 
-    ready = threading.Event()
-    pipelines: list[CameraPipeline] = []
-    readers: list[StreamReader] = []
+    runtime = WorkerRuntime(spec, out, detector)
     for camera in spec.cameras:
-        try:
-            rules = build_rules(camera, detector.class_names, spec.state_dir / camera.id)
-        except ValueError as exc:
-            out.put(CameraFailed(spec.index, camera.id, str(exc)))
-            continue
-        pipe = CameraPipeline(camera, rules, ready)
-        pipelines.append(pipe)
-
-        def on_status(st: ReaderStatus) -> None:
-            out.put(CameraStatusMsg(spec.index, st))
-
-        readers.append(StreamReader(camera, pipe.mailbox.put, on_status))
-    for reader in readers:
-        reader.start()
+        runtime.add(camera)
 
     analysed = 0
     timings: list[float] = []
@@ -118,18 +154,19 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
             if os.getppid() != parent:
                 log.error("supervisor is gone; stopping")
                 break
+            _apply_commands(runtime, commands)
             now = time.monotonic()
             if now - last_beat >= 1.0:
-                dropped = sum(p.mailbox.dropped for p in pipelines)
+                dropped = sum(p.mailbox.dropped for p in runtime.pipelines.values())
                 median = statistics.median(timings) if timings else 0.0
                 out.put(Heartbeat(spec.index, time.time(), analysed, dropped, round(median, 2)))
-                for reader in readers:
+                for reader in runtime.readers.values():
                     out.put(CameraStatusMsg(spec.index, reader.status()))
                 timings = timings[-50:]
                 last_beat = now
-            ready.wait(timeout=0.5)
-            ready.clear()
-            batch = [(p, f) for p in pipelines if (f := p.mailbox.take()) is not None]
+            runtime.ready.wait(timeout=0.5)
+            runtime.ready.clear()
+            batch = [(p, f) for p in list(runtime.pipelines.values()) if (f := p.mailbox.take()) is not None]
             if not batch:
                 continue
             t0 = time.perf_counter()
@@ -139,11 +176,22 @@ def worker_main(spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent) -> N
             for (pipe, frame), dets in zip(batch, results, strict=True):
                 _apply_rules(spec.index, pipe, frame, dets, out)
     finally:
-        for reader in readers:
-            reader.stop()
-        for reader in readers:
-            reader.join(timeout=5)
-            out.put(CameraStatusMsg(spec.index, reader.status()))
+        runtime.stop_all()
+
+
+def _apply_commands(runtime: WorkerRuntime, commands: Queue[WorkerCommand] | None) -> None:
+    """Live reload: cameras added, changed (= removed and added) or removed by the supervisor."""
+    while commands is not None:
+        try:
+            cmd = commands.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(cmd, AddCamera):
+            log.info("camera %s: starting", cmd.camera.id)
+            runtime.add(cmd.camera)
+        elif isinstance(cmd, RemoveCamera):
+            log.info("camera %s: stopping", cmd.camera_id)
+            runtime.remove(cmd.camera_id)
 
 
 CONDITION_REPEAT = 5.0  # seconds between repeats of an unchanged rule condition

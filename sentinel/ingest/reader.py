@@ -51,6 +51,7 @@ class ReaderStatus:
     error: str | None  # masked; never contains a password
     decode_mode: str
     frames_decoded: int
+    frames_delivered: int  # handed on for analysis since the reader started
     reconnects: int
 
 
@@ -96,6 +97,7 @@ class StreamReader(threading.Thread):
             error=self._error,
             decode_mode=self._mode,
             frames_decoded=self._decoded,
+            frames_delivered=self._seq,
             reconnects=self._reconnects,
         )
 
@@ -152,6 +154,8 @@ class StreamReader(threading.Thread):
             stream.thread_count = 1  # many cameras share a worker's cores; one decode thread each
             while not self._stop_event.is_set():
                 self._demux(container, stream, is_file=path is not None)
+                if self._stop_event.is_set():
+                    return True  # asked to stop: not a stream failure
                 if path is None:
                     raise StreamEnded("stream ended (the server closed it)")
                 if not self.camera.loop:
