@@ -193,39 +193,104 @@ class RuleBase(Strict):
 
 
 class CountInZoneRule(RuleBase):
-    """Fires when at least `min_count` objects of `classes` stand in the zone for `min_duration`."""
+    """Fires when the objects of `classes` in the zone reach the minimums for `min_duration`.
+
+    `min_count` counts all `classes` together (a crowd: `classes: [person]`, `min_count: 10`; a bike pile:
+    `classes: [bicycle, motorcycle]`, `min_count: 8`); `min_per_class` sets a minimum for each class
+    (`min_per_class: {bicycle: 5, motorcycle: 3}`; `classes` then defaults to its keys). Both set: both hold.
+    """
 
     kind: Literal["count_in_zone"]
     classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
-    min_count: int = Field(ge=1)
+    min_count: int | None = Field(default=None, ge=1, description="all `classes` together")
+    min_per_class: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="a minimum for each named class"
+    )
     min_duration: Seconds = 10.0
     min_score: float = Field(default=0.35, gt=0, lt=1)
     clear_ratio: float = Field(
         default=0.6,
         gt=0,
         le=1,
-        description="the condition is over once the count drops below ratio*min_count",
+        description="the condition is over once a count drops below ratio × its minimum",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _classes_from_minimums(cls, data: Any) -> Any:
+        # `min_per_class: {bicycle: 5}` alone should not silently keep the default `classes: [person]`
+        if isinstance(data, dict) and "classes" not in data and isinstance(data.get("min_per_class"), dict):
+            return {**data, "classes": list(data["min_per_class"])}
+        return data
+
+    @model_validator(mode="after")
+    def _has_minimum(self) -> CountInZoneRule:
+        if self.min_count is None and not self.min_per_class:
+            raise ValueError("set min_count (all classes together), min_per_class (each class), or both")
+        for name in self.min_per_class:
+            if name not in self.classes:
+                raise ValueError(f"min_per_class names {name!r}, which is not in classes {self.classes}")
+        return self
 
 
 class DwellRule(RuleBase):
-    """An object of `classes` stays stationary in the zone for `min_duration` (parking, stalls)."""
+    """An object of `classes` stays stationary in the zone for `min_duration` (parking, stalls).
+
+    With `with_classes`, only while an object of those classes stays near it (a vendor at a stall)."""
 
     kind: Literal["dwell"]
     classes: list[str] = Field(min_length=1)
     min_duration: Seconds = 120.0
     min_score: float = Field(default=0.35, gt=0, lt=1)
+    with_classes: list[str] = Field(
+        default_factory=list, description="companions that must stay near the object (e.g. [person])"
+    )
+    with_within: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="near = the gap between the boxes is at most this many object sizes (its box's longer side)",
+    )
+    max_gap: Seconds = Field(
+        default=30.0,
+        description="an object or companion unseen up to this long (missed, occluded) and back in place "
+        "is the same stay",
+    )
+
+    @model_validator(mode="after")
+    def _companions(self) -> DwellRule:
+        both = [c for c in self.with_classes if c in self.classes]
+        if both:
+            raise ValueError(f"class {both[0]!r} is in both classes and with_classes")
+        if "with_within" in self.model_fields_set and not self.with_classes:
+            raise ValueError("with_within needs with_classes (the companions it measures)")
+        return self
 
 
 class LineCrossingRule(RuleBase):
-    """Objects of `classes` crossing the line from side A to side B (or either way)."""
+    """Objects of `classes` crossing the line from side A to side B (or either way).
+
+    Side A is on your left when you stand on the line's first point facing its second, looking at the
+    picture as shown (y grows downward): for [[0, 0.5], [1, 0.5]], A is the upper half."""
 
     kind: Literal["line_crossing"]
     line: tuple[Point, Point] = Field(description="[[x1, y1], [x2, y2]] normalised")
     direction: Literal["a_to_b", "b_to_a", "both"] = "both"
     classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
     min_count: int = Field(default=1, ge=1)
-    window: Seconds = Field(default=60.0, description="count crossings within this sliding window")
+    window: PositiveSeconds = Field(default=60.0, description="count crossings within this sliding window")
+    min_score: float = Field(default=0.35, gt=0, lt=1)
+
+    @field_validator("line")
+    @classmethod
+    def _valid_line(cls, line: tuple[Point, Point]) -> tuple[Point, Point]:
+        for x, y in line:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point [{x}, {y}] is outside the image (coordinates are normalised 0..1)")
+        (x1, y1), (x2, y2) = line
+        if ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5 < 0.01:
+            raise ValueError("the line has (almost) zero length: its two points must differ")
+        return line
 
 
 class StaticObjectRule(RuleBase):
@@ -339,9 +404,100 @@ class GridConfig(Strict):
 
 
 class CasesConfig(Strict):
-    """How confirmed alerts become grid cases."""
+    """How confirmed alerts become grid cases: joining, deadlines, escalation, verification by camera."""
 
     enabled: bool = True
+    join_radius_m: float = Field(
+        default=50.0, ge=0, description="an alert this close to an open case of its type (same grid) joins it"
+    )
+    reminder_at: float | None = Field(
+        default=0.5, gt=0, lt=1, description="remind the assignee at this fraction of a deadline; null: never"
+    )
+    escalation: dict[Literal["minor", "normal", "major", "urgent"], list[float]] = Field(
+        default_factory=lambda: {
+            "minor": [1.0, 1.0, 1.0, 1.0],
+            "normal": [1.0, 0.5, 0.5, 0.5],
+            "major": [1.0, 0.5, 0.5, 0.5],
+            "urgent": [0.0, 0.0, 0.0, 1.0],  # straight to the street (and the command platform)
+        },
+        description="per severity, the time each level gets (grid worker, grid leader, community duty, "
+        "street duty) as a fraction of the event type's deadline; 0 skips a level",
+    )
+    working_days: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays (1 = Monday)"
+    )
+    working_hours: list[str] = Field(
+        default_factory=lambda: ["09:00-12:00", "13:30-18:00"], description="periods, site time zone"
+    )
+    holidays: list[str] = Field(default_factory=list, description="YYYY-MM-DD dates that are not worked")
+    extra_workdays: list[str] = Field(
+        default_factory=list, description="YYYY-MM-DD weekend dates that are worked (调休)"
+    )
+    camera_verification: bool = Field(
+        default=True, description="after feedback, the camera that saw the case re-checks the place"
+    )
+    verify_clear_checks: int = Field(default=4, ge=1, description="N consecutive reports of 'gone'")
+    verify_clear_span: Seconds = Field(default=15.0, description="... spread over at least this long")
+    verify_active_checks: int = Field(default=12, ge=1, description="M consecutive reports of 'still there'")
+    verify_active_span: Seconds = Field(default=60.0, description="... spread over at least this long")
+    verify_timeout: PositiveSeconds = Field(
+        default=3600.0, description="no verdict from the camera by then: an operator verifies"
+    )
+    operator_close_types: list[str] = Field(
+        default_factory=list,
+        description="event types an operator closes after the camera has verified them (others close at once)",
+    )
+
+    @field_validator("escalation")
+    @classmethod
+    def _ladder(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for severity, factors in v.items():
+            if len(factors) != 4 or any(f < 0 for f in factors) or not any(f > 0 for f in factors):
+                raise ValueError(
+                    f"{severity}: give 4 factors >= 0 (grid worker, grid leader, community duty, street "
+                    f"duty), at least one above 0; got {factors}"
+                )
+        return v
+
+    @field_validator("working_days")
+    @classmethod
+    def _weekdays(cls, v: list[int]) -> list[int]:
+        if not v or any(d < 1 or d > 7 for d in v):
+            raise ValueError("give ISO weekdays 1 (Monday) .. 7 (Sunday), at least one")
+        return v
+
+    @field_validator("working_hours")
+    @classmethod
+    def _periods(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one working period, e.g. 09:00-12:00")
+        previous_end = "00:00"
+        for period in v:
+            start, _, end = period.strip().partition("-")
+            ok = all(re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d|24:00", t) for t in (start, end))
+            if not ok or start >= end:
+                raise ValueError(f"{period!r}: expected HH:MM-HH:MM with start before end, e.g. 09:00-12:00")
+            if start < previous_end:
+                raise ValueError(f"{period!r} overlaps or precedes the period before it (list them in order)")
+            previous_end = end
+        return v
+
+    @field_validator("holidays", "extra_workdays", mode="before")
+    @classmethod
+    def _dates(cls, v: Any) -> Any:
+        from datetime import date
+
+        if not isinstance(v, list):
+            return v
+        out = []
+        for item in v:  # YAML reads an unquoted 2026-10-01 as a date
+            text = item.isoformat() if isinstance(item, date) else item
+            try:
+                date.fromisoformat(text)
+            except (TypeError, ValueError):
+                raise ValueError(f"{item!r} is not a date (use YYYY-MM-DD)") from None
+            out.append(text)
+        return out
 
 
 class EventTypeOverride(Strict):

@@ -14,17 +14,16 @@ Pipeline per frame, all vectorised numpy / OpenCV:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
 from sentinel.detect.detections import Detections
+from sentinel.detect.letterbox import Letterbox, Placement
 from sentinel.detect.model_card import (
-    ModelCard,
     ModelError,
+    NanoDetCard,
     check_model_io,
     check_output_shapes,
     load_model_card,
@@ -32,18 +31,6 @@ from sentinel.detect.model_card import (
 
 PRE_NMS_PER_LEVEL = 1000  # candidates kept per stride before NMS (as upstream NanoDet's nms_pre)
 MAX_DETECTIONS = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a frame of size w x h went inside the model input: at (ox, oy), resized to nw x nh."""
-
-    w: int
-    h: int
-    ox: int
-    oy: int
-    nw: int
-    nh: int
 
 
 def nms_classwise(
@@ -78,7 +65,7 @@ class NanoDetDetector:
 
     def __init__(
         self,
-        card: ModelCard,
+        card: NanoDetCard,
         model_path: Path,
         score_threshold: float = 0.35,
         nms_iou: float = 0.6,
@@ -119,17 +106,10 @@ class NanoDetDetector:
 
         inp = card.input
         self._input_name = inp.name
-        self._nchw = inp.layout == "NCHW"
-        self._swap_rb = inp.colour_order == "RGB"
-        self._letterbox = inp.resize == "letterbox"
-        self._size = (inp.width, inp.height)
+        self._pre = Letterbox(inp)
         batch_dim = inputs[0].shape[0]
         #: frames per run: the graph's fixed batch size, or 0 when the batch dimension is dynamic
         self.fixed_batch: int = batch_dim if isinstance(batch_dim, int) else 0
-        self._mean = np.asarray(inp.mean, dtype=np.float32)
-        self._inv_std = (1.0 / np.asarray(inp.std, dtype=np.float32)).astype(np.float32)
-        self._pad = ((inp.pad_value - self._mean) * self._inv_std).astype(np.float32)
-        self._chan = (3, 1, 1) if self._nchw else (1, 1, 3)  # broadcast shape of per-channel constants
         self._buf = np.empty((max(self.fixed_batch, 1), *card.input_shape()[1:]), dtype=np.float32)
 
         # Output order for `run`: scores, boxes per stride, in the card's stride order.
@@ -158,37 +138,11 @@ class NanoDetDetector:
     # ------------------------------------------------------------------ preprocessing
 
     def _place(self, w: int, h: int) -> Placement:
-        in_w, in_h = self._size
-        if not self._letterbox:
-            return Placement(w, h, 0, 0, in_w, in_h)
-        scale = min(in_w / w, in_h / h)
-        nw, nh = max(1, min(in_w, round(w * scale))), max(1, min(in_h, round(h * scale)))
-        return Placement(w, h, (in_w - nw) // 2, (in_h - nh) // 2, nw, nh)
+        return self._pre.place(w, h)
 
     def preprocess_into(self, frame: np.ndarray, out: np.ndarray) -> Placement:
         """Resize + normalise one BGR uint8 frame into `out` (one batch row of the input tensor)."""
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame.dtype} {frame.shape}")
-        h, w = frame.shape[:2]
-        p = self._place(w, h)
-        img = (
-            frame
-            if (p.nw, p.nh) == (w, h)
-            else cv2.resize(frame, (p.nw, p.nh), interpolation=cv2.INTER_LINEAR)
-        )
-        if self._swap_rb:
-            img = img[..., ::-1]
-        if (p.nw, p.nh) != self._size:
-            out[:] = self._pad.reshape(self._chan)  # the letterbox border
-        if self._nchw:
-            region = out[:, p.oy : p.oy + p.nh, p.ox : p.ox + p.nw]
-            src = img.transpose(2, 0, 1)
-        else:
-            region = out[p.oy : p.oy + p.nh, p.ox : p.ox + p.nw, :]
-            src = img
-        np.subtract(src, self._mean.reshape(self._chan), out=region)
-        np.multiply(region, self._inv_std.reshape(self._chan), out=region)
-        return p
+        return self._pre.preprocess_into(frame, out)
 
     # ------------------------------------------------------------------ decoding
 
@@ -267,8 +221,15 @@ def load_detector(
     nms_iou: float = 0.6,
     intra_op_threads: int = 1,
 ) -> NanoDetDetector:
-    """Load the card, check its model exists and matches, and build the detector (ModelError if not)."""
+    """Load the card, check its model exists and matches, and build the detector (ModelError if not).
+
+    NanoDet cards only; `sentinel.detect.backends.load_detector` picks the backend from any card."""
     card = load_model_card(card_path)
+    if not isinstance(card, NanoDetCard):
+        raise ModelError(
+            f"model card {card_path} is for backend {card.backend!r}, not nanodet "
+            "(sentinel.detect.backends.load_detector handles every backend)"
+        )
     return NanoDetDetector(
         card,
         card.model_path,
