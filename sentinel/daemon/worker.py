@@ -219,7 +219,8 @@ def _apply_rules(
 
 
 def _load_detector(cfg: DetectorConfig) -> Any:
-    from sentinel.detect.nanodet import load_detector
+    """The backend the model card names (nanodet, yolov5/v8/v11, generic); ModelError if it cannot start."""
+    from sentinel.detect.backends import load_detector
 
     return load_detector(
         cfg.model, score_threshold=cfg.score_threshold, nms_iou=cfg.nms_iou, intra_op_threads=cfg.threads

@@ -343,7 +343,9 @@ def read_metadata(model_path: Path) -> dict[str, str]:
 # ---------------------------------------------------------------- loading
 
 
-def load_model_card(path: Path | str, *, resolve_classes: bool = True) -> NanoDetCard | YoloCard | GenericCard:
+def load_model_card(
+    path: Path | str, *, resolve_classes: bool = True
+) -> NanoDetCard | YoloCard | GenericCard:
     """Read and validate a card; raise ModelError if it or the model file it names is missing or bad.
 
     With `resolve_classes` (the default) a card without `classes` gets them from the model's metadata
