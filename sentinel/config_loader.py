@@ -262,5 +262,11 @@ def _resolved(config: SentinelConfig, base: Path) -> SentinelConfig:
         update={
             "storage": config.storage.model_copy(update={"data_dir": fix(config.storage.data_dir)}),
             "detector": config.detector.model_copy(update={"model": fix(config.detector.model)}),
+            "grid": config.grid.model_copy(
+                update={
+                    "cells": fix(config.grid.cells) if config.grid.cells else None,
+                    "roster": fix(config.grid.roster) if config.grid.roster else None,
+                }
+            ),
         }
     )

@@ -46,4 +46,8 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
                             f"the model {config.detector.model.name} has no class {name!r}",
                         )
                     )
+    if config.grid.cells is not None or config.grid.roster is not None:
+        from sentinel.grid.validate import grid_issues
+
+        issues.extend(grid_issues(config, source))
     return issues
