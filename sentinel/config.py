@@ -281,6 +281,13 @@ class LineCrossingRule(RuleBase):
     window: PositiveSeconds = Field(default=60.0, description="count crossings within this sliding window")
     min_score: float = Field(default=0.35, gt=0, lt=1)
 
+    @field_validator("line", mode="before")
+    @classmethod
+    def _two_points(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple) and len(v) != 2:
+            raise ValueError(f"a line is two points [[x1, y1], [x2, y2]], got {len(v)}")
+        return v
+
     @field_validator("line")
     @classmethod
     def _valid_line(cls, line: tuple[Point, Point]) -> tuple[Point, Point]:
@@ -302,6 +309,21 @@ class StaticObjectRule(RuleBase):
     ignore_classes: list[str] = Field(
         default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
     )
+    settle_time: PositiveSeconds = Field(
+        default=30.0, description="something must stay still about this long to count as static"
+    )
+    learn_time: PositiveSeconds = Field(
+        default=1800.0, description="time constant of the long-term background (how fast the scene is learnt)"
+    )
+    min_contrast: float = Field(
+        default=20.0, ge=2, le=255, description="colour difference (0-255) from the background that counts"
+    )
+
+    @model_validator(mode="after")
+    def _time_constants(self) -> StaticObjectRule:
+        if self.learn_time < 10 * self.settle_time:
+            raise ValueError("learn_time must be at least 10 x settle_time")
+        return self
 
 
 class SceneChangeRule(RuleBase):
@@ -310,6 +332,10 @@ class SceneChangeRule(RuleBase):
     kind: Literal["scene_change"]
     min_duration: Seconds = 1800.0
     min_area: float = Field(default=0.01, gt=0, lt=1, description="fraction of the zone that must change")
+    ignore_classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        description="changes inside boxes of these detections do not count",
+    )
 
 
 HealthCheck = Literal["blocked", "moved", "blurred"]
@@ -322,6 +348,22 @@ class CameraHealthRule(RuleBase):
     kind: Literal["camera_health"]
     checks: list[HealthCheck] = Field(default_factory=lambda: list(ALL_HEALTH_CHECKS), min_length=1)
     min_duration: Seconds = 30.0
+    blocked_area: float = Field(
+        default=0.6, gt=0, le=1, description="blocked: share of the view whose structure has gone"
+    )
+    max_shift: float = Field(
+        default=0.02, gt=0, lt=0.5, description="moved: displacement against the reference, fraction of the width"
+    )
+    min_sharpness: float = Field(
+        default=0.4, gt=0, lt=1, description="blurred: sharpness below this fraction of the reference's"
+    )
+
+    @field_validator("zone")
+    @classmethod
+    def _whole_view(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError("camera_health checks the whole view: remove `zone`")
+        return v
 
 
 Rule = Annotated[
@@ -413,7 +455,7 @@ class CasesConfig(Strict):
     reminder_at: float | None = Field(
         default=0.5, gt=0, lt=1, description="remind the assignee at this fraction of a deadline; null: never"
     )
-    escalation: dict[Literal["minor", "normal", "major", "urgent"], list[float]] = Field(
+    escalation: dict[str, list[float]] = Field(
         default_factory=lambda: {
             "minor": [1.0, 1.0, 1.0, 1.0],
             "normal": [1.0, 0.5, 0.5, 0.5],
@@ -452,6 +494,8 @@ class CasesConfig(Strict):
     @classmethod
     def _ladder(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
         for severity, factors in v.items():
+            if severity not in ("minor", "normal", "major", "urgent"):
+                raise ValueError(f"unknown severity {severity!r} (minor, normal, major, urgent)")
             if len(factors) != 4 or any(f < 0 for f in factors) or not any(f > 0 for f in factors):
                 raise ValueError(
                     f"{severity}: give 4 factors >= 0 (grid worker, grid leader, community duty, street "

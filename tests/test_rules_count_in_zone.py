@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from sentinel.config import CountInZoneRule, Zone
 from sentinel.detect.detections import Detections
@@ -12,7 +14,7 @@ from sentinel.detect.rules.count_in_zone import CountInZone
 from sentinel.detect.tracker import IouTracker
 from sentinel.detect.zones import ZoneArea
 
-CLASSES = ["person", "bicycle", "car"]
+CLASSES = ["person", "bicycle", "car", "motorcycle"]
 LEFT_HALF = Zone(name="left", polygon=[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)])
 
 
@@ -118,3 +120,121 @@ def test_tracker_keeps_ids_and_measures_stillness() -> None:
     assert d.track_id[0] not in a.track_id  # no overlap: a new track
     tracker.update(Detections.empty(), 30.0)
     assert not tracker.tracks  # all expired after max_age
+
+
+def test_tracker_keeps_neighbours_apart_from_a_stronger_match() -> None:
+    """A taken track's other candidate pairs must not end the matching early (it used to `break` there,
+    giving every weaker match, even a lone object far away, a fresh id)."""
+    tracker = IouTracker()
+
+    def frame(*xs: float) -> Detections:
+        boxes = np.array([[x, 0.5, x + 0.05, 0.7] for x in xs], np.float32)
+        return Detections(boxes, np.full(len(xs), 0.9, np.float32), np.zeros(len(xs), np.int32))
+
+    first = tracker.update(frame(0.10, 0.13, 0.80), 0.0)
+    # the right neighbour steps towards the left one (overlapping its old box more than its own),
+    # the lone object moves a little
+    second = tracker.update(frame(0.10, 0.11, 0.815), 1.0)
+    assert second.track_id.tolist() == first.track_id.tolist()
+
+
+# ---------------------------------------------------------------- per-class counting
+
+
+def pile(bikes: int, motos: int) -> Detections:
+    """`bikes` bicycles then `motos` motorcycles (e-bikes, to COCO) side by side in the left half."""
+    both = [people(bikes, cls=1), people(motos, x0=0.05 + bikes * 0.04, cls=3)]
+    return Detections(
+        np.concatenate([d.xyxy for d in both]),
+        np.concatenate([d.score for d in both]),
+        np.concatenate([d.class_id for d in both]),
+    )
+
+
+def feed_piles(r: CountInZone, piles: list[tuple[int, int]]) -> list[float]:
+    fired = []
+    for i, (b, m) in enumerate(piles):
+        ev = r.evaluate(FrameContext("cam", 1000.0 + i, pile(b, m)))
+        if ev is not None:
+            fired.append(ev.detected_at - 1000.0)
+    return fired
+
+
+def test_classes_counted_together() -> None:
+    r = rule(event_type="nonmotor_parking", classes=["bicycle", "motorcycle"], min_count=5)
+    assert feed_piles(r, [(3, 2)] * 20) == [10.0]  # 3 + 2 reach 5 together
+    r = rule(event_type="nonmotor_parking", classes=["bicycle", "motorcycle"], min_count=5)
+    assert feed_piles(r, [(3, 1)] * 20) == []
+    assert feed(rule(classes=["bicycle", "motorcycle"]), [9] * 20) == []  # people are not bikes
+
+
+def test_min_per_class_needs_every_minimum() -> None:
+    def per_class() -> CountInZone:
+        return rule(
+            event_type="nonmotor_parking", min_count=None, min_per_class={"bicycle": 3, "motorcycle": 2}
+        )
+
+    assert per_class().cfg.classes == ["bicycle", "motorcycle"]  # classes come from the minimums
+    assert feed_piles(per_class(), [(3, 2)] * 20) == [10.0]
+    assert feed_piles(per_class(), [(6, 1)] * 20) == []  # plenty of bikes, too few e-bikes
+    assert feed_piles(per_class(), [(2, 5)] * 20) == []
+    ev = per_class().evaluate(FrameContext("cam", 0.0, pile(4, 2)))
+    assert ev is None  # debounce holds even when both minimums are met at once
+
+
+def test_min_per_class_with_a_total() -> None:
+    # at least 6 two-wheelers, of which at least 2 bicycles
+    r = rule(classes=["bicycle", "motorcycle"], min_count=6, min_per_class={"bicycle": 2})
+    assert feed_piles(r, [(2, 4)] * 20) == [10.0]
+    r = rule(classes=["bicycle", "motorcycle"], min_count=6, min_per_class={"bicycle": 2})
+    assert feed_piles(r, [(1, 6)] * 20) == []
+
+
+def test_per_class_hysteresis_keeps_one_episode() -> None:
+    r = rule(min_count=None, min_per_class={"bicycle": 5}, min_duration=10, cooldown=0)
+    # 5 bikes, then 3 for a while (≥ 0.6 × 5: the episode holds), then 5 again: one alert
+    piles = [(5, 0)] * 12 + [(3, 0)] * 20 + [(5, 0)] * 20
+    assert feed_piles(r, piles) == [10.0]
+    r = rule(min_count=None, min_per_class={"bicycle": 5}, min_duration=10, cooldown=0)
+    piles = [(5, 0)] * 12 + [(2, 0)] * 20 + [(5, 0)] * 20  # 2 < 3: the pile cleared, a new one starts at 32
+    assert feed_piles(r, piles) == [10.0, 42.0]
+
+
+def test_crowd_reads_naturally_either_way() -> None:
+    a = CountInZoneRule.model_validate(
+        {"kind": "count_in_zone", "event_type": "crowd_gathering", "min_count": 8}
+    )
+    b = CountInZoneRule.model_validate(
+        {"kind": "count_in_zone", "event_type": "crowd_gathering", "min_per_class": {"person": 8}}
+    )
+    assert a.classes == b.classes == ["person"]
+    env = RuleEnv("cam", CLASSES)
+    for cfg in (a, b):
+        r = CountInZone(cfg.model_copy(update={"min_duration": 0.0}), ZoneArea(None), env)
+        assert r.evaluate(FrameContext("cam", 0.0, people(7))) is None
+        assert r.evaluate(FrameContext("cam", 1.0, people(8))) is not None
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "set min_count"),
+        (
+            {"classes": ["bicycle"], "min_per_class": {"motorcycle": 2}},
+            "'motorcycle', which is not in classes",
+        ),
+        ({"min_per_class": {"bicycle": 0}}, "greater than or equal to 1"),
+        ({"min_count": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_bad_minimums_are_refused(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        CountInZoneRule.model_validate({"kind": "count_in_zone", "event_type": "nonmotor_parking", **params})
+
+
+def test_unknown_class_in_min_per_class_is_refused_when_built() -> None:
+    cfg = CountInZoneRule.model_validate(
+        {"kind": "count_in_zone", "event_type": "nonmotor_parking", "min_per_class": {"ebike": 3}}
+    )
+    with pytest.raises(ValueError, match="no class 'ebike'"):
+        CountInZone(cfg, ZoneArea(None), RuleEnv("cam", CLASSES))

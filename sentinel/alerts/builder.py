@@ -36,12 +36,18 @@ def build_alert(
     event_type: EventType,
     tz: ZoneInfo,
     snapshot: StoredSnapshot | None,
+    place: tuple[AlertLocation | None, AlertGrid | None] | None = None,
 ) -> Alert:
-    location = (
-        AlertLocation(lon=camera.location.lon, lat=camera.location.lat, method="camera")
-        if camera.location
-        else None
-    )
+    """`place` is where the grid layer put the event; without it, the camera's position and declared grid."""
+    if place is not None:
+        location, grid = place
+    else:
+        location = (
+            AlertLocation(lon=camera.location.lon, lat=camera.location.lat, method="camera")
+            if camera.location
+            else None
+        )
+        grid = grid_of(camera.grid)
     return Alert(
         alert_id=alert_id,
         site=site,
@@ -61,7 +67,7 @@ def build_alert(
             AlertObject(label=o.label, score=o.score, box=o.box, track_id=o.track_id) for o in event.objects
         ],
         location=location,
-        grid=grid_of(camera.grid),
+        grid=grid,
         snapshot=AlertSnapshot(url=snapshot.url, sha256=snapshot.sha256) if snapshot else None,
         case_id=None,
     )

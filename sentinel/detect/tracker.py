@@ -59,14 +59,18 @@ class IouTracker:
             ious = iou_matrix(dets.xyxy, boxes)
             same_class = dets.class_id[:, None] == np.array([t.class_id for t in live])[None, :]
             ious = np.where(same_class, ious, 0.0)
+            taken: set[int] = set()
+            # ious stays untouched while walking its sorted order: overwriting a taken track's column made the
+            # next pair of that track read below the threshold and `break`, dropping every weaker match (two
+            # neighbours: one got a fresh id each frame)
             for flat in np.argsort(-ious, axis=None):
                 d, t = np.unravel_index(flat, ious.shape)
                 if ious[d, t] < self.iou_threshold:
                     break
-                if ids[d] != -1 or ious[:, t].max() < 0:  # detection or track already taken
+                if ids[d] != -1 or t in taken:  # detection or track already taken
                     continue
                 ids[d] = live[t].id
-                ious[:, t] = -1.0
+                taken.add(int(t))
                 self._refresh(live[t], dets.xyxy[d], now)
         for d in np.flatnonzero(ids == -1):
             track = Track(

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentinel.config import CameraConfig, CountInZoneRule
+from sentinel.config import CameraConfig, CountInZoneRule, DwellRule, LineCrossingRule
 from sentinel.detect.rules.base import FrameContext, Rule, RuleEvent, SeenObject
 from sentinel.detect.rules.count_in_zone import CountInZone
+from sentinel.detect.rules.dwell import Dwell
+from sentinel.detect.rules.line_crossing import LineCrossing
 from sentinel.detect.zones import ZoneArea
 
 __all__ = ["RULE_BUILDERS", "FrameContext", "Rule", "RuleEnv", "RuleEvent", "SeenObject", "build_rules"]
@@ -34,6 +36,8 @@ RuleFactory = Callable[[Any, ZoneArea, RuleEnv], Rule]
 # rule config class → constructor(config, zone area, env); one line per rule kind
 RULE_BUILDERS: dict[type, RuleFactory] = {
     CountInZoneRule: CountInZone,
+    DwellRule: Dwell,
+    LineCrossingRule: LineCrossing,
 }
 
 

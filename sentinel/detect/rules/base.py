@@ -33,6 +33,7 @@ class RuleEvent:
     confidence: float
     objects: list[SeenObject] = field(default_factory=list)
     zone_polygon: list[tuple[float, float]] | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
