@@ -42,6 +42,9 @@ from sentinel.daemon.messages import (
 from sentinel.daemon.worker import WorkerSpec, worker_main
 from sentinel.detect.rules import RuleEvent
 from sentinel.event_types import effective_event_types
+from sentinel.grid.cells import GridCells
+from sentinel.grid.geolocate import Geolocator
+from sentinel.grid.placement import place_event
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.reader import CameraState, ReaderStatus
 
@@ -110,6 +113,8 @@ class Supervisor:
         self.publisher: MqttPublisher | None = None
         self.store: AlertStore | None = None
         self.snapshots = SnapshotStore(config.storage.data_dir)
+        self.cells: GridCells | None = None
+        self.geolocator: Geolocator | None = None
         self.alerts_stored = 0
 
     # ---------------------------------------------------------------- start / stop
@@ -128,6 +133,7 @@ class Supervisor:
                 f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}"
             ) from None
         self.store = AlertStore(engine)
+        self._load_grid()
 
         url = cfg.mqtt.url
         if url is None:
@@ -169,6 +175,20 @@ class Supervisor:
         )  # fmt: skip
         address = BrokerAddress.parse(url)
         log.info("watch it: mosquitto_sub -h %s -p %d -t '%s/#' -v", address.host, address.port, self.prefix)
+
+    def _load_grid(self) -> None:
+        """Grid cells and roster (validated by `sentinel check` already) and each camera's geolocation."""
+        from sentinel.grid.cells import load_cells
+        from sentinel.grid.geolocate import Geolocator
+
+        grid = self.config.grid
+        try:
+            self.cells = load_cells(grid.cells) if grid.cells is not None else None
+        except Exception as exc:
+            raise StartupError(f"grid.cells: {exc}") from None
+        self.geolocator = Geolocator(self.config.cameras, self.cells)
+        for warning in self.geolocator.warnings:
+            log.warning("geolocation: %s", warning)
 
     def stop(self) -> None:
         log.info("stopping")
@@ -266,6 +286,8 @@ class Supervisor:
             log.warning("config reload: changes to '%s' need a restart of sentinel run; not applied", section)
         diff = diff_cameras(self.config.cameras, new.cameras)
         self.config = self.config.model_copy(update={"cameras": new.cameras})
+        if diff:
+            self._load_grid()  # homographies and positions may have changed
         if not diff:
             return
         log.info(
@@ -442,7 +464,17 @@ class Supervisor:
                 )
             except OSError as exc:  # disk full or unwritable: the alert matters more than its picture
                 log.error("cannot write snapshot for alert %s: %s", alert_id, exc)
-        alert = build_alert(alert_id, self.config.site.id, event, view.camera, event_type, self.tz, snapshot)
+        location, grid, _cell = place_event(self.geolocator, self.cells, view.camera, event.objects)
+        alert = build_alert(
+            alert_id,
+            self.config.site.id,
+            event,
+            view.camera,
+            event_type,
+            self.tz,
+            snapshot,
+            place=(location, grid),
+        )
         topic = f"{self.prefix}/alerts/{event.event_type}/{event.camera_id}"
         self.store.record(alert, topic, str(snapshot.path) if snapshot else None)
         self.alerts_stored += 1

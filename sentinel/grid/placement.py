@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from statistics import median
 
+from sentinel.alerts.builder import grid_of
 from sentinel.alerts.schema import AlertGrid, AlertLocation
 from sentinel.config import CameraConfig
 from sentinel.detect.rules import SeenObject
@@ -50,4 +51,7 @@ def place_event(
         alert_location = AlertLocation(lon=camera.location.lon, lat=camera.location.lat, method="camera")
     else:
         alert_location = None
-    return alert_location, (alert_grid(cell) if cell is not None else None), cell
+    if cell is not None:
+        return alert_location, alert_grid(cell), cell
+    # no grid data loaded: the camera's declared code still names its street and community
+    return alert_location, grid_of(camera.grid), None
