@@ -414,3 +414,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--try", dest="try_open", action="store_true", help="open each URL and report which plays")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per URL with --try (10)")
     p.set_defaults(func=cmd_urls)
+
+    from sentinel.cli_calibrate import add_calibrate
+
+    add_calibrate(cam_sub, DEFAULT_CONFIG)
