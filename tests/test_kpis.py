@@ -1,0 +1,124 @@
+"""KPIs from the transition log, against a day worked out by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from sentinel.config import CasesConfig
+from sentinel.grid.case_engine import Routing
+from sentinel.grid.kpis import KpiReport, compute_kpis
+from tests.test_case_engine import GRID, MONDAY_9, OTHER_GRID, ROUTING, World, make_world
+
+ROUTING_B = Routing(OTHER_GRID, OTHER_GRID[:12], OTHER_GRID[:9], "w2", "gl2", "cd1", "sd1")
+COMMUNITY = GRID[:12]
+assert OTHER_GRID[:12] == COMMUNITY
+
+
+def build_day(w: World) -> dict[int, str]:
+    """Grid A: cases 1-5 (garbage, 4 h wall clock); grid B: case 6 (closed on time), 7 (pending), 8 (rejected)."""
+    ids: dict[int, str] = {}
+    at = w.clock.at
+    for n in range(1, 6):
+        ids[n] = w.cases.on_alert(w.alert(camera=f"cam{n}", lon=116.40 + 0.01 * n), ROUTING, False).case_id
+    ids[6] = w.cases.on_alert(w.alert(camera="cam6", grid=OTHER_GRID, lon=116.5), ROUTING_B, False).case_id
+    for n in (7, 8):
+        ids[n] = w.cases.on_alert(
+            w.alert("road_vending", camera=f"cam{n}", grid=OTHER_GRID), ROUTING_B, False
+        ).case_id
+    act = w.cases.act
+    at(minutes=20)
+    act(ids[8], "reject", "op1")
+    at(minutes=30)
+    for n in range(1, 6):
+        act(ids[n], "accept", "w1")
+    at(hours=1)
+    act(ids[1], "feedback", "w1")
+    act(ids[1], "close", "op1")  # on time
+    act(ids[6], "accept", "w2")
+    act(ids[5], "feedback", "w1")
+    at(hours=1, minutes=10)
+    act(ids[5], "rework", "op1", "still there")
+    at(hours=1, minutes=30)
+    act(ids[5], "feedback", "w1")
+    at(hours=1, minutes=40)
+    act(ids[5], "close", "op1")  # on time after one rework
+    at(hours=2)
+    act(ids[3], "extend", "gl1", extend_by=4 * 3600)  # deferred: left out of the on-time rate
+    at(hours=3)
+    act(ids[6], "feedback", "w2")
+    at(hours=3, minutes=30)
+    act(ids[6], "close", "op1")
+    at(hours=6)
+    act(ids[2], "feedback", "w1")
+    act(ids[2], "close", "op1")  # late: due 13:00
+    at(hours=7)
+    act(ids[3], "feedback", "w1")
+    act(ids[3], "close", "op1")
+    at(days=1)
+    w.cases.tick()  # case 4 (never handled) climbs the grid
+    return ids
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Iterator[KpiReport]:
+    w = make_world(tmp_path, config=CasesConfig(camera_verification=False))  # an operator verifies
+    build_day(w)
+    yield compute_kpis(w.sessions, w.clock.now)
+    w.store.engine.dispose()
+
+
+def test_per_grid(report: KpiReport) -> None:
+    a, b = report.by_grid
+    assert (a.key, b.key) == (GRID, OTHER_GRID)
+    assert (a.cases, a.open, a.closed, a.closure_rate) == (5, 1, 4, 0.8)
+    assert (a.due, a.deferred, a.closed_on_time, a.on_time_rate) == (5, 1, 2, 0.5)  # 2 ÷ (5 − 1)
+    assert (a.rework_count, a.escalated) == (1, 1)
+    # accepted: 30 min (1), 5.5 h (2), 1.5 h (3), 30 min (5); case 4 is still there and does not count
+    assert a.mean_stage_seconds["accepted"] == 7200
+    assert a.mean_stage_seconds["extended"] == 5 * 3600
+    assert a.mean_stage_seconds["rework"] == 20 * 60
+    # grid B: the pending and the rejected case are not cases yet
+    assert (b.cases, b.closed, b.closure_rate, b.due, b.on_time_rate, b.rework_count) == (
+        1,
+        1,
+        1.0,
+        1,
+        1.0,
+        0,
+    )
+    assert b.mean_stage_seconds == {
+        "accepted": 7200, "dispatched": 3600, "feedback": 1800, "pending_review": 1200, "registered": 0,
+    }  # fmt: skip
+
+
+def test_per_community_and_overall(report: KpiReport) -> None:
+    [c] = report.by_community
+    assert c.key == COMMUNITY
+    assert (c.cases, c.closed, c.due, c.deferred, c.closed_on_time, c.rework_count) == (6, 5, 6, 1, 3, 1)
+    assert c.on_time_rate == pytest.approx(0.6)
+    assert report.overall.to_dict() == {**c.to_dict(), "key": "all"}
+    assert report.to_dict()["at"] == (MONDAY_9 + timedelta(days=1)).astimezone(report.at.tzinfo).isoformat()
+
+
+def test_not_yet_due_is_not_counted_against_anyone(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.cases.on_alert(w.alert(), ROUTING, False)
+    w.clock.at(hours=3, minutes=59)
+    early = compute_kpis(w.sessions, w.clock.now).overall
+    assert (early.cases, early.due, early.on_time_rate, early.closure_rate) == (1, 0, None, 0.0)
+    w.clock.at(hours=4)
+    late = compute_kpis(w.sessions, w.clock.now).overall
+    assert (late.due, late.closed_on_time, late.on_time_rate) == (1, 0, 0.0)
+    w.store.engine.dispose()
+
+
+def test_since_filters_by_creation(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.cases.on_alert(w.alert(), ROUTING, False)
+    later = compute_kpis(w.sessions, w.clock.now + timedelta(days=2), since=w.clock.now + timedelta(days=1))
+    assert (later.overall.cases, later.by_grid, later.overall.closure_rate) == (0, [], None)
+    w.store.engine.dispose()
