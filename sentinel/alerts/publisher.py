@@ -63,6 +63,9 @@ class MqttPublisher:
         self._retained_lock = threading.Lock()
         self._keepalive = keepalive
         self._drain_thread = threading.Thread(target=self._drain_loop, name="mqtt-outbox", daemon=True)
+        self._subscriptions: list[str] = []
+        # inbound messages, handled by the owner's loop (never database work on paho's network thread)
+        self.inbound: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
         self.last_error: str | None = None
 
         self.client = mqtt.Client(
@@ -81,6 +84,7 @@ class MqttPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
 
     @property
     def status_topic(self) -> str:
@@ -137,6 +141,12 @@ class MqttPublisher:
         if self.connected.is_set():
             self.client.publish(topic, b"", qos=1, retain=True)
 
+    def subscribe(self, topic: str) -> None:
+        """Receive messages on `topic` (QoS 1) into `inbound`; renewed after every reconnect."""
+        self._subscriptions.append(topic)
+        if self.connected.is_set():
+            self.client.subscribe(topic, qos=1)
+
     def outbox_notify(self) -> None:
         """Tell the drain loop new rows are waiting."""
         self._wake.set()
@@ -157,6 +167,8 @@ class MqttPublisher:
             retained = list(self._retained.items())
         for topic, data in retained:
             client.publish(topic, data, qos=1, retain=True)
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=1)
         self.connected.set()
         self._wake.set()
 
@@ -167,6 +179,9 @@ class MqttPublisher:
             log.warning("lost MQTT broker %s (%s); alerts wait in the outbox", self.address, reason)
         self.connected.clear()
         self._wake.set()
+
+    def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
+        self.inbound.put((msg.topic, bytes(msg.payload)))
 
     def _on_publish(self, _c: mqtt.Client, _ud: object, mid: int, _reason: object, _p: object) -> None:
         self._acks.put(mid)

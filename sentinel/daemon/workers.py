@@ -1,0 +1,154 @@
+"""The analysis worker processes: spawn, watch (exit, missing heartbeats), restart with backoff and jitter,
+and tell them about cameras added or removed while they run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from multiprocessing.context import SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from sentinel.config import CameraConfig, DetectorConfig
+from sentinel.daemon.messages import AddCamera, RemoveCamera
+from sentinel.daemon.worker import WorkerSpec, worker_main
+from sentinel.ingest.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TIMEOUT = 30.0  # a worker silent this long is stuck: kill and restart it
+
+
+@dataclass
+class WorkerHandle:
+    spec: WorkerSpec
+    process: BaseProcess | None = None
+    stop: Any = None
+    commands: Any = None  # supervisor → worker queue (live reload)
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
+    restart_at: float | None = None
+    last_beat: float = 0.0
+    restarts: int = 0
+    failed: str | None = None  # a fatal error: do not restart
+
+
+def plan_workers(cameras: list[CameraConfig], requested: int) -> list[list[CameraConfig]]:
+    """Share cameras round-robin over K workers (K = requested, or the CPU cores, never more than cameras)."""
+    enabled = [c for c in cameras if c.enabled]
+    k = max(1, min(requested or os.cpu_count() or 1, len(enabled)))
+    shares: list[list[CameraConfig]] = [[] for _ in range(k)]
+    for i, cam in enumerate(enabled):
+        shares[i % k].append(cam)
+    return [s for s in shares if s]
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        ctx: SpawnContext,
+        results: Any,
+        detector: DetectorConfig,
+        state_dir: Any,
+        log_level: int,
+        limit: int,
+    ) -> None:
+        self.ctx = ctx
+        self.results = results  # the queue every worker reports on
+        self.detector = detector
+        self.state_dir = state_dir
+        self.log_level = log_level
+        self.limit = limit or os.cpu_count() or 1
+        self.handles: list[WorkerHandle] = []
+
+    def start(self, cameras: list[CameraConfig]) -> None:
+        for share in plan_workers(cameras, self.limit):
+            self._new(share)
+
+    def _new(self, cameras: list[CameraConfig]) -> WorkerHandle:
+        spec = WorkerSpec(len(self.handles), cameras, self.detector, self.state_dir, self.log_level)
+        handle = WorkerHandle(spec)
+        self.handles.append(handle)
+        self._spawn(handle)
+        return handle
+
+    def __getitem__(self, index: int) -> WorkerHandle:
+        return self.handles[index]
+
+    def _spawn(self, handle: WorkerHandle) -> None:
+        handle.stop = self.ctx.Event()
+        handle.commands = self.ctx.Queue()
+        handle.process = self.ctx.Process(
+            target=worker_main,
+            args=(handle.spec, self.results, handle.stop, handle.commands),
+            name=f"sentinel-worker-{handle.spec.index}",
+            daemon=True,
+        )
+        handle.process.start()
+        handle.last_beat = time.monotonic()
+        handle.restart_at = None
+
+    def beat(self, index: int, worker_ts: float | None = None) -> None:
+        handle = self.handles[index]
+        handle.last_beat = time.monotonic()
+        if worker_ts is not None and handle.backoff.attempt and time.time() - worker_ts < 5:
+            handle.backoff.reset()
+
+    def supervise(self, on_down: Callable[[int, str], None]) -> None:
+        """Restart workers that died or got stuck; `on_down(index, reason)` lets the caller mark cameras."""
+        now = time.monotonic()
+        for handle in self.handles:
+            proc = handle.process
+            if handle.failed or proc is None:
+                continue
+            if handle.restart_at is not None:
+                if now >= handle.restart_at:
+                    log.info("restarting worker %d (restart %d)", handle.spec.index, handle.restarts)
+                    self._spawn(handle)
+                continue
+            stuck = now - handle.last_beat > HEARTBEAT_TIMEOUT
+            if proc.is_alive() and not stuck:
+                continue
+            if stuck and proc.is_alive():
+                log.error(
+                    "worker %d sent no heartbeat for %.0f s: killing it", handle.spec.index, HEARTBEAT_TIMEOUT
+                )
+                proc.kill()
+                proc.join(timeout=5)
+            state = "was stuck" if stuck else f"died (exit code {proc.exitcode})"
+            reason = f"analysis worker {handle.spec.index} {state}"
+            delay = handle.backoff.next_delay()
+            handle.restarts += 1
+            handle.restart_at = now + delay
+            log.error("%s; restarting in %.1f s", reason, delay)
+            on_down(handle.spec.index, f"{reason}; restarting")
+
+    def send(self, index: int, cmd: AddCamera | RemoveCamera, drop: str | None) -> None:
+        """Tell a worker, and keep its spec current so a restarted worker comes back with the same set."""
+        handle = self.handles[index]
+        cameras = [c for c in handle.spec.cameras if c.id != drop]
+        if isinstance(cmd, AddCamera):
+            cameras.append(cmd.camera)
+        handle.spec = replace(handle.spec, cameras=cameras)
+        if handle.commands is not None and handle.process is not None and handle.process.is_alive():
+            handle.commands.put(cmd)
+
+    def least_loaded(self) -> int:
+        """A worker for a new camera: a new process while under the limit and all have cameras."""
+        if not self.handles or (len(self.handles) < self.limit and all(h.spec.cameras for h in self.handles)):
+            return self._new([]).spec.index
+        return min(self.handles, key=lambda h: len(h.spec.cameras)).spec.index
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for handle in self.handles:
+            if handle.stop is not None:
+                handle.stop.set()
+        deadline = time.monotonic() + timeout
+        for handle in self.handles:
+            if handle.process is not None:
+                handle.process.join(timeout=max(0.1, deadline - time.monotonic()))
+                if handle.process.is_alive():
+                    handle.process.kill()
+                    handle.process.join(timeout=2)
