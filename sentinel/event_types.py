@@ -49,7 +49,7 @@ def effective_event_types(overrides: Mapping[str, BaseModel]) -> dict[str, Event
     for key, override in overrides.items():
         changes = override.model_dump(exclude_none=True)
         if key in table:
-            table[key] = table[key].model_copy(update=changes)
+            table[key] = EventType.model_validate({**table[key].model_dump(), **changes})  # re-validated
         else:
             table[key] = EventType(id=key, **changes)
     return table

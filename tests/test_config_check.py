@@ -212,3 +212,11 @@ def test_event_type_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     broken = write(tmp_path, "event_types:\n  bin_overflow: {name: 垃圾满溢}\n" + GOOD_CAMERA, name="b.yaml")
     code, out = run_check(broken, capsys)
     assert code == 2 and f"{broken}:2: event_types.bin_overflow: a new event type needs every field" in out, out
+
+
+def test_event_type_override_values_are_validated(tmp_path: Path) -> None:
+    from sentinel.event_types import Severity, effective_event_types
+
+    config = load_config(write(tmp_path, "event_types:\n  crowd_gathering: {severity: normal, deadline: 2h}\n" + GOOD_CAMERA))
+    table = effective_event_types(config.event_types)
+    assert table["crowd_gathering"].severity is Severity.normal and table["crowd_gathering"].deadline == 7200

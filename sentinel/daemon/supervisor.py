@@ -255,7 +255,12 @@ class Supervisor:
         except queue.Empty:
             return
         while True:
-            self._handle(msg)
+            try:
+                self._handle(msg)
+            except Exception:  # one bad message must not take the daemon (and every camera) down
+                log.exception(
+                    "could not handle %s from worker %s", type(msg).__name__, getattr(msg, "worker", "?")
+                )
             try:
                 msg = self.queue.get_nowait()
             except queue.Empty:

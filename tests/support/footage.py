@@ -115,3 +115,41 @@ def vtest_h264(
         finally:
             tmp.unlink(missing_ok=True)
     return target
+
+
+def crowd_then_empty(crowd_s: int = 20, empty_s: int = 40, fps: int = 25, gop: int = 25) -> Path:
+    """Injected event with exact ground truth: `crowd_s` seconds of vtest (people in the plaza), then
+    `empty_s` seconds of a flat grey view (the place is clear). H.264 768x576, cached like vtest_h264."""
+    src = vtest_path()
+    target = CACHE_DIR / f"crowd{crowd_s}_empty{empty_s}_{fps}fps_gop{gop}_v{_RECIPE_VERSION}.mp4"
+    if target.is_file():
+        return target
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            return target
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".mp4.tmp", dir=CACHE_DIR)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        graph = (
+            f"[0:v]trim=0:{crowd_s},setpts=PTS-STARTPTS,fps={fps},scale=768:576,setsar=1,format=yuv420p[a];"
+            f"[1:v]format=yuv420p,setsar=1[b];[a][b]concat=n=2:v=1[v]"
+        )
+        cmd = [
+            _ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(src),
+            "-f", "lavfi", "-i", f"color=c=gray:s=768x576:r={fps}:d={empty_s}",
+            "-filter_complex", graph, "-map", "[v]",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                raise RuntimeError(f"ffmpeg failed: {proc.stderr[-2000:]}")
+            tmp.chmod(0o644)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return target
