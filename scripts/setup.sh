@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 RUNTIME_DEBS="python3 python3-venv python3-pip opencv-doc"
 TEST_DEBS="mosquitto ffmpeg libgl1 libglib2.0-0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-gstreamer1.0-plugins-bad gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 python3-gi"
+gstreamer1.0-plugins-bad gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 python3-gi chromium chromium-driver fonts-noto-cjk"
 
 debs="$RUNTIME_DEBS"
 extras="."

@@ -352,7 +352,7 @@ class CameraHealthRule(RuleBase):
         default=0.6, gt=0, le=1, description="blocked: share of the view whose structure has gone"
     )
     max_shift: float = Field(
-        default=0.02, gt=0, lt=0.5, description="moved: displacement against the reference, fraction of the width"
+        default=0.02, gt=0, lt=0.5, description="moved: displacement from the reference, share of the width"
     )
     min_sharpness: float = Field(
         default=0.4, gt=0, lt=1, description="blurred: sharpness below this fraction of the reference's"
@@ -544,6 +544,17 @@ class CasesConfig(Strict):
         return out
 
 
+class ConsoleConfig(Strict):
+    """The operators' web console and REST API (served by `sentinel run`)."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", description="listen address; 0.0.0.0 exposes it to the network")
+    port: int = Field(default=8080, ge=0, le=65535, description="0 = any free port")
+    secure_cookies: bool = Field(
+        default=False, description="mark the session cookie Secure (set when served over https)"
+    )
+
+
 class EventTypeOverride(Strict):
     """Any field of an event type a site wants to change (or a whole new type)."""
 
@@ -565,6 +576,7 @@ class SentinelConfig(Strict):
     detector: DetectorConfig = DetectorConfig()
     grid: GridConfig = GridConfig()
     cases: CasesConfig = CasesConfig()
+    console: ConsoleConfig = ConsoleConfig()
     event_types: dict[str, EventTypeOverride] = Field(
         default_factory=dict, description="per-site overrides of the shipped event-type table"
     )
@@ -586,4 +598,4 @@ class SentinelConfig(Strict):
         return self.mqtt.topic_prefix.replace("{site}", self.site.id).rstrip("/")
 
 
-_SECTIONS = {"site", "mqtt", "database", "storage", "detector", "grid", "cases", "event_types"}
+_SECTIONS = {"site", "mqtt", "database", "storage", "detector", "grid", "cases", "console", "event_types"}

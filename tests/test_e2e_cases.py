@@ -5,8 +5,6 @@ camera re-checks the place, sees it clear → the case closes. Every step is pub
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -23,12 +21,6 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 CASE_SCHEMA = json.loads((REPO / "sentinel" / "data" / "case.schema.json").read_text())
 GRID = "110101001001001"
-
-
-@pytest.fixture
-def rtsp() -> Iterator[RtspServer]:
-    with RtspServer({"plaza": crowd_then_empty(crowd_s=20, empty_s=40)}) as server:
-        yield server
 
 
 def write_config(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> Path:

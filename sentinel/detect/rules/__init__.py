@@ -10,11 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentinel.config import CameraConfig, CountInZoneRule, DwellRule, LineCrossingRule
+from sentinel.config import (
+    CameraConfig,
+    CameraHealthRule,
+    CountInZoneRule,
+    DwellRule,
+    LineCrossingRule,
+    SceneChangeRule,
+    StaticObjectRule,
+)
 from sentinel.detect.rules.base import FrameContext, Rule, RuleEvent, SeenObject
+from sentinel.detect.rules.camera_health import CameraHealth
 from sentinel.detect.rules.count_in_zone import CountInZone
 from sentinel.detect.rules.dwell import Dwell
 from sentinel.detect.rules.line_crossing import LineCrossing
+from sentinel.detect.rules.scene_change import SceneChange
+from sentinel.detect.rules.static_object import StaticObject
 from sentinel.detect.zones import ZoneArea
 
 __all__ = ["RULE_BUILDERS", "FrameContext", "Rule", "RuleEnv", "RuleEvent", "SeenObject", "build_rules"]
@@ -38,6 +49,9 @@ RULE_BUILDERS: dict[type, RuleFactory] = {
     CountInZoneRule: CountInZone,
     DwellRule: Dwell,
     LineCrossingRule: LineCrossing,
+    StaticObjectRule: StaticObject,
+    SceneChangeRule: SceneChange,
+    CameraHealthRule: CameraHealth,
 }
 
 
