@@ -1,0 +1,221 @@
+"""`camera_health`: video quality diagnosis (视频质量诊断) against the camera's approved reference view —
+the view is blocked/covered, moved, or defocused (camera_tampered 视频遮挡/移位). Each check must hold
+`min_duration`; the event names the check that failed in `detail` (zone None, no objects).
+
+- blocked: most of the reference's structure has vanished (a cloth, a hand, spray paint, a lens cap): the
+  share of the view's blocks that had clear structure in the reference and have none now (structure judged
+  against the current noise level, so a dark but intact night view keeps its edges).
+- moved: once the structure stops agreeing with the reference (local gradient correlation), phase
+  correlation (gain-invariant, sub-pixel) proposes a displacement; if shifting back restores the agreement,
+  the view moved by that much (an alert beyond `max_shift` of the width); if nothing restores it, the view
+  is another one (turned, zoomed, re-aimed).
+- blurred: sharpness relative to the reference, not absolute: (Laplacian energy - its noise share) / coarse
+  gradient energy. Both scale with contrast, so exposure and dusk cancel; defocus removes the fine scale only.
+
+Checks are exclusive, by priority: a covered view is not also "moved" or "blurred", a moved one not "blurred".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from sentinel.config import CameraHealthRule, HealthCheck
+from sentinel.detect.background import (
+    ReferenceView,
+    Structure,
+    StructureDiff,
+    downscale,
+    noise_sigma,
+    phase_shift,
+    small_grey,
+    translate,
+)
+from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent
+
+if TYPE_CHECKING:
+    from sentinel.detect.rules import RuleEnv
+    from sentinel.detect.zones import ZoneArea
+
+WIDTH = 320  # blocked / moved analysis width
+SHARP_WIDTH = 640  # blur is measured finer: a mild defocus vanishes when the frame is shrunk
+WINDOW = 9
+BLOCKS = (8, 6)  # columns, rows of the block grid for "blocked"
+MATCH = 0.5  # share of agreeing structure below which the view is not the reference's as it stands
+SHIFT_EXPLAINS = 0.35  # ... and agreement once shifted back, above which it is the same view, displaced
+DIFFERENT = 0.25  # agreement below which (no shift explaining it) the view is another one: turned, zoomed
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the checks need of the reference view, computed once per reference."""
+
+    grey: np.ndarray  # at WIDTH
+    structure: Structure
+    blocks: np.ndarray  # structured share per block
+    sharpness: float
+    window: np.ndarray  # Hanning window for phase correlation
+
+
+@dataclass(frozen=True)
+class Health:
+    """One frame's measurements, relative to the reference."""
+
+    lost: float  # share of the reference's structured blocks without structure now
+    shift: tuple[float, float]  # (dx, dy) of the view against the reference, pixels at WIDTH
+    # share of judgeable pixels whose structure matches the reference (once shifted back, if a shift explains it)
+    agreement: float
+    sharpness: float  # sharpness now / sharpness of the reference
+
+
+def sharpness(g: np.ndarray) -> float:
+    """Fine-scale (Laplacian) energy over coarse-scale gradient energy; contrast cancels, blur lowers it."""
+    lap = cv2.Laplacian(g, cv2.CV_32F, ksize=1)
+    fine = float(np.mean(lap * lap)) - 20.0 * noise_sigma(g) ** 2  # the Laplacian passes 20 sigma² of noise
+    coarse = cv2.GaussianBlur(g, (0, 0), 2.0)
+    gx = cv2.Sobel(coarse, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(coarse, cv2.CV_32F, 0, 1, ksize=3)
+    return max(fine, 0.0) / max(float(np.mean(gx * gx + gy * gy)), 1e-3)
+
+
+def structured_blocks(s: Structure, k: float = 6.0) -> np.ndarray:
+    """Share of each block's pixels with clear structure (above the noise): [rows, cols]."""
+    clear = (s.energy > k * s.noise + 16.0).astype(np.float32)
+    cols, rows = BLOCKS
+    return cv2.resize(clear, (cols, rows), interpolation=cv2.INTER_AREA)
+
+
+class CameraHealth:
+    kind = "camera_health"
+    ORDER: tuple[HealthCheck, ...] = ("blocked", "moved", "blurred")
+
+    def __init__(self, cfg: CameraHealthRule, area: ZoneArea, env: RuleEnv) -> None:
+        self.cfg = cfg
+        self.event_type = cfg.event_type
+        self.zone: str | None = None  # the whole view, always
+        self.reference = ReferenceView(env.state_dir)
+        self.checks = [c for c in self.ORDER if c in cfg.checks]
+        self.health: Health | None = None  # last measurements
+        self._ref_version = -1
+        self._reset()
+
+    def _reset(self) -> None:
+        clear_after = max(3.0, self.cfg.min_duration / 10.0)  # a check holds throughout, bar a frame or two
+        self.episodes = {
+            c: Episode(self.cfg.min_duration, self.cfg.cooldown, clear_after) for c in self.checks
+        }
+        self._ref: Reference | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(e.started_at is not None for e in self.episodes.values())
+
+    def accept_new_view(self) -> None:
+        """Operator action (e.g. the camera was re-aimed on purpose): the view as it is now is the reference."""
+        self.reference.accept_new_view()
+        self._reset()
+
+    def evaluate(self, ctx: FrameContext) -> RuleEvent | None:
+        if ctx.image is None:
+            return None
+        reference = self.reference.update(ctx.image, ctx.ts)
+        if reference is None:
+            return None
+        if self.reference.version != self._ref_version or self._ref is None:
+            self._ref_version = self.reference.version
+            self._reset()
+            self._ref = self._prepare(reference)
+        self.health = h = self._measure(ctx.image)
+        failing = self._failing(h)
+        event = None
+        for check in self.checks:
+            holding = check == failing
+            if self.episodes[check].update(ctx.ts, holding, holding) and event is None:
+                event = self._event(ctx, check, h)
+        return event
+
+    def _prepare(self, reference: np.ndarray) -> Reference:
+        fine = small_grey(reference, SHARP_WIDTH)
+        g = downscale(fine, WIDTH)
+        s = Structure.of(g, WINDOW)
+        window = cv2.createHanningWindow((g.shape[1], g.shape[0]), cv2.CV_32F)
+        return Reference(g, s, structured_blocks(s), sharpness(fine), window)
+
+    def _measure(self, image: np.ndarray) -> Health:
+        ref = self._ref
+        assert ref is not None
+        fine = small_grey(image, SHARP_WIDTH)
+        g = downscale(fine, WIDTH)
+        if g.shape != ref.grey.shape:  # the stream's aspect changed: compare what can be compared
+            g = cv2.resize(g, (ref.grey.shape[1], ref.grey.shape[0]), interpolation=cv2.INTER_AREA)
+        s = Structure.of(g, WINDOW)
+        had = ref.blocks >= 0.1
+        lost = float(((structured_blocks(s) < 0.25 * ref.blocks) & had).sum()) / max(int(had.sum()), 1)
+        agreement = self._agreement(s)
+        shift = (0.0, 0.0)
+        if agreement < MATCH:  # the view does not match: is it the same view, displaced?
+            dx, dy, _ = phase_shift(ref.grey, g, ref.window)
+            realigned = self._agreement(Structure.of(translate(g, -dx, -dy), WINDOW))
+            if realigned >= SHIFT_EXPLAINS and realigned >= agreement + 0.15:  # yes: the shift explains it
+                shift, agreement = (dx, dy), realigned
+        return Health(lost, shift, agreement, sharpness(fine) / max(ref.sharpness, 1e-6))
+
+    def _agreement(self, s: Structure) -> float:
+        """Share of the judgeable pixels whose structure matches the reference's."""
+        assert self._ref is not None
+        diff = StructureDiff.of(self._ref.structure, s, WINDOW)
+        judged = int(diff.evaluable.sum())
+        return float((diff.evaluable & ~diff.changed).sum()) / judged if judged else 0.0
+
+    def _failing(self, h: Health) -> HealthCheck | None:
+        """The first failing check, in priority order (blocked hides moved and blurred; moved hides blurred)."""
+        assert self._ref is not None
+        width = self._ref.grey.shape[1]
+        if h.lost >= self.cfg.blocked_area:
+            failing: HealthCheck | None = "blocked"
+        elif math.hypot(*h.shift) > self.cfg.max_shift * width or h.agreement < DIFFERENT:
+            failing = "moved"
+        elif h.sharpness < self.cfg.min_sharpness:
+            failing = "blurred"
+        else:
+            return None
+        return failing if failing in self.checks else None
+
+    def _event(self, ctx: FrameContext, check: HealthCheck, h: Health) -> RuleEvent:
+        episode = self.episodes[check]
+        assert episode.started_at is not None and self._ref is not None
+        width = self._ref.grey.shape[1]
+        if check == "blocked":
+            detail = f"blocked: {h.lost:.0%} of the view's structure is gone (covered or obstructed)"
+            confidence = h.lost
+        elif check == "moved":
+            dx, dy = h.shift
+            if h.agreement < DIFFERENT:
+                detail = (
+                    f"moved: the view no longer matches the reference (only {h.agreement:.0%} of it agrees)"
+                )
+                confidence = 1.0 - h.agreement
+            else:
+                moved = math.hypot(dx, dy) / width
+                detail = f"moved: the view is shifted by {moved:.1%} of its width (dx {dx / width:+.1%}, dy {dy / width:+.1%})"
+                confidence = min(1.0, moved / (2 * self.cfg.max_shift))
+        else:
+            detail = f"blurred: sharpness is {h.sharpness:.0%} of the reference's (defocused, dirty or misted lens)"
+            confidence = 1.0 - h.sharpness
+        return RuleEvent(
+            camera_id=ctx.camera_id,
+            rule_kind=self.kind,
+            event_type=self.event_type,
+            zone=None,
+            started_at=episode.started_at,
+            detected_at=ctx.ts,
+            count=1,
+            confidence=round(float(np.clip(confidence, 0.05, 1.0)), 3),
+            objects=[],
+            zone_polygon=None,
+            detail=detail,
+        )

@@ -1,0 +1,188 @@
+"""`scene_change`: lasting structural change against the camera's approved reference view — illegal
+construction 违章搭建 (a shed, an extension, a fence that was not there).
+
+The comparison is of *structure*, not brightness: local gradient correlation between a settled current view
+and the reference view, judged only where structure is visible above the noise (`StructureDiff`). A
+brightness step, dusk, or night gain changes contrast but not where the edges are and which way they run.
+The settled view is the per-pixel median of 5 samples taken `min_duration / 20` apart (brightness-normalised),
+so people and traffic vanish unless they stand still for most of it (and boxes of detected people and
+vehicles are left out); a slight camera sag or vibration is realigned by phase correlation first. The zone's
+changed share must reach `min_area` and hold `min_duration`; one alert per episode, with cooldown. The
+reference is replaced only by `accept_new_view()` (the operator approves the new state), never by learning.
+The work is done once per sample; the frames in between only re-apply the detection boxes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from sentinel.config import SceneChangeRule
+from sentinel.detect.background import (
+    ReferenceView,
+    Structure,
+    StructureDiff,
+    boxes_mask,
+    median5,
+    phase_shift,
+    polygon_mask,
+    small_grey,
+    translate,
+)
+from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent, SeenObject
+from sentinel.detect.zones import ZoneArea
+
+if TYPE_CHECKING:
+    from sentinel.detect.rules import RuleEnv
+
+WIDTH = 320  # analysis width (pixels)
+WINDOW = 9  # gradient-correlation window (pixels at WIDTH): ~3 % of the width
+MAX_ALIGN = 0.03  # the view is realigned to the reference for shifts up to this share of the width
+_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+_JOIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+
+
+class SceneChange:
+    kind = "scene_change"
+
+    def __init__(self, cfg: SceneChangeRule, area: ZoneArea, env: RuleEnv) -> None:
+        names = env.class_names
+        unknown = [c for c in cfg.ignore_classes if c not in names]
+        if unknown and "ignore_classes" in cfg.model_fields_set:
+            raise ValueError(f"scene_change: the model has no class {unknown[0]!r}")
+        self.cfg = cfg
+        self.area = area
+        self.event_type = cfg.event_type
+        self.zone = area.name
+        self.ignore_ids = np.array([names.index(c) for c in cfg.ignore_classes if c in names], dtype=np.int64)
+        self.reference = ReferenceView(env.state_dir)
+        # the current view is the median of 5 samples this far apart: a change shows after 3 samples, people
+        # and traffic must stand in one place for 3 of them to show at all
+        self.spacing = float(np.clip(cfg.min_duration / 20.0, 1.0, 60.0))
+        self.samples: deque[np.ndarray] = deque(maxlen=5)
+        self._last_sample = -math.inf
+        self._ref: Structure | None = None
+        self._ref_grey: np.ndarray | None = None
+        self._ref_version = -1
+        self._zone_mask: np.ndarray | None = None
+        self._saturated = np.zeros((1, 1), dtype=bool)  # clipped pixels of the newest sample: no structure
+        self._reset()
+
+    def _reset(self) -> None:
+        self.episode = Episode(self.cfg.min_duration, self.cfg.cooldown, clear_after=3 * self.spacing)
+        self.fraction = 0.0  # changed share of the zone on the last analysed frame
+        self._changed: np.ndarray | None = None
+        self._corr: np.ndarray | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.episode.started_at is not None
+
+    def accept_new_view(self) -> None:
+        """Operator action: the scene as it is now becomes the reference (rebuilt from the next stable frames)."""
+        self.reference.accept_new_view()
+        self._reset()
+
+    def evaluate(self, ctx: FrameContext) -> RuleEvent | None:
+        if ctx.image is None:
+            return None
+        ts = ctx.ts
+        reference = self.reference.update(ctx.image, ts)
+        if ts - self._last_sample >= self.spacing:
+            self._sample(ctx.image, ts)
+        if reference is None:
+            return None
+        if self.reference.version != self._ref_version:
+            self._ref_version = self.reference.version
+            self._ref = None
+            self._reset()
+        if self._ref is None and self.samples:
+            h, w = self.samples[-1].shape
+            ref = cv2.resize(small_grey(reference, WIDTH), (w, h), interpolation=cv2.INTER_AREA)
+            self._ref, self._ref_grey = Structure.of(ref, WINDOW), ref
+            self._zone_mask = polygon_mask(self.area.points, (h, w))
+        if self._ref is not None and len(self.samples) == self.samples.maxlen and self._changed is None:
+            self._compare()
+        if self._changed is None or self._zone_mask is None:
+            return None
+        changed = self._changed
+        others = ctx.dets.xyxy[np.isin(ctx.dets.class_id, self.ignore_ids)]
+        if len(others):
+            changed = changed & ~boxes_mask(others, changed.shape, grow=0.2)
+        self.fraction = float(changed.sum()) / max(int(self._zone_mask.sum()), 1)
+        holding = self.fraction >= self.cfg.min_area
+        if not self.episode.update(ts, holding, self.fraction >= 0.6 * self.cfg.min_area):
+            return None
+        assert self.episode.started_at is not None and self._corr is not None
+        objects = self._regions(changed.astype(np.uint8), self._corr)
+        return RuleEvent(
+            camera_id=ctx.camera_id,
+            rule_kind=self.kind,
+            event_type=self.event_type,
+            zone=self.zone,
+            started_at=self.episode.started_at,
+            detected_at=ts,
+            count=len(objects),
+            confidence=max((o.score for o in objects), default=0.5),
+            objects=objects,
+            zone_polygon=[tuple(p) for p in self.area.points.tolist()]
+            if self.area.points is not None
+            else None,
+            detail=f"structure changed over {self.fraction:.0%} of the {'zone' if self.zone else 'view'}",
+        )
+
+    def _sample(self, image: np.ndarray, ts: float) -> None:
+        """Add a sample to the current view: grey, brought to a fixed brightness, and saturation noted."""
+        g = small_grey(image, WIDTH)
+        if self.samples and self.samples[-1].shape != g.shape:
+            self.samples.clear()
+            self._ref = None
+        level = float(np.median(g[::4, ::4]))
+        self._saturated = (g >= 250) | (g <= 3)
+        self.samples.append(np.clip(g * (128.0 / max(level, 4.0)), 0, 255).astype(np.uint8))
+        self._last_sample = ts
+        self._changed = None  # recomputed once the view is complete
+
+    def _compare(self) -> None:
+        assert self._ref is not None and self._ref_grey is not None and self._zone_mask is not None
+        view = median5(list(self.samples)).astype(np.float32)
+        diff = StructureDiff.of(self._ref, Structure.of(view, WINDOW), WINDOW)
+        if diff.changed.mean() > 0.05:  # a slight camera sag or vibration must not read as change everywhere
+            h, w = view.shape
+            dx, dy, _ = phase_shift(self._ref_grey, view, cv2.createHanningWindow((w, h), cv2.CV_32F))
+            if 0.5 <= math.hypot(dx, dy) <= MAX_ALIGN * w:
+                back = translate(view, -dx, -dy)
+                aligned = StructureDiff.of(self._ref, Structure.of(back, WINDOW), WINDOW)
+                mx, my = math.ceil(abs(dx)) + WINDOW // 2 + 1, math.ceil(abs(dy)) + WINDOW // 2 + 1
+                aligned.changed[:my], aligned.changed[h - my :] = False, False  # no view of it: not known
+                aligned.changed[:, :mx], aligned.changed[:, w - mx :] = False, False
+                if aligned.changed.sum() < diff.changed.sum():
+                    diff = aligned
+        changed = diff.changed & self._zone_mask & ~self._saturated
+        self._changed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, _KERNEL).astype(bool)
+        self._corr = diff.corr
+
+    def _regions(self, changed: np.ndarray, corr: np.ndarray) -> list[SeenObject]:
+        """The changed regions (nearby bits joined), largest first: box and confidence (1 - mean correlation)."""
+        h, w = changed.shape
+        joined = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, _JOIN)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+        if n <= 1:
+            return []
+        flat = labels.ravel()
+        weight = changed.ravel().astype(np.float32)
+        count = np.bincount(flat, weight, minlength=n)[1:]
+        dissimilar = np.bincount(flat, weight * (1.0 - np.clip(corr.ravel(), 0.0, 1.0)), minlength=n)[1:]
+        min_pixels = max(0.1 * float(count.sum()), 4.0)  # drop crumbs: regions with < 10 % of the change
+        objects = []
+        for i in np.argsort(-count):
+            if count[i] < min_pixels:
+                break
+            x, y, bw, bh = stats[i + 1, :4]
+            box = (round(x / w, 4), round(y / h, 4), round((x + bw) / w, 4), round((y + bh) / h, 4))
+            objects.append(SeenObject("scene_change", round(float(dissimilar[i] / count[i]), 3), box))
+        return objects
