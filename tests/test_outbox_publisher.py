@@ -72,6 +72,10 @@ def test_outbox_survives_broker_outage_in_order(store: AlertStore) -> None:
         first = [make_alert(store, i) for i in range(3)]
         pub.outbox_notify()
         recorder.wait_for(lambda m: True, timeout=10, count=3)
+        deadline = time.monotonic() + 10
+        while store.outbox_depth() and time.monotonic() < deadline:  # PUBACKs processed
+            time.sleep(0.05)
+        assert store.outbox_depth() == 0
 
         broker.stop()  # outage: alerts keep coming and must wait in the outbox
         recorder.close()

@@ -70,4 +70,5 @@ def build_alert(
         grid=grid,
         snapshot=AlertSnapshot(url=snapshot.url, sha256=snapshot.sha256) if snapshot else None,
         case_id=None,
+        detail=event.detail,
     )

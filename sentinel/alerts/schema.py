@@ -58,6 +58,7 @@ class Alert(_Out):
     grid: AlertGrid | None
     snapshot: AlertSnapshot | None
     case_id: str | None = None
+    detail: str | None = None  # what the rule saw, in words (e.g. which camera_health check failed)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
