@@ -1,0 +1,136 @@
+"""Who is asking: a bearer token (the API) or the session cookie (the page); role checks; login throttling.
+
+Every route but `/healthz`, the login page and endpoint and the static files depends on `current_user`; every
+action also on `require(role, ...)`. A request signed in by cookie that changes something must come from the
+console's own origin (the cookie is SameSite=Lax too).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request, status
+
+from sentinel.console.deps import ConsoleDeps
+from sentinel.console.users import User
+
+SESSION_COOKIE = "sentinel_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_deps(request: Request) -> ConsoleDeps:
+    deps: ConsoleDeps = request.app.state.deps
+    return deps
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def user_from_request(request: Request, deps: ConsoleDeps) -> User | None:
+    """The signed-in user, or None; raises 401 for a bearer token that is wrong, expired or revoked."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("use 'Authorization: Bearer <token>' (sentinel users token)")
+        user = deps.users.user_for_token(token.strip())
+        if user is None:
+            raise _unauthorized("invalid, expired or revoked token")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    user = deps.users.user_for_session(cookie)
+    if user is not None and request.method not in SAFE_METHODS:
+        _same_origin(request)
+    return user
+
+
+def _same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        referer = request.headers.get("referer")
+        origin = f"{urlsplit(referer).scheme}://{urlsplit(referer).netloc}" if referer else None
+    if origin is None:
+        return  # not a browser (a browser sends Origin with every cross-site POST)
+    if urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+
+
+def current_user(request: Request, deps: Annotated[ConsoleDeps, Depends(get_deps)]) -> User:
+    user = user_from_request(request, deps)
+    if user is None:
+        raise _unauthorized("login required")
+    request.state.user = user
+    return user
+
+
+def require(*roles: str) -> Callable[..., User]:
+    """A dependency that lets through users holding one of `roles` (admins hold all)."""
+    wanted = " or ".join(roles)
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if not user.may(*roles):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs the {wanted} role (you are {user.role})"
+            )
+        return user
+
+    return check
+
+
+class LoginLimiter:
+    """At most `max_failures` failed logins per (IP, user name) within `window` seconds (and 4x that per IP,
+    against guessing across user names); over it, logins from there wait (HTTP 429 with Retry-After)."""
+
+    def __init__(
+        self, max_failures: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, ip: str, username: str) -> float | None:
+        """Seconds to wait before another try is allowed, or None."""
+        now = self._clock()
+        with self._lock:
+            waits = []
+            for key, limit in (
+                ((ip, username.casefold()), self.max_failures),
+                ((ip, ""), 4 * self.max_failures),
+            ):
+                times = self._recent(key, now)
+                if len(times) >= limit:
+                    waits.append(times[len(times) - limit] + self.window - now)
+            return max(waits) if waits else None
+
+    def failed(self, ip: str, username: str) -> None:
+        now = self._clock()
+        with self._lock:
+            self._recent((ip, username.casefold()), now).append(now)
+            self._recent((ip, ""), now).append(now)
+            if len(self._failures) > 10_000:  # forget quiet keys
+                for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
+                    del self._failures[key]
+
+    def succeeded(self, ip: str, username: str) -> None:
+        with self._lock:
+            self._failures.pop((ip, username.casefold()), None)

@@ -1,0 +1,151 @@
+"""`/healthz` (no login), `/metrics` (Prometheus), `/api/events` (server-sent events), the OpenAPI document
+and its docs page, and the operator's page itself (`/`, `/login`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from sqlalchemy import func, select, text
+
+from sentinel import __version__
+from sentinel.console.auth import current_user, get_deps, user_from_request
+from sentinel.console.deps import ConsoleDeps
+from sentinel.console.live import FeedClosed
+from sentinel.console.metrics import CONTENT_TYPE
+from sentinel.console.schemas import HealthOut, SiteOut
+from sentinel.console.users import User
+from sentinel.grid.case_models import CaseRow
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+PING_SECONDS = 15.0
+RECHECK_SECONDS = 60.0  # a stream's user is checked again this often (signed out, deactivated)
+
+router = APIRouter()
+Deps = Annotated[ConsoleDeps, Depends(get_deps)]
+AnyUser = Annotated[User, Depends(current_user)]
+
+
+@router.get("/healthz", response_model=HealthOut, tags=["system"])
+def healthz(deps: Deps) -> JSONResponse:
+    """Liveness for load balancers and orchestrators: 200 while the database answers, else 503."""
+    try:
+        with deps.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        db_ok = True
+    except Exception:
+        db_ok = False
+    broker = deps.broker_connected() if deps.broker_connected is not None else None
+    cams = deps.camera_status()
+    online = sum(1 for c in cams if c.get("state") == "online")
+    state = "down" if not db_ok else ("degraded" if broker is False or online < len(cams) else "ok")
+    body = HealthOut(
+        status=state, database=db_ok, broker=broker, cameras_online=online, cameras_total=len(cams),
+        version=__version__,
+    )  # fmt: skip
+    return JSONResponse(body.model_dump(), status_code=200 if db_ok else 503)
+
+
+@router.get("/api/site", response_model=SiteOut, tags=["system"])
+def site(deps: Deps, _user: AnyUser) -> SiteOut:
+    s = deps.config.site
+    return SiteOut(id=s.id, name=s.name, timezone=s.timezone, version=__version__)
+
+
+@router.get("/metrics", tags=["system"], response_class=Response)
+def metrics(deps: Deps, _user: AnyUser) -> Response:
+    """Prometheus text format (scrape with a bearer token: `sentinel users token`)."""
+    try:
+        with deps.sessions() as s:
+            rows = s.execute(select(CaseRow.state, func.count()).group_by(CaseRow.state))
+            deps.metrics.set_case_counts({state: n for state, n in rows})
+    except Exception as exc:  # the database is away: serve the rest
+        log.warning("metrics: cannot count cases: %s", exc)
+    return Response(deps.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get("/api/events", tags=["live"], response_class=StreamingResponse)
+async def events(
+    request: Request,
+    deps: Deps,
+    _user: AnyUser,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events: `alert`, `alert_review`, `case`, `camera` (each `data:` is JSON). A reconnecting
+    client sends Last-Event-ID and gets what it missed, as far as the short history reaches."""
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    sub = deps.live.subscribe(after)
+
+    async def stream() -> AsyncIterator[str]:
+        checked = time.monotonic()
+        try:
+            yield f"retry: 2000\nid: {deps.live.last_id if after is None else after}\n: connected\n\n"
+            while True:
+                try:
+                    event = await sub.get(PING_SECONDS)
+                except FeedClosed:
+                    return
+                if await request.is_disconnected():
+                    return
+                if time.monotonic() - checked > RECHECK_SECONDS:
+                    checked = time.monotonic()
+                    if await run_in_threadpool(user_from_request, request, deps) is None:
+                        yield "event: logout\ndata: {}\n\n"
+                        return
+                yield event.sse() if event is not None else ": ping\n\n"
+        except asyncio.CancelledError:  # the server is stopping
+            return
+        finally:
+            sub.close()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/api/openapi.json", include_in_schema=False)
+def openapi(request: Request, _user: AnyUser) -> JSONResponse:
+    schema: dict[str, Any] = request.app.openapi()
+    return JSONResponse(schema)
+
+
+@router.get("/api/docs", include_in_schema=False)
+def docs(_user: AnyUser) -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Sentinel API")
+
+
+# ---------------------------------------------------------------- the page
+
+
+def _signed_in(request: Request, deps: ConsoleDeps) -> bool:
+    try:
+        return user_from_request(request, deps) is not None
+    except Exception:
+        return False
+
+
+@router.get("/", include_in_schema=False, response_model=None)
+def index(request: Request, deps: Deps) -> Response:
+    if not _signed_in(request, deps):
+        return RedirectResponse("/login", status_code=303)
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/login", include_in_schema=False)
+def login_page() -> FileResponse:
+    return FileResponse(STATIC / "login.html", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,149 @@
+"""`/api/auth` (login, logout, who am I) and `/api/users` (admins: users, roles, passwords, API tokens)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from sentinel.console.auth import SESSION_COOKIE, client_ip, current_user, get_deps, require
+from sentinel.console.deps import ConsoleDeps
+from sentinel.console.schemas import (
+    ErrorOut,
+    LoginIn,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UserCreateIn,
+    UserOut,
+    UserUpdateIn,
+)
+from sentinel.console.users import SESSION_MAX, TokenInfo, User
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["users"])
+Deps = Annotated[ConsoleDeps, Depends(get_deps)]
+AnyUser = Annotated[User, Depends(current_user)]
+Admin = Annotated[User, Depends(require("admin"))]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+}
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(username=user.username, display_name=user.display_name, role=user.role, active=user.active)
+
+
+def _when(value: datetime | None, deps: ConsoleDeps) -> str | None:
+    return value.astimezone(deps.tz).isoformat(timespec="seconds") if value else None
+
+
+def token_out(t: TokenInfo, deps: ConsoleDeps) -> TokenOut:
+    return TokenOut(
+        id=t.id, username=t.username, name=t.name, prefix=t.prefix, created_at=_when(t.created_at, deps) or "",
+        expires_at=_when(t.expires_at, deps), last_used_at=_when(t.last_used_at, deps), revoked=t.revoked,
+    )  # fmt: skip
+
+
+@router.post(
+    "/auth/login", response_model=UserOut, responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+)
+async def login(body: LoginIn, request: Request, response: Response, deps: Deps) -> UserOut:
+    """Sign in with user name and password; sets the session cookie the page uses."""
+    limiter = request.app.state.login_limiter
+    ip = client_ip(request)
+    wait = limiter.retry_after(ip, body.username)
+    if wait is not None:
+        log.warning("login for %r from %s refused: too many failures", body.username, ip)
+        raise HTTPException(
+            429, f"too many failed logins; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )  # fmt: skip
+    user = await run_in_threadpool(deps.users.authenticate, body.username, body.password)
+    if user is None:
+        limiter.failed(ip, body.username)
+        deps.metrics.login_failures.inc()
+        log.warning("failed login for %r from %s", body.username, ip)
+        raise HTTPException(401, "wrong user name or password")
+    limiter.succeeded(ip, body.username)
+    cookie = await run_in_threadpool(deps.users.create_session, user, ip, request.headers.get("user-agent"))
+    secure = deps.secure_cookies or request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE, cookie, max_age=int(SESSION_MAX.total_seconds()), httponly=True,
+        samesite="lax", secure=secure, path="/",
+    )  # fmt: skip
+    log.info("%s (%s) signed in from %s", user.username, user.role, ip)
+    return user_out(user)
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+def logout(request: Request, deps: Deps) -> Response:
+    """End the session (no error when there is none)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        deps.users.end_session(cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/auth/me", response_model=UserOut, responses=ERRORS)
+def me(user: AnyUser) -> UserOut:
+    return user_out(user)
+
+
+# ---------------------------------------------------------------- admins
+
+
+@router.get("/users", response_model=list[UserOut], responses=ERRORS)
+def list_users(deps: Deps, _admin: Admin) -> list[UserOut]:
+    return [user_out(u) for u in deps.users.all()]
+
+
+@router.post(
+    "/users", response_model=UserOut, status_code=201, responses={**ERRORS, 409: {"model": ErrorOut}}
+)
+def create_user(body: UserCreateIn, deps: Deps, admin: Admin) -> UserOut:
+    user = deps.users.add(body.username, body.password, body.role, body.display_name)
+    log.info("%s added user %s (%s)", admin.username, user.username, user.role)
+    return user_out(user)
+
+
+@router.patch("/users/{username}", response_model=UserOut, responses=ERRORS)
+def update_user(username: str, body: UserUpdateIn, deps: Deps, admin: Admin) -> UserOut:
+    """Change a user's role, name, password, or deactivate them (their sessions end)."""
+    if username == admin.username and (body.active is False or (body.role and body.role != "admin")):
+        raise HTTPException(409, "you cannot deactivate or demote yourself (ask another admin)")
+    if body.password is not None:
+        deps.users.set_password(username, body.password)
+    user = deps.users.update(username, role=body.role, active=body.active, display_name=body.display_name)
+    log.info("%s updated user %s", admin.username, username)
+    return user_out(user)
+
+
+@router.get("/users/{username}/tokens", response_model=list[TokenOut], responses=ERRORS)
+def list_tokens(username: str, deps: Deps, _admin: Admin) -> list[TokenOut]:
+    if deps.users.get(username) is None:
+        raise HTTPException(404, f"no user {username!r}")
+    return [token_out(t, deps) for t in deps.users.tokens(username)]
+
+
+@router.post("/users/{username}/tokens", response_model=TokenCreated, status_code=201, responses=ERRORS)
+def create_token(username: str, body: TokenIn, deps: Deps, admin: Admin) -> TokenCreated:
+    """A bearer token for the API (`Authorization: Bearer <token>`); the answer is the only time it shows."""
+    expires = timedelta(days=body.expires_days) if body.expires_days else None
+    token, info = deps.users.create_token(username, body.name, expires)
+    log.info("%s created API token %d (%s) for %s", admin.username, info.id, info.name, username)
+    return TokenCreated(token=token, info=token_out(info, deps))
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut, responses=ERRORS)
+def revoke_token(token_id: int, deps: Deps, admin: Admin) -> TokenOut:
+    info = deps.users.revoke_token(token_id)
+    log.info("%s revoked API token %d of %s", admin.username, token_id, info.username)
+    return token_out(info, deps)

@@ -1,0 +1,318 @@
+"""Request and response models of the REST API (what the OpenAPI document describes)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sentinel.alerts.schema import AlertLocation, AlertObject
+
+
+def invalid(where: str, message: str) -> RequestValidationError:
+    """A 422 like FastAPI's own, for checks that span fields (`raise invalid("query.until", "...")`)."""
+    return RequestValidationError([{"loc": tuple(where.split(".")), "msg": message, "type": "value_error"}])
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ErrorOut(Out):
+    detail: str
+
+
+# ---------------------------------------------------------------- users and login
+
+
+class LoginIn(In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserOut(Out):
+    username: str
+    display_name: str
+    role: Literal["operator", "technician", "admin"]
+    active: bool
+
+
+class UserCreateIn(In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    role: Literal["operator", "technician", "admin"]
+    display_name: str = Field(default="", max_length=100)
+
+
+class UserUpdateIn(In):
+    role: Literal["operator", "technician", "admin"] | None = None
+    active: bool | None = None
+    display_name: str | None = Field(default=None, max_length=100)
+    password: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class TokenIn(In):
+    name: str = Field(min_length=1, max_length=100, description="what the token is for")
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenOut(Out):
+    id: int
+    username: str
+    name: str
+    prefix: str
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked: bool
+
+
+class TokenCreated(Out):
+    token: str = Field(description="the bearer token; shown this once, store it now")
+    info: TokenOut
+
+
+# ---------------------------------------------------------------- alerts
+
+
+class PlaceOut(Out):
+    """A grid cell and its parents, with names from the grid data."""
+
+    grid: str | None = None
+    name: str | None = None
+    community: str | None = None
+    community_name: str | None = None
+    street: str | None = None
+    street_name: str | None = None
+
+
+class ReviewOut(Out):
+    verdict: str
+    label: str | None
+    reason: str | None
+    actor: str
+    at: str
+
+
+class AlertOut(Out):
+    alert_id: str
+    event_type: str
+    code: str
+    name: str
+    name_en: str
+    severity: str
+    camera_id: str
+    camera_name: str
+    zone: str | None
+    started_at: str
+    detected_at: str
+    confidence: float
+    count: int
+    objects: list[AlertObject]
+    location: AlertLocation | None
+    place: PlaceOut | None
+    snapshot_url: str | None = Field(description="the JPEG (login required)")
+    clip_url: str | None = Field(default=None, description="the MP4 around the alert, once written")
+    clip_state: str | None = Field(default=None, description="pending, ready, partial or failed")
+    review_state: Literal["new", "confirmed", "rejected"]
+    review: ReviewOut | None = None
+    case_id: str | None
+    case_number: int | None = None
+
+
+class AlertPage(Out):
+    items: list[AlertOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ConfirmIn(In):
+    note: str | None = Field(default=None, max_length=500)
+
+
+class RejectIn(In):
+    reason: str = Field(max_length=500, description="why it is not a case; kept as a false-positive label")
+
+    @field_validator("reason")
+    @classmethod
+    def _given(cls, v: str) -> str:
+        if not v:
+            raise ValueError("give a reason for the rejection (it is kept as a false-positive label)")
+        return v
+
+
+# ---------------------------------------------------------------- cases
+
+
+class PersonOut(Out):
+    id: str
+    name: str | None = None
+    title: str | None = None
+    phone: str | None = None
+
+
+class CaseOut(Out):
+    case_id: str
+    number: int
+    event_type: str
+    code: str
+    name: str
+    name_en: str | None
+    severity: str
+    state: str
+    place: PlaceOut | None
+    camera_id: str | None
+    zone: str | None
+    lon: float | None
+    lat: float | None
+    assignee: PersonOut | None
+    worker: PersonOut | None = Field(description="the grid worker the roster names for the place")
+    escalation_level: int
+    escalation_role: str
+    command_platform: bool
+    deadline_at: str | None
+    due_at: str | None
+    overdue: bool = Field(description="a deadline has passed (escalated, or past due while open)")
+    created_at: str
+    updated_at: str
+    dispatched_at: str | None
+    closed_at: str | None
+    alert_count: int
+    rework_count: int
+    extension_count: int
+    note: str | None
+    allowed_actions: list[str]
+
+
+class TransitionOut(Out):
+    case_id: str
+    case_number: int | None = None
+    ts: str
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str
+    assignee: str | None
+    level: int
+    note: str | None
+
+
+class CaseDetail(CaseOut):
+    transitions: list[TransitionOut]
+    alerts: list[AlertOut]
+
+
+class CasePage(Out):
+    items: list[CaseOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CaseActionIn(In):
+    action: str = Field(
+        description="confirm, reject, dispatch, accept, return, extend, feedback, verify, ..."
+    )
+    note: str | None = Field(default=None, max_length=1000)
+    assignee: str | None = Field(default=None, max_length=64, description="dispatch: to whom")
+    merge_into: str | None = Field(default=None, max_length=36, description="merge: the case this one joins")
+    extend_by: float | None = Field(default=None, gt=0, le=365 * 86400, description="extend: seconds")
+
+    @field_validator("action")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from sentinel.grid.state_machine import ACTIONS
+
+        if v not in ACTIONS:
+            raise ValueError(f"unknown action {v!r}; actions: {', '.join(ACTIONS)}")
+        return v
+
+
+# ---------------------------------------------------------------- cameras, grid, KPIs, health
+
+
+class ZoneOut(Out):
+    name: str
+    polygon: list[tuple[float, float]]
+
+
+class CameraOut(Out):
+    camera_id: str
+    name: str
+    state: str
+    up: bool
+    since: str | None = None
+    fps: float = 0.0
+    last_frame_at: str | None = None
+    error: str | None = None
+    decode_mode: str | None = None
+    reconnects: int = 0
+    frames: int = 0
+    worker: int | None = None
+    zones: list[ZoneOut] = []
+
+
+class GridProps(Out):
+    code: str
+    name: str
+    level: str
+    parent: str | None
+    open_cases: int
+    overdue_cases: int
+
+
+class GridFeature(Out):
+    type: Literal["Feature"] = "Feature"
+    properties: GridProps
+    geometry: dict[str, Any]
+
+
+class GridOut(Out):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    bbox: list[float] | None
+    features: list[GridFeature]
+
+
+class KpiRowOut(Out):
+    key: str
+    name: str | None = None
+    cases: int
+    open: int
+    closed: int
+    closure_rate: float | None
+    due: int
+    deferred: int
+    closed_on_time: int
+    on_time_rate: float | None
+    rework_count: int
+    escalated: int
+    mean_stage_seconds: dict[str, float]
+
+
+class KpiOut(Out):
+    at: str
+    overall: KpiRowOut
+    by_grid: list[KpiRowOut]
+    by_community: list[KpiRowOut]
+
+
+class SiteOut(Out):
+    id: str
+    name: str
+    timezone: str
+    version: str
+
+
+class HealthOut(Out):
+    status: Literal["ok", "degraded", "down"]
+    database: bool
+    broker: bool | None
+    cameras_online: int
+    cameras_total: int
+    version: str

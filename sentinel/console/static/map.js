@@ -1,0 +1,108 @@
+"use strict";
+// The grid as an SVG map (no tiles): grid cells filled by their open cases, communities outlined; and KPIs.
+
+const SVG = "http://www.w3.org/2000/svg";
+const FILLS = ["#e3f1e0", "#fde9a9", "#f9c270", "#f08c4a", "#d9483b"]; // 0, 1, 2, 3-4, 5+ open cases
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v);
+  }
+  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+function fillFor(open) {
+  return FILLS[open <= 0 ? 0 : open === 1 ? 1 : open === 2 ? 2 : open <= 4 ? 3 : 4];
+}
+
+function rings(geometry) {
+  if (geometry.type === "Polygon") return geometry.coordinates;
+  if (geometry.type === "MultiPolygon") return geometry.coordinates.flat();
+  return [];
+}
+
+// Equirectangular, x scaled by cos(latitude): true shapes at grid scale.
+function projector(bbox, width) {
+  const [minx, miny, maxx, maxy] = bbox;
+  const k = Math.cos(((miny + maxy) / 2) * Math.PI / 180);
+  const scale = width / Math.max((maxx - minx) * k, 1e-9);
+  return {
+    height: (maxy - miny) * scale,
+    xy: ([lon, lat]) => [((lon - minx) * k * scale).toFixed(1), ((maxy - lat) * scale).toFixed(1)],
+  };
+}
+
+function pathOf(geometry, project) {
+  return rings(geometry).map((ring) => "M" + ring.map((p) => project.xy(p).join(",")).join("L") + "Z").join(" ");
+}
+
+function labelPoint(geometry, project) {
+  const outer = rings(geometry)[0] || [];
+  const xs = outer.map((p) => Number(project.xy(p)[0]));
+  const ys = outer.map((p) => Number(project.xy(p)[1]));
+  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+}
+
+function renderMap(grid, selected, onSelect) {
+  const box = document.getElementById("map");
+  if (!grid.bbox || !grid.features.length) {
+    box.replaceChildren(h("p", {class: "empty"}, "未配置网格 No grid data (grid.cells in the config)"));
+    return;
+  }
+  const width = 600;
+  const project = projector(grid.bbox, width);
+  const pad = 8;
+  const root = svg("svg", {
+    viewBox: `${-pad} ${-pad} ${width + 2 * pad} ${project.height + 2 * pad}`, role: "img",
+    "aria-label": "grid map",
+  });
+  const byLevel = (level) => grid.features.filter((f) => f.properties.level === level);
+  for (const f of byLevel("grid")) {
+    const p = f.properties;
+    const cell = svg("path", {
+      d: pathOf(f.geometry, project), fill: fillFor(p.open_cases),
+      class: "cell" + (p.overdue_cases ? " late" : "") + (selected === p.code ? " selected" : ""),
+      "data-code": p.code, "data-open": p.open_cases, onclick: () => onSelect(selected === p.code ? null : p.code),
+    }, svg("title", {}, `${p.name} ${p.code}\n未结案件 open cases: ${p.open_cases}` +
+      (p.overdue_cases ? `\n超期 overdue: ${p.overdue_cases}` : "")));
+    root.append(cell);
+  }
+  for (const level of ["community", "street"]) {
+    for (const f of byLevel(level)) {
+      root.append(svg("path", {d: pathOf(f.geometry, project), class: "outline " + level}));
+    }
+  }
+  for (const f of byLevel("grid")) {
+    const [x, y] = labelPoint(f.geometry, project);
+    const p = f.properties;
+    root.append(svg("text", {x, y, class: "label"}, p.name.replace(/^.*社区/, "")));
+    if (p.open_cases) root.append(svg("text", {x, y: y + 32, class: "label count"}, String(p.open_cases)));
+  }
+  box.replaceChildren(root);
+  const legend = document.getElementById("legend");
+  legend.replaceChildren(
+    ...["0", "1", "2", "3-4", "5+"].map((t, i) => h("span", {},
+      h("i", {style: "background:" + FILLS[i]}), t)),
+    h("span", {}, h("i", {class: "late-swatch"}), "有超期 overdue"),
+  );
+}
+
+function pct(x) {
+  return x === null || x === undefined ? "-" : (100 * x).toFixed(1) + "%";
+}
+
+function renderKpis(k, openCases, queueLength) {
+  const o = k.overall;
+  const item = (label, value, cls) => h("div", {class: "kpi " + (cls || "")}, h("b", {}, value), h("span", {}, label));
+  document.getElementById("kpis").replaceChildren(
+    item("待处理告警 Alerts to review", String(queueLength), queueLength ? "warn" : ""),
+    item("未结案件 Open cases", String(openCases)),
+    item("按期结案率 On-time closure", pct(o.on_time_rate)),
+    item("结案率 Closure rate", pct(o.closure_rate)),
+    item("返工 Rework", String(o.rework_count)),
+    item("已结案 Closed", String(o.closed)),
+  );
+}

@@ -1,0 +1,159 @@
+"""The operator's page in headless Chromium against the real console: sign in, a new alert appears live
+(within 2 s, no reload), its snapshot opens full size, confirm it, the case appears on the board with its grid
+and grid worker; reject another with a reason. The alerts and snapshots are real: `sentinel replay` of the
+default detector over vtest.avi. Set SENTINEL_SCREENSHOT=1 to write the page to docs/console.png."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+
+from sentinel.console.models import AlertReviewRow
+from sentinel.grid.case_models import CaseAlertRow
+from tests.support.browser import GRID, PASSWORD, chromium, console_world, replay_alerts
+from tests.support.footage import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_alerts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    out = tmp_path_factory.mktemp("replay")
+    return out, replay_alerts(out)
+
+
+@pytest.fixture
+def driver() -> Any:
+    d = chromium(1600, 1200)
+    yield d
+    d.quit()
+
+
+def sign_in(driver: Any, url: str, username: str, password: str) -> None:
+    driver.get(url)
+    WebDriverWait(driver, 10).until(ec.url_contains("/login"))
+    driver.find_element(By.ID, "username").clear()
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").clear()
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "submit").click()
+
+
+def test_operator_reviews_a_live_alert(
+    tmp_path: Path, real_alerts: tuple[Path, list[dict[str, Any]]], driver: Any
+) -> None:
+    replay_dir, alerts = real_alerts
+    assert len(alerts) >= 4, "the replay should find several crowds in vtest.avi"
+    with console_world(tmp_path) as world:
+        world.add_user("wangfang", "operator", name="王芳")
+        waiting = []
+        for payload in alerts[:-1]:  # stored and filed (a case waiting for review) as the daemon does
+            alert = world.record_payload(payload, replay_dir)
+            world.file_case(alert)
+            waiting.append(alert)
+        wait = WebDriverWait(driver, 10)
+
+        sign_in(driver, world.url, "wangfang", "wrong password")
+        error = wait.until(ec.visibility_of_element_located((By.ID, "error")))
+        assert "用户名或密码错误" in error.text and "Wrong user name or password" in error.text
+        sign_in(driver, world.url, "wangfang", PASSWORD)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#queue .alert")) == len(waiting))
+        wait.until(lambda d: "on" in (d.find_element(By.ID, "live").get_attribute("class") or ""))
+        assert "王芳 · operator" in driver.find_element(By.ID, "me").text
+        wait.until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, '#board .column[data-states^="pending_review"] .case')
+        )
+
+        # a new alert arrives while the page is open
+        fresh = world.record_payload(alerts[-1], replay_dir)
+        case_id = world.file_case(fresh)
+        t0 = time.monotonic()
+        world.publish_alert(fresh)
+        selector = f'#queue .alert[data-id="{fresh.alert_id}"]'
+        WebDriverWait(driver, 2, poll_frequency=0.05).until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, selector))
+        )
+        assert time.monotonic() - t0 < 2.0
+        card = driver.find_element(By.CSS_SELECTOR, selector)
+        text = card.text
+        for needle in ("人员聚集", "Crowd gathering", "北广场 North plaza", "天街社区 · 天街社区第一网格",
+                       fresh.detected_at[11:19], "确认立案 Confirm", "驳回 Reject"):  # fmt: skip
+            assert needle in text, (needle, text)
+        assert driver.find_element(By.ID, "queue-count").text == str(len(alerts))
+        links = card.find_elements(By.CSS_SELECTOR, "a.clip")
+        if fresh.clip is not None and fresh.clip.state in ("ready", "partial"):  # replay cuts clips too
+            href = links[0].get_attribute("href") or ""
+            assert href.endswith(fresh.clip.url or "-")
+            with world.client(world.token("wangfang")) as c:
+                r = c.get(href.removeprefix(world.url), headers={"Range": "bytes=0-15"})
+                assert r.status_code == 206 and r.headers["content-type"] == "video/mp4"
+
+        # its snapshot, full size
+        card.find_element(By.CSS_SELECTOR, "img.thumb").click()
+        viewer = wait.until(ec.visibility_of_element_located((By.ID, "viewer-img")))
+        wait.until(
+            lambda d: (
+                d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", viewer) == 768
+            )
+        )
+        assert (viewer.get_attribute("src") or "").endswith(f"/api/alerts/{fresh.alert_id}/snapshot")
+        assert "人员聚集" in driver.find_element(By.ID, "viewer-caption").text
+        driver.find_element(By.ID, "viewer").click()
+        wait.until(ec.invisibility_of_element_located((By.ID, "viewer")))
+
+        # confirm it: its case moves to the board's handling column with its grid and grid worker
+        card.find_element(By.CSS_SELECTOR, "button.confirm").click()
+        wait.until(ec.staleness_of(card))
+        case = world.engine.get(case_id)
+        assert case is not None and case.state == "dispatched" and case.worker_id == "zhangli"
+        on_board = f'#board .column[data-states^="dispatched"] .case[data-number="{case.number}"]'
+        board_card = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, on_board)))
+        board_text = board_card.text
+        for needle in (f"#{case.number}", "人员聚集", "已派遣 Dispatched", "天街社区 · 天街社区第一网格",
+                       "网格员 Worker: 张丽", "时限 Deadline"):  # fmt: skip
+            assert needle in board_text, (needle, board_text)
+        with world.deps.sessions() as s:  # the other alerts filed under that case are settled with it
+            settled = set(s.scalars(select(CaseAlertRow.alert_id).where(CaseAlertRow.case_id == case_id)))
+        wait.until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, "#queue .alert")) == len(alerts) - len(settled)
+        )
+
+        # reject another, with a reason: kept as a false-positive label
+        target = next(a for a in waiting if a.alert_id not in settled)
+        other = driver.find_element(By.CSS_SELECTOR, f'#queue .alert[data-id="{target.alert_id}"]')
+        other.find_element(By.CSS_SELECTOR, "button.reject").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "dialog")))
+        driver.find_elements(By.CSS_SELECTOR, "#dialog input[name=preset]")[2].click()
+        driver.find_element(By.ID, "reject-reason").send_keys("只是路人经过 passers-by")
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait.until(ec.staleness_of(other))
+        with world.deps.sessions() as s:
+            review = s.scalars(select(AlertReviewRow).where(AlertReviewRow.alert_id == target.alert_id)).one()
+        assert review.label == "false_positive" and review.actor == "user:wangfang"
+        assert review.reason == "非治理事件 Not a governance matter; 只是路人经过 passers-by"
+
+        # one more handled case on the board, then a picture of the page
+        with world.client(world.token("wangfang")) as c:
+            assert c.post(f"/api/cases/{case.number}/actions", json={"action": "accept"}).status_code == 200
+        wait.until(ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, f'#board .case[data-number="{case.number}"] .st-accepted')
+        ))  # fmt: skip
+        cell = driver.find_element(By.CSS_SELECTOR, f'#map path.cell[data-code="{GRID}"]')
+        assert int(cell.get_attribute("data-open") or 0) >= 1
+        time.sleep(1.5)  # the arrival highlight fades
+        driver.execute_script("document.querySelectorAll('.toast').forEach((t) => t.remove())")
+        shot = tmp_path / "console.png"
+        driver.save_screenshot(str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+        if os.environ.get("SENTINEL_SCREENSHOT"):
+            (REPO_ROOT / "docs").mkdir(exist_ok=True)
+            shutil.copyfile(shot, REPO_ROOT / "docs" / "console.png")
