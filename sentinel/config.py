@@ -41,6 +41,19 @@ def _parse_duration(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(ge=0)]
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def _parse_size(value: Any) -> Any:
+    """Accept bytes as a number, or a string like `500MB`, `20GiB`, `1.5T` (K/M/G/T are powers of 1024)."""
+    if isinstance(value, str):
+        m = _SIZE.match(value)
+        if not m:
+            raise ValueError(f"not a size: {value!r} (use bytes, or e.g. '500MB', '20GB')")
+        unit = (m.group(2) or "b")[0].lower()
+        return int(float(m.group(1)) * 1024 ** "bkmgt".index(unit))
+    return value
+
 PositiveSeconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
 
 
@@ -119,6 +132,27 @@ class MqttConfig(Strict):
         default=10.0, description="retained camera status: on every change, and fps/last frame this often"
     )
     embedded_port_fallback: bool = Field(default=False, description="embedded_port taken: use any free port")
+    tls_ca: EnvPath | None = Field(
+        default=None, description="mqtts://: CA certificate (PEM) of the broker's certificate; unset: system"
+    )
+    tls_cert: EnvPath | None = Field(default=None, description="mqtts://: client certificate (PEM) if needed")
+    tls_key: EnvPath | None = Field(default=None, description="mqtts://: the client certificate's key (PEM)")
+    tls_insecure: bool = Field(
+        default=False, description="mqtts://: do not check the broker's host name (testing only)"
+    )
+
+    @model_validator(mode="after")
+    def _tls_and_login(self) -> MqttConfig:
+        tls = [k for k in ("tls_ca", "tls_cert", "tls_key") if getattr(self, k) is not None]
+        if self.tls_insecure:
+            tls.append("tls_insecure")
+        if tls and not (self.url or "").startswith("mqtts://"):
+            raise ValueError(f"{', '.join(tls)} need(s) url: mqtts://HOST[:PORT] (TLS)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.password is not None and not self.username:
+            raise ValueError("password needs username")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -139,7 +173,14 @@ class DatabaseConfig(Strict):
 
 class StorageConfig(Strict):
     data_dir: EnvPath = Path("var")
-    snapshot_retention_days: int = Field(default=30, ge=1)
+    snapshot_retention_days: int = Field(
+        default=30, ge=1, description="alert media (snapshots and clips) older than this many days is deleted"
+    )
+    max_media_bytes: Annotated[int, BeforeValidator(_parse_size), Field(ge=0)] | None = Field(
+        default=None,
+        description="snapshots and clips together stay under this size (e.g. 50GB): oldest days go first; "
+        "unset: no size limit",
+    )
 
 
 class DetectorConfig(Strict):
@@ -411,6 +452,24 @@ class CameraConfig(Strict):
     )
     zones: list[Zone] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    privacy_masks: list[list[Point]] = Field(
+        default_factory=list,
+        description="polygons [[x, y], ...] (normalised 0..1) blacked out in snapshots, clips and the live view",
+    )
+    clip_pre: Seconds = Field(default=10.0, le=60, description="alert clip: seconds before the alert frame")
+    clip_post: Seconds = Field(
+        default=10.0, le=60, description="alert clip: seconds after it; clip_pre and clip_post 0: no clips"
+    )
+
+    @field_validator("privacy_masks")
+    @classmethod
+    def _masks(cls, masks: list[list[Point]]) -> list[list[Point]]:
+        for i, pts in enumerate(masks):
+            try:
+                Zone._valid_polygon(pts)
+            except ValueError as exc:
+                raise ValueError(f"mask {i}: {exc}") from None
+        return masks
 
     @field_validator("source")
     @classmethod

@@ -53,8 +53,12 @@ def _load_yaml(path: Path) -> Any:
         line = mark.line + 1 if mark is not None else 0
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError([ConfigIssue(path, line, "", f"invalid YAML: {problem}")]) from None
-    except YAMLError as exc:
-        raise ConfigError([ConfigIssue(path, 0, "", f"invalid YAML: {exc}")]) from None
+    except YAMLError as exc:  # e.g. a control character (ReaderError: knows the position, not the line)
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 0
+        raise ConfigError([ConfigIssue(path, line, "", f"invalid YAML: {' '.join(str(exc).split())}")]) from None
+    except ValueError as exc:  # a value YAML itself cannot build, e.g. the date 2026-13-01
+        raise ConfigError([ConfigIssue(path, 0, "", f"invalid value: {exc}")]) from None
 
 
 def _line_of(node: Any, loc: tuple[int | str, ...]) -> int:

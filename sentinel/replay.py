@@ -1,8 +1,10 @@
 """`sentinel replay`: the live pipeline (reader → detector → tracker → rules → alert JSON) over a video file,
 as fast as the machine allows, so a technician can tune zones and thresholds before a camera goes live.
 
-Writes into the output folder: `alerts.jsonl` (one `sentinel.alert/1` per line), `snapshots/`, an annotated
-video of the analysed frames (`annotated.mp4`) and a contact sheet of the alert snapshots.
+Writes into the output folder: `alerts.jsonl` (one `sentinel.alert/1` per line), `snapshots/`, `clips/`
+(each alert's clip, cut as the daemon cuts it: remuxed, or re-encoded with the privacy masks burned in), an
+annotated video of the analysed frames (`annotated.mp4`) and a contact sheet of the alert snapshots.
+An alert's line is written once its clip is done, with the clip's final state.
 """
 
 from __future__ import annotations
@@ -14,17 +16,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import av
 import cv2
 import numpy as np
 
-from sentinel.alerts.builder import build_alert, new_alert_id
-from sentinel.alerts.schema import Alert
+from sentinel.alerts.builder import build_alert, iso, new_alert_id, pending_clip
+from sentinel.alerts.clip import (
+    ClipJob,
+    ClipResult,
+    ClipWriter,
+    clip_day,
+    clip_path,
+    clip_url,
+    clips_enabled,
+    ring_for,
+)
+from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.snapshot import SnapshotStore, render_snapshot
 from sentinel.config import CameraConfig, SentinelConfig
 from sentinel.detect.detections import Detections
+from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, build_rules
 from sentinel.detect.tracker import IouTracker
 from sentinel.event_types import effective_event_types
@@ -105,13 +119,41 @@ def replay(
         if st.state in (CameraState.stopped, CameraState.offline):
             frames.put(_END)
 
-    reader = StreamReader(camera, frames.put, on_status)
+    privacy = privacy_mask_of(camera)
+    pre, post = camera.clip_pre, camera.clip_post
+    ring = ring_for(pre, post) if clips_enabled(pre, post) else None
+    clips_done: queue.Queue[ClipResult] = queue.Queue()
+    clip_writer = ClipWriter(clips_done.put, name="replay-clips")
+    waiting: list[Alert] = []  # in order; each line is written once its clip is done
+
+    def on_frame(frame: Frame) -> None:
+        if ring is not None:
+            ring.note_frame(frame.seq)
+        frames.put(frame)
+
+    def flush(jsonl: TextIO, final: bool = False) -> None:
+        while True:
+            try:
+                done = clips_done.get_nowait()
+            except queue.Empty:
+                break
+            for i, alert in enumerate(waiting):
+                if alert.alert_id == done.alert_id:
+                    waiting[i] = _with_clip(alert, done, tz)
+        while waiting and (final or waiting[0].clip is None or waiting[0].clip.state != "pending"):
+            alert = waiting.pop(0)
+            result.alerts.append(alert)
+            jsonl.write(alert.to_json() + "\n")
+            jsonl.flush()
+
+    reader = StreamReader(camera, on_frame, on_status, on_packet=ring.offer if ring is not None else None)
     result = ReplayResult()
     writer = AnnotatedVideo(out_dir / "annotated.mp4", fps=camera.analyze_fps)
     t_wall = time.monotonic()
     first_ts: float | None = None
     last_report = 0.0
     reader.start()
+    clip_writer.start()
     try:
         with open(out_dir / "alerts.jsonl", "w", encoding="utf-8") as jsonl:
             while True:
@@ -129,24 +171,37 @@ def replay(
                         continue
                     fired.append(event)
                     alert_id = new_alert_id()
-                    jpeg = render_snapshot(item.image, event.objects, event.zone_polygon)
-                    snap = snapshots.save(alert_id, jpeg, datetime.fromtimestamp(event.detected_at, tz))
-                    alert = build_alert(
-                        alert_id, config.site.id, event, camera, types[event.event_type], tz, snap
-                    )
-                    result.alerts.append(alert)
-                    jsonl.write(alert.to_json() + "\n")
-                    jsonl.flush()
+                    jpeg = render_snapshot(item.image, event.objects, event.zone_polygon, privacy=privacy)
+                    when = datetime.fromtimestamp(event.detected_at, tz)
+                    snap = snapshots.save(alert_id, jpeg, when)
+                    pending = None
+                    if ring is not None:
+                        dest = clip_path(out_dir, clip_day(when), alert_id)
+                        job = ClipJob.plan(alert_id, ring, item.seq, item.ts, pre, post, dest, privacy)
+                        clip_writer.submit(job)
+                        pending = pending_clip(alert_id, event.detected_at, item.ts - pre, item.ts + post, tz)
+                    event_type = types[event.event_type]
+                    site = config.site.id
+                    alert = build_alert(alert_id, site, event, camera, event_type, tz, snap, clip=pending)
+                    waiting.append(alert)
+                flush(jsonl)
                 writer.add(item.image, tracked, class_names, camera, [e.event_type for e in fired])
                 result.frames += 1
                 result.media_seconds = item.ts - first_ts
                 if progress is not None and time.monotonic() - last_report >= 1.0:
                     last_report = time.monotonic()
                     fraction = min(1.0, result.media_seconds / total) if total else 0.0
-                    progress(fraction, result.frames, len(result.alerts))
+                    progress(fraction, result.frames, len(result.alerts) + len(waiting))
+            reader.stop()
+            reader.join(10)
+            if ring is not None:
+                ring.close()  # the clips still waiting for their `post` seconds get what there is
+            clip_writer.finish(timeout=600)
+            flush(jsonl, final=True)
     finally:
         reader.stop()
         reader.join(10)
+        clip_writer.stop()
         writer.close()
     failed = [s for s in statuses if s.state is CameraState.offline]
     if failed and result.frames == 0:
@@ -154,6 +209,20 @@ def replay(
     result.wall_seconds = time.monotonic() - t_wall
     write_contact_sheet(out_dir / "contact_sheet.jpg", snapshots.root, result.alerts)
     return result
+
+
+def _with_clip(alert: Alert, done: ClipResult, tz: ZoneInfo) -> Alert:
+    """The alert with its clip as written (paths relative to the replay folder, like snapshots)."""
+    day = clip_day(datetime.fromisoformat(alert.detected_at))
+    clip = AlertClip(
+        url=clip_url(day, alert.alert_id) if done.path is not None else None,
+        sha256=done.sha256,
+        start=iso(done.start, tz) if done.start is not None else None,
+        end=iso(done.end, tz) if done.end is not None else None,
+        state=done.state,
+        error=done.error,
+    )
+    return alert.model_copy(update={"clip": clip})
 
 
 class AnnotatedVideo:

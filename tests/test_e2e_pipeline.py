@@ -67,6 +67,10 @@ def daemon_config(tmp_path: Path, broker_url: str, rtsp_url: str, extra_camera: 
 
 class Daemon:
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+        text = config.read_text(encoding="utf-8")
+        if not any(line.startswith("console:") for line in text.splitlines()):
+            # each test daemon would otherwise want the console's default port 8080
+            config.write_text(text.rstrip("\n") + "\nconsole: {enabled: false}\n", encoding="utf-8")
         self.log_path = config.parent / "daemon.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -325,3 +329,28 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_run_serves_the_console(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
+    import urllib.request
+
+    from tests.support.servers import free_port
+
+    port = free_port()
+    config = daemon_config(tmp_path, broker.url, rtsp.url("plaza"))
+    config.write_text(config.read_text() + f"console: {{host: 127.0.0.1, port: {port}}}\n")
+    recorder = Recorder(broker.port, "sentinel/e2e/alerts/#")
+    daemon = Daemon(config)
+    try:
+        recorder.wait_for(lambda m: True, 90)  # the pipeline runs with the console on
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            assert resp.status == 200
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/alerts", timeout=5)
+            raise AssertionError("the API answered without a login")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+    finally:
+        code = daemon.stop()
+        recorder.close()
+    assert code == 0, daemon.output()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,10 +38,11 @@ def make_alert(store: AlertStore, n: int) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AlertStore:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sentinel.db'}")
+def store(db_url: str) -> Iterator[AlertStore]:  # SQLite and PostgreSQL (tests/conftest.py)
+    engine = make_engine(db_url)
     migrate(engine)
-    return AlertStore(engine)
+    yield AlertStore(engine)
+    engine.dispose()
 
 
 def test_alert_json_matches_schema(store: AlertStore) -> None:

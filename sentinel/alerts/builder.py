@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
+from sentinel.alerts.clip import clip_day, clip_url
+from sentinel.alerts.schema import Alert, AlertClip, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
 from sentinel.alerts.snapshot import StoredSnapshot
 from sentinel.config import CameraConfig
 from sentinel.detect.rules import RuleEvent
@@ -19,6 +20,15 @@ def new_alert_id() -> str:
 
 def iso(ts: float, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ts, tz).isoformat(timespec="milliseconds")
+
+
+def pending_clip(alert_id: str, detected_at: float, start: float, end: float, tz: ZoneInfo) -> AlertClip:
+    """The clip an alert goes out with while the worker is still writing it: its URL (next to the
+    snapshot's day) and the planned window."""
+    day = clip_day(datetime.fromtimestamp(detected_at, tz))
+    return AlertClip(
+        url=clip_url(day, alert_id), sha256=None, start=iso(start, tz), end=iso(end, tz), state="pending"
+    )
 
 
 def grid_of(code: str | None) -> AlertGrid | None:
@@ -37,6 +47,7 @@ def build_alert(
     tz: ZoneInfo,
     snapshot: StoredSnapshot | None,
     place: tuple[AlertLocation | None, AlertGrid | None] | None = None,
+    clip: AlertClip | None = None,
 ) -> Alert:
     """`place` is where the grid layer put the event; without it, the camera's position and declared grid."""
     if place is not None:
@@ -71,4 +82,5 @@ def build_alert(
         snapshot=AlertSnapshot(url=snapshot.url, sha256=snapshot.sha256) if snapshot else None,
         case_id=None,
         detail=event.detail,
+        clip=clip,
     )

@@ -8,10 +8,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+MIGRATION_LOCK = 0x53454E54  # "SENT": the advisory lock held while migrating on PostgreSQL
 
 
 class Base(DeclarativeBase):
@@ -22,7 +23,16 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'sentinel.db'}"
 
 
+def driver_url(url: str) -> str:
+    """PostgreSQL URLs as users write them (`postgresql://`, `postgres://`) use psycopg 3; others are unchanged."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
 def make_engine(url: str) -> Engine:
+    url = driver_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -35,6 +45,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    if url.startswith("postgresql+psycopg"):
+        # a server that does not answer fails the start (or a reconnect) in seconds instead of hanging
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10, "application_name": "sentinel"},
+        )
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -44,6 +61,9 @@ def migrate(engine: Engine) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # two processes starting at once (daemon, console, CLI) migrate one after the other
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -28,6 +28,9 @@ class AlertRow(Base):
     review_state: Mapped[str] = mapped_column(String(16), default="new")  # new / confirmed / rejected
     case_id: Mapped[str | None] = mapped_column(String(36))
     payload: Mapped[dict] = mapped_column(JSON)  # the published alert JSON (sentinel.alert/1)
+    # the clip's state as last published ({url, sha256, start, end, state, error}); deferred: not loaded
+    # unless asked for, so code reading alerts works on a database not yet migrated to 0004
+    clip: Mapped[dict | None] = mapped_column(JSON, nullable=True, deferred=True)
 
 
 class OutboxRow(Base):

@@ -14,6 +14,7 @@ import queue
 import ssl
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -39,6 +40,21 @@ class BrokerAddress:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """TLS for an `mqtts://` broker: the CA that signed the broker's certificate (None: the system's CAs),
+    an optional client certificate and key, and `insecure` to skip the host name check (never the chain)."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    insecure: bool = False
+
+
+class MqttSetupError(Exception):
+    """The MQTT client cannot be set up (e.g. a TLS file that cannot be read); the message says which."""
+
+
 class MqttPublisher:
     def __init__(
         self,
@@ -50,6 +66,7 @@ class MqttPublisher:
         password: str | None = None,
         keepalive: int = 30,
         max_inflight: int = 20,
+        tls: TlsOptions | None = None,
     ) -> None:
         self.address = address
         self.prefix = prefix
@@ -67,6 +84,8 @@ class MqttPublisher:
         # inbound messages, handled by the owner's loop (never database work on paho's network thread)
         self.inbound: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
         self.last_error: str | None = None
+        self._connect_error: str | None = None  # why the last TCP/TLS connect failed (paho does not say)
+        self._refused = False  # the broker answered this connection attempt with a refusal (CONNACK)
 
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
@@ -79,12 +98,56 @@ class MqttPublisher:
         self.client.max_queued_messages_set(0)
         if username:
             self.client.username_pw_set(username, password)
+            if not address.tls:
+                log.warning("MQTT user %s logs in to %s without TLS: use mqtts:// to protect the password",
+                            username, address)  # fmt: skip
         if address.tls:
-            self.client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            self._set_tls(tls or TlsOptions())
+        self._wrap_reconnect()
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
+
+    def _set_tls(self, tls: TlsOptions) -> None:
+        for name, path in (("tls_ca", tls.ca), ("tls_cert", tls.cert), ("tls_key", tls.key)):
+            if path is not None and not path.is_file():
+                raise MqttSetupError(f"mqtt.{name}: no such file {path}")
+        try:
+            self.client.tls_set(
+                ca_certs=str(tls.ca) if tls.ca else None,
+                certfile=str(tls.cert) if tls.cert else None,
+                keyfile=str(tls.key) if tls.key else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            files = ", ".join(str(p) for p in (tls.ca, tls.cert, tls.key) if p is not None) or "system CAs"
+            raise MqttSetupError(f"mqtt TLS settings: cannot load {files}: {exc}") from None
+        if tls.insecure:
+            log.warning("mqtt.tls_insecure: the broker's host name is not checked against its certificate")
+            self.client.tls_insecure_set(True)
+
+    def _wrap_reconnect(self) -> None:
+        """Keep the reason a connect fails (refused, TLS handshake, ...) for `_on_connect_fail` to log."""
+        connect = self.client.reconnect
+
+        def reconnect() -> mqtt.MQTTErrorCode:
+            self._refused = False
+            try:
+                return connect()
+            except OSError as exc:
+                self._connect_error = str(exc) or type(exc).__name__
+                raise
+
+        self.client.reconnect = reconnect  # type: ignore[method-assign]
+
+    def _on_connect_fail(self, _c: mqtt.Client, _ud: object) -> None:
+        error = f"cannot connect to MQTT broker {self.address}: {self._connect_error or 'connection failed'}"
+        if error != self.last_error:  # once per distinct problem, not at every retry
+            log.warning("%s; retrying", error)
+        self.last_error = error
 
     @property
     def status_topic(self) -> str:
@@ -157,8 +220,11 @@ class MqttPublisher:
         self, client: mqtt.Client, _ud: object, _flags: object, reason: mqtt.ReasonCode, _p: object
     ) -> None:
         if reason.is_failure:
-            self.last_error = f"broker {self.address} refused the connection: {reason}"
-            log.warning("%s", self.last_error)
+            error = f"broker {self.address} refused the connection: {reason}"
+            if error != self.last_error:  # once per distinct problem, not at every retry
+                log.warning("%s (check mqtt.username / mqtt.password); retrying", error)
+            self.last_error = error
+            self._refused = True
             return
         log.info("connected to MQTT broker %s", self.address)
         self.last_error = None
@@ -177,6 +243,12 @@ class MqttPublisher:
     ) -> None:
         if self.connected.is_set() and not self._stop.is_set():
             log.warning("lost MQTT broker %s (%s); alerts wait in the outbox", self.address, reason)
+        elif not self._stop.is_set() and not self._refused:  # closed before CONNACK: TLS or protocol trouble
+            self._connect_error = (
+                f"the broker closed the connection before accepting it ({reason}; "
+                "does it require a client certificate?)"
+            )
+            self._on_connect_fail(_c, _ud)
         self.connected.clear()
         self._wake.set()
 

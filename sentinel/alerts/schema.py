@@ -3,6 +3,8 @@ is the contract the command platform codes against; a test validates real payloa
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -37,6 +39,22 @@ class AlertSnapshot(_Out):
     sha256: str
 
 
+ClipState = Literal["pending", "ready", "partial", "failed"]
+
+
+class AlertClip(_Out):
+    """The video around the alert frame. Published `pending` with the alert (url and the planned window,
+    sha256 null), then again on `.../clip` once written: `ready`, `partial` (shorter than asked: the reason
+    is in `error`) or `failed` (no file: the reason is in `error`)."""
+
+    url: str | None = Field(description="/media/clips/DAY/ALERT.mp4; null when the clip failed")
+    sha256: str | None = None
+    start: str | None = Field(description="ISO 8601: media time of the clip's first frame (planned while pending)")
+    end: str | None = None
+    state: ClipState
+    error: str | None = None
+
+
 class Alert(_Out):
     schema_: str = Field("sentinel.alert/1", alias="schema")
     alert_id: str
@@ -59,6 +77,7 @@ class Alert(_Out):
     snapshot: AlertSnapshot | None
     case_id: str | None = None
     detail: str | None = None  # what the rule saw, in words (e.g. which camera_health check failed)
+    clip: AlertClip | None = None  # additive to sentinel.alert/1: absent in older payloads
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

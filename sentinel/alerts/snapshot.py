@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from sentinel.alerts.retention import prune_tree
+from sentinel.detect.privacy import PrivacyMask
 from sentinel.detect.rules import SeenObject
 
 ZONE_COLOUR = (0, 200, 255)  # BGR amber
@@ -22,8 +24,10 @@ def render_snapshot(
     objects: list[SeenObject],
     zone_polygon: list[tuple[float, float]] | None,
     quality: int = 85,
+    privacy: PrivacyMask | None = None,
 ) -> bytes:
-    """Draw on a copy of the frame and encode it. Coordinates are normalised 0..1."""
+    """Draw on a copy of the frame and encode it. Coordinates are normalised 0..1. `privacy` masks are
+    blacked out last, over any drawing: the masked area is plain black."""
     canvas = image.copy()
     h, w = canvas.shape[:2]
     thickness = max(2, round(min(h, w) / 360))
@@ -42,6 +46,8 @@ def render_snapshot(
         cv2.putText(
             canvas, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, BOX_COLOUR, 1, cv2.LINE_AA
         )
+    if privacy is not None:
+        privacy.apply(canvas)
     ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding failed")
@@ -77,19 +83,6 @@ class SnapshotStore:
         )
 
     def prune(self, today: date, keep_days: int) -> int:
-        """Delete day folders older than `keep_days`; returns how many files went."""
-        if not self.root.is_dir():
-            return 0
-        removed = 0
-        oldest = today - timedelta(days=keep_days)
-        for folder in self.root.iterdir():
-            try:
-                day = date.fromisoformat(folder.name)
-            except ValueError:
-                continue  # not one of ours
-            if day < oldest and folder.is_dir():
-                for file in folder.iterdir():
-                    file.unlink(missing_ok=True)
-                    removed += 1
-                folder.rmdir()
-        return removed
+        """Delete day folders older than `keep_days`; returns how many files went. (The daemon prunes
+        snapshots and clips together, by age and size: `sentinel.alerts.retention.prune_media`.)"""
+        return prune_tree(self.root, today, keep_days)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select, update
 
 from sentinel.alerts.db import session_factory
 from sentinel.alerts.models import AlertRow, OutboxRow
-from sentinel.alerts.schema import Alert
+from sentinel.alerts.schema import Alert, AlertClip
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class AlertStore:
                     snapshot_path=snapshot_path,
                     review_state="new",
                     payload=payload,
+                    # the clip column only when there is a clip: a pre-0004 database still takes the rest
+                    **({"clip": payload["clip"]} if alert.clip is not None else {}),
                 )
             )
             s.flush()  # the alert row must exist before the outbox row that references it
@@ -62,6 +64,46 @@ class AlertStore:
                     attempts=0,
                 )
             )
+
+    def update_clip(self, alert_id: str, clip: AlertClip, topic: str) -> Alert | None:
+        """Record the alert's clip as it now is and queue the updated alert on `topic`, in one transaction;
+        None if there is no such alert."""
+        with self._session.begin() as s:
+            row = s.get(AlertRow, alert_id)
+            if row is None:
+                return None
+            payload = {**row.payload, "clip": clip.model_dump(mode="json")}
+            alert = Alert.model_validate(payload)
+            row.payload = payload
+            row.clip = payload["clip"]
+            s.add(
+                OutboxRow(
+                    topic=topic,
+                    payload=alert.to_json(),
+                    qos=1,
+                    retain=False,
+                    alert_id=alert_id,
+                    created_at=datetime.now(UTC),
+                    attempts=0,
+                )
+            )
+            return alert
+
+    def pending_clips(self, detected_after: datetime, detected_before: datetime) -> list[Alert]:
+        """Alerts detected in the window whose clip is still `pending`."""
+        with self._session() as s:
+            rows = s.execute(
+                select(AlertRow.payload, AlertRow.clip).where(
+                    AlertRow.detected_at >= detected_after,
+                    AlertRow.detected_at < detected_before,
+                    AlertRow.clip.is_not(None),
+                )
+            ).all()
+        return [
+            Alert.model_validate(payload)
+            for payload, clip in rows
+            if isinstance(clip, dict) and clip.get("state") == "pending"
+        ]
 
     def pending(self, after_id: int = 0, limit: int = 100) -> list[OutboxItem]:
         with self._session() as s:

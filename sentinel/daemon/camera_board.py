@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ class CameraBoard:
         self.status_interval = status_interval
         self.views: dict[str, CameraView] = {}
         self.publisher: MqttPublisher | None = None
+        self.listeners: list[Callable[[dict[str, object]], object]] = []  # e.g. the console's live feed
 
     def add(self, camera: CameraConfig, worker: int) -> None:
         self.views[camera.id] = CameraView(camera, worker)
@@ -96,10 +98,11 @@ class CameraBoard:
         }
 
     def publish(self, view: CameraView, override_state: CameraState | None = None) -> None:
+        payload = self.payload(view, override_state)
         if self.publisher is not None:
-            self.publisher.set_retained(
-                f"cameras/{view.camera.id}/status", self.payload(view, override_state)
-            )
+            self.publisher.set_retained(f"cameras/{view.camera.id}/status", payload)
+        for listener in self.listeners:
+            listener(payload)
         view.published_at = time.monotonic()
 
     def all_stopped(self) -> None:
@@ -139,4 +142,4 @@ class CameraBoard:
         return events
 
     def statuses(self) -> list[dict[str, object]]:
-        return [self.payload(v) for v in self.views.values()]
+        return [self.payload(v) for v in list(self.views.values())]  # called from the console's thread

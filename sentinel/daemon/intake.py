@@ -6,15 +6,20 @@ row commit together, then the case engine files or joins a case (its own transac
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from datetime import datetime
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sentinel.alerts.builder import build_alert, new_alert_id
-from sentinel.alerts.schema import Alert
+from sentinel.alerts.builder import build_alert, iso, new_alert_id, pending_clip
+from sentinel.alerts.clip import clip_day, clip_url
+from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
 from sentinel.alerts.store import AlertStore
 from sentinel.config import CameraConfig
+from sentinel.daemon.messages import ClipMsg, ClipPlan
 from sentinel.detect.rules import RuleEvent
 from sentinel.event_types import EventType
 from sentinel.grid.case_engine import CaseEngine, Routing
@@ -67,12 +72,20 @@ class AlertIntake:
         self.geolocator: Geolocator | None = None
         self.stored = 0
 
-    def accept(self, event: RuleEvent, jpeg: bytes | None, camera: CameraConfig) -> Alert | None:
+    def accept(
+        self,
+        event: RuleEvent,
+        jpeg: bytes | None,
+        camera: CameraConfig,
+        alert_id: str | None = None,
+        clip: ClipPlan | None = None,
+    ) -> Alert | None:
+        """`alert_id` as the worker picked it (else a new one); `clip`: a clip is on its way (ClipMsg)."""
         event_type = self.event_types.get(event.event_type)
         if event_type is None:
             log.error("dropping event of unknown type %s from camera %s", event.event_type, event.camera_id)
             return None
-        alert_id = new_alert_id()
+        alert_id = alert_id or new_alert_id()
         snapshot: StoredSnapshot | None = None
         if jpeg is not None:
             try:
@@ -82,9 +95,13 @@ class AlertIntake:
             except OSError as exc:  # disk full or unwritable: the alert matters more than its picture
                 log.error("cannot write snapshot for alert %s: %s", alert_id, exc)
         location, grid, cell = place_event(self.geolocator, self.cells, camera, event.objects)
+        pending = None
+        if clip is not None:  # the worker is writing it: the alert goes out with the clip `pending`
+            pending = pending_clip(alert_id, event.detected_at, clip.start, clip.end, self.tz)
         alert = build_alert(
-            alert_id, self.site, event, camera, event_type, self.tz, snapshot, place=(location, grid)
-        )
+            alert_id, self.site, event, camera, event_type, self.tz, snapshot, place=(location, grid),
+            clip=pending,
+        )  # fmt: skip
         topic = f"{self.prefix}/alerts/{event.event_type}/{event.camera_id}"
         self.store.record(alert, topic, str(snapshot.path) if snapshot else None)
         self.stored += 1
@@ -102,3 +119,67 @@ class AlertIntake:
             except CaseError as exc:
                 log.error("case for alert %s: %s", alert_id, exc.reason)
         return alert
+
+    # ---------------------------------------------------------------- clips (they follow their alert)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.snapshots.root.parent
+
+    def accept_clip(self, msg: ClipMsg) -> Alert | None:
+        """A worker finished (or gave up on) an alert's clip: move the file next to the snapshot's day,
+        record the clip on the alert and announce it on `.../alerts/{type}/{camera}/clip`."""
+        alert = self.store.alert(msg.alert_id)
+        staged = Path(msg.path) if msg.path else None
+        if alert is None:
+            log.error("clip for unknown alert %s dropped", msg.alert_id)
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+            return None
+        planned = alert.payload.get("clip") or {}
+        detected = datetime.fromisoformat(alert.payload["detected_at"]).astimezone(self.tz)
+        url: str | None = planned.get("url") or clip_url(clip_day(detected), msg.alert_id)
+        state, error = msg.state, msg.error
+        staging = (self.data_dir / "clips" / ".incoming").resolve()
+        if staged is not None and staged.resolve().parent != staging:
+            log.error("clip of alert %s: %s is not in the clip staging folder; ignored", msg.alert_id, staged)
+            state, error, staged = "failed", "the clip was written outside the media folder", None
+        if staged is not None and url is not None:
+            final = self.data_dir / url.removeprefix("/media/")
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, final)
+            except OSError as exc:
+                log.error("cannot store the clip of alert %s: %s", msg.alert_id, exc)
+                with contextlib.suppress(OSError):
+                    staged.unlink()
+                state, error = "failed", f"cannot store the clip: {exc}"
+        if state == "failed":
+            url = None
+        clip = AlertClip(
+            url=url,
+            sha256=msg.sha256 if url else None,
+            start=iso(msg.start, self.tz) if msg.start is not None else None,
+            end=iso(msg.end, self.tz) if msg.end is not None else None,
+            state=state,
+            error=error,
+        )
+        topic = f"{self.prefix}/alerts/{alert.event_type}/{alert.camera_id}/clip"
+        updated = self.store.update_clip(msg.alert_id, clip, topic)
+        log.info(
+            "alert %s: clip %s%s", msg.alert_id, state, f" ({error})" if error else "",
+        )  # fmt: skip
+        return updated
+
+    def fail_stale_clips(self, now: datetime, after: timedelta = timedelta(minutes=10)) -> int:
+        """Clips still pending long after their alert (the worker died or was stopped first) are failed,
+        so no alert waits for a clip for ever. `now` in the site's time zone (as alerts are stored)."""
+        stale = self.store.pending_clips(now - timedelta(days=2), now - after)
+        for alert in stale:
+            self.accept_clip(
+                ClipMsg(
+                    -1, alert.alert_id, None, None, None, None, "failed",
+                    "the analysis worker stopped before the clip was written",
+                )  # fmt: skip
+            )
+        return len(stale)

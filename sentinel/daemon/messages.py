@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sentinel.alerts.clip import ClipResult
 from sentinel.config import CameraConfig
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.reader import ReaderStatus
@@ -26,10 +27,40 @@ class CameraStatusMsg:
 
 
 @dataclass(frozen=True)
+class ClipPlan:
+    """The clip an alert will get: from `start` to `end` (epoch seconds, the alert frame's clock)."""
+
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class EventMsg:
     worker: int
     event: RuleEvent
-    snapshot_jpeg: bytes | None
+    snapshot_jpeg: bytes | None  # privacy masks already applied
+    alert_id: str | None = None  # picked by the worker, so a ClipMsg can follow; None: the supervisor picks
+    clip: ClipPlan | None = None  # a clip is being written: the alert goes out with it `pending`
+
+
+@dataclass(frozen=True)
+class ClipMsg:
+    """An alert's clip is written (`path`, under <data_dir>/clips/.incoming, for the supervisor to move) or
+    could not be (`path` None); `state` ready / partial / failed, `error` says why it is not ready."""
+
+    worker: int
+    alert_id: str
+    path: str | None
+    sha256: str | None
+    start: float | None
+    end: float | None
+    state: str
+    error: str | None
+
+    @classmethod
+    def of(cls, worker: int, r: ClipResult) -> ClipMsg:
+        path = str(r.path) if r.path is not None else None
+        return cls(worker, r.alert_id, path, r.sha256, r.start, r.end, r.state, r.error)
 
 
 @dataclass(frozen=True)
@@ -62,7 +93,7 @@ class ConditionMsg:
     ts: float
 
 
-WorkerMessage = ConditionMsg | Heartbeat | CameraStatusMsg | EventMsg | WorkerFailed | CameraFailed
+WorkerMessage = ConditionMsg | Heartbeat | CameraStatusMsg | EventMsg | ClipMsg | WorkerFailed | CameraFailed
 
 
 # ---------------------------------------------------------------- supervisor → worker

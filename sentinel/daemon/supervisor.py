@@ -20,17 +20,23 @@ from zoneinfo import ZoneInfo
 
 from sentinel.alerts.db import make_engine, migrate, session_factory, sqlite_url
 from sentinel.alerts.embedded_broker import EmbeddedBroker
-from sentinel.alerts.publisher import BrokerAddress, MqttPublisher
+from sentinel.alerts.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
+from sentinel.alerts.retention import prune_media
 from sentinel.alerts.snapshot import SnapshotStore
 from sentinel.alerts.store import AlertStore
 from sentinel.config import SentinelConfig, expand_env
+from sentinel.console.live import LiveFeed
+from sentinel.console.metrics import SentinelMetrics
+from sentinel.console.server import ConsoleServer, ConsoleServerError
 from sentinel.daemon.camera_board import CameraBoard
+from sentinel.daemon.console_wiring import start_console
 from sentinel.daemon.intake import AlertIntake
 from sentinel.daemon.live_reload import ConfigWatcher, diff_cameras, settings_needing_restart
 from sentinel.daemon.messages import (
     AddCamera,
     CameraFailed,
     CameraStatusMsg,
+    ClipMsg,
     ConditionMsg,
     EventMsg,
     Heartbeat,
@@ -76,6 +82,11 @@ class Supervisor:
         self.intake: AlertIntake | None = None
         self.cases: CaseEngine | None = None
         self.commands: CaseCommands | None = None
+        self.live = LiveFeed()  # alerts, cases and camera status for the console's SSE stream
+        self.metrics = SentinelMetrics(outbox_depth=lambda: self.store.outbox_depth() if self.store else 0)
+        self.console: ConsoleServer | None = None
+        self.board.listeners.append(lambda payload: self.live.publish("camera", payload))
+        self.started_at = time.monotonic()
 
     # ---------------------------------------------------------------- start / stop
 
@@ -103,6 +114,10 @@ class Supervisor:
             if camera.enabled:
                 self.board.add(camera, -1)
         self.pool.start(cfg.cameras)
+        try:
+            self.console = start_console(self)
+        except ConsoleServerError as exc:
+            raise StartupError(str(exc)) from None
         for handle in self.pool.handles:
             for camera in handle.spec.cameras:
                 self.board.views[camera.id].worker = handle.spec.index
@@ -140,15 +155,22 @@ class Supervisor:
                 raise StartupError(str(exc)) from None
             url = self.broker.url
         client_id = cfg.mqtt.client_id or f"sentinel-{cfg.site.id}-{socket.gethostname()}"
-        self.publisher = MqttPublisher(
-            BrokerAddress.parse(url),
-            self.prefix,
-            self.store,
-            client_id=client_id,
-            username=expand_env(cfg.mqtt.username) if cfg.mqtt.username else None,
-            password=expand_env(cfg.mqtt.password) if cfg.mqtt.password else None,
-            keepalive=cfg.mqtt.keepalive,
-        )
+        tls = TlsOptions(cfg.mqtt.tls_ca, cfg.mqtt.tls_cert, cfg.mqtt.tls_key, cfg.mqtt.tls_insecure)
+        try:
+            self.publisher = MqttPublisher(
+                BrokerAddress.parse(url),
+                self.prefix,
+                self.store,
+                client_id=client_id,
+                username=expand_env(cfg.mqtt.username) if cfg.mqtt.username else None,
+                password=expand_env(cfg.mqtt.password) if cfg.mqtt.password else None,
+                keepalive=cfg.mqtt.keepalive,
+                tls=tls,
+            )
+        except MqttSetupError as exc:
+            raise StartupError(str(exc)) from None
+        except KeyError as exc:  # an unset ${VAR} in username/password
+            raise StartupError(f"mqtt: environment variable {exc.args[0]} is not set") from None
         self.board.publisher = self.publisher
         if self.commands is not None:
             self.publisher.subscribe(self.commands.subscription)
@@ -182,8 +204,24 @@ class Supervisor:
 
     def stop(self) -> None:
         log.info("stopping")
+        if self.console is not None:
+            self.console.stop()
+        # keep reading while the workers wind down: their last messages (clips written with what was
+        # buffered, final statuses) arrive, and a worker whose queue pipe is full is never killed mid-message
+        # (which would leave a torn message that blocks queue.get for ever)
+        winding_down = threading.Event()
+
+        def drain() -> None:
+            while not winding_down.is_set():
+                self._drain_queue(timeout=0.1)
+
+        reader = threading.Thread(target=drain, name="drain-at-stop", daemon=True)
+        reader.start()
         self.pool.stop()
-        self._drain_queue(timeout=0.2)
+        winding_down.set()
+        reader.join(timeout=2.0)
+        if not reader.is_alive():
+            self._drain_queue(timeout=0.2)
         self.board.all_stopped()
         if self.publisher is not None:
             self.publisher.stop()
@@ -194,21 +232,60 @@ class Supervisor:
 
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop` is set."""
-        next_prune = 0.0
+        next_health = 0.0
+        next_prune = next_sweep = 0.0
         while not stop.is_set():
             self._drain_queue(timeout=0.5)
             self.pool.supervise(self.board.mark_worker_down)
             for event in self.board.offline_events(time.time()):
                 self._on_event_msg(event.camera_id, event, None)
             self._handle_commands()
-            if self.cases is not None and self.cases.tick():
-                self._notify()
+            if time.monotonic() >= next_health:
+                next_health = time.monotonic() + self.config.mqtt.status_interval
+                self._publish_health()
+            if self.cases is not None:
+                self._announce_cases(self.cases.tick())
             if self.watcher is not None and (self.reload_requested.is_set() or self.watcher.changed()):
                 self.reload_requested.clear()
                 self.reload()
             if time.monotonic() >= next_prune:
-                next_prune = time.monotonic() + 3600
+                next_prune = time.monotonic() + (600 if self.config.storage.max_media_bytes else 3600)
                 self._prune_snapshots()
+            if time.monotonic() >= next_sweep and self.intake is not None:
+                next_sweep = time.monotonic() + 60
+                if self.intake.fail_stale_clips(datetime.now(self.tz)):
+                    self._notify()
+
+    def _publish_health(self) -> None:
+        """Retained `{p}/health`: what an operator or a monitor needs to see the daemon is keeping up
+        (`{p}/status` stays the plain online/offline of the contract)."""
+        if self.publisher is None:
+            return
+        try:
+            depth: int | None = self.store.outbox_depth() if self.store is not None else None
+        except Exception as exc:  # the database is away: say so, keep serving
+            log.warning("outbox depth unknown: %s", _first_line(exc))
+            depth = None
+        views = list(self.board.views.values())
+        online = sum(1 for v in views if v.note is None and v.status and v.status.state == "online")
+        alive = sum(1 for h in self.pool.handles if h.process is not None and h.process.is_alive())
+        self.publisher.set_retained(
+            "health",
+            {
+                "schema": "sentinel.health/1",
+                "ts": datetime.now(self.tz).isoformat(timespec="seconds"),
+                "uptime_s": round(time.monotonic() - self.started_at, 1),
+                "outbox_depth": depth,
+                "mqtt_error": self.publisher.last_error,
+                "cameras": {"online": online, "total": len(views)},
+                "workers": {
+                    "alive": alive,
+                    "total": len(self.pool.handles),
+                    "restarts": sum(h.restarts for h in self.pool.handles),
+                    "failed": sum(1 for h in self.pool.handles if h.failed),
+                },
+            },
+        )
 
     def _notify(self) -> None:
         if self.publisher is not None:
@@ -238,6 +315,7 @@ class Supervisor:
         )  # fmt: skip
         for camera_id in diff.removed:
             view = self.board.remove(camera_id)
+            self.metrics.forget_camera(camera_id)
             self.pool.send(view.worker, RemoveCamera(camera_id), drop=camera_id)
         for camera in diff.changed:
             self.board.replace(camera)
@@ -269,16 +347,25 @@ class Supervisor:
     def _handle(self, msg: WorkerMessage) -> None:
         if isinstance(msg, Heartbeat):
             self.pool.beat(msg.worker, msg.ts)
+            self.metrics.observe_heartbeat(msg.worker, msg.frames_analysed, msg.inference_ms)
         elif isinstance(msg, CameraStatusMsg):
             self.pool.beat(msg.worker)
             self.board.on_status(msg.status)
+            st = msg.status
+            self.metrics.observe_camera(st.camera_id, st.state.value, st.frames_decoded, st.frames_delivered)
         elif isinstance(msg, EventMsg):
-            self._on_event_msg(msg.event.camera_id, msg.event, msg.snapshot_jpeg)
-        elif isinstance(msg, ConditionMsg):
-            if self.cases is not None and self.cases.on_condition(
-                msg.camera_id, msg.event_type, msg.zone, msg.active, msg.ts
-            ):
+            self._on_event_msg(msg.event.camera_id, msg.event, msg.snapshot_jpeg, msg)
+        elif isinstance(msg, ClipMsg):
+            updated = self.intake.accept_clip(msg) if self.intake is not None else None
+            if updated is not None:
                 self._notify()
+                # the console's live queue: the alert again, now with its clip (ready/partial/failed)
+                self.live.publish("alert_clip", updated.model_dump(mode="json", by_alias=True))
+        elif isinstance(msg, ConditionMsg):
+            if self.cases is not None:
+                self._announce_cases(
+                    self.cases.on_condition(msg.camera_id, msg.event_type, msg.zone, msg.active, msg.ts)
+                )
         elif isinstance(msg, CameraFailed):
             log.error("camera %s cannot be analysed: %s", msg.camera_id, msg.error)
             self.board.mark_down(msg.camera_id, msg.error)
@@ -287,13 +374,27 @@ class Supervisor:
             self.pool[msg.worker].failed = msg.error
             self.board.mark_worker_down(msg.worker, msg.error)
 
-    def _on_event_msg(self, camera_id: str, event: Any, jpeg: bytes | None) -> None:
+    def _on_event_msg(
+        self, camera_id: str, event: Any, jpeg: bytes | None, msg: EventMsg | None = None
+    ) -> None:
         view = self.board.views.get(camera_id)
         if view is None or self.intake is None:
             log.error("dropping event from unknown camera %s", camera_id)
             return
-        self.intake.accept(event, jpeg, view.camera)
+        alert = self.intake.accept(
+            event, jpeg, view.camera, msg.alert_id if msg else None, msg.clip if msg else None
+        )
         self._notify()
+        if alert is not None:
+            self.live.publish("alert", alert.model_dump(mode="json", by_alias=True))
+            self.metrics.alerts.labels(alert.event_type).inc()
+
+    def _announce_cases(self, changes: list[Any]) -> None:
+        """Case changes are already in the outbox (same transaction); wake the publisher, tell the console."""
+        if changes:
+            self._notify()
+        for change in changes:
+            self.live.publish("case", change.payload)
 
     def _handle_commands(self) -> None:
         """Inbound case commands from the command platform: every one gets a reply, none can crash us."""
@@ -307,16 +408,28 @@ class Supervisor:
             reply = self.commands.handle_and_queue(topic, payload)
             log.info("command on %s: %s", topic, "ok" if reply.ok else f"refused ({reply.error})")
             self._notify()
+            if reply.ok:
+                self.live.publish(
+                    "case", {"case_id": reply.case_id, "state": reply.state, "number": reply.number}
+                )
 
     def _prune_snapshots(self) -> None:
-        keep = self.config.storage.snapshot_retention_days
+        """Snapshots and clips, by age and total size (sentinel.alerts.retention)."""
+        storage = self.config.storage
         try:
-            removed = self.snapshots.prune(datetime.now(self.tz).date(), keep)
+            report = prune_media(
+                storage.data_dir, datetime.now(self.tz).date(), storage.snapshot_retention_days,
+                storage.max_media_bytes,
+            )  # fmt: skip
         except OSError as exc:
-            log.error("snapshot retention failed: %s", exc)
+            log.error("media retention failed: %s", exc)
             return
-        if removed:
-            log.info("snapshot retention: removed %d files older than %d days", removed, keep)
+        if report:
+            days = ", ".join(report.days) or "none whole"
+            log.info(
+                "media retention: removed %d files (%.1f MB; days %s), %.1f MB left",
+                report.files, report.bytes / 1e6, days, report.total_after / 1e6,
+            )  # fmt: skip
 
 
 def _first_line(exc: BaseException) -> str:

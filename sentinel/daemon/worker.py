@@ -20,12 +20,16 @@ from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any
 
+from sentinel.alerts.builder import new_alert_id
+from sentinel.alerts.clip import ClipJob, ClipResult, ClipWriter, clips_enabled, ring_for
 from sentinel.alerts.snapshot import render_snapshot
 from sentinel.config import CameraConfig, DetectorConfig
 from sentinel.daemon.messages import (
     AddCamera,
     CameraFailed,
     CameraStatusMsg,
+    ClipMsg,
+    ClipPlan,
     ConditionMsg,
     EventMsg,
     Heartbeat,
@@ -34,8 +38,10 @@ from sentinel.daemon.messages import (
     WorkerFailed,
     WorkerMessage,
 )
+from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, Rule, build_rules
 from sentinel.detect.tracker import IouTracker
+from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
 
 log = logging.getLogger(__name__)
@@ -79,6 +85,11 @@ class CameraPipeline:
         self.tracker = IouTracker()
         self.mailbox = LatestFrame(ready)
         self.conditions: dict[int, tuple[bool, float]] = {}  # rule index → (active, when last sent)
+        self.privacy = privacy_mask_of(camera)  # blacked out before a snapshot or clip leaves the worker
+        pre, post = camera.clip_pre, camera.clip_post
+        self.ring: PacketRing | None = ring_for(pre, post) if clips_enabled(pre, post) else None
+        self.clips: ClipWriter | None = None  # the worker's clip writer thread
+        self.clip_dir = Path()  # clips are written here; the supervisor moves them to clips/DAY/
 
 
 class WorkerRuntime:
@@ -91,6 +102,14 @@ class WorkerRuntime:
         self.ready = threading.Event()
         self.pipelines: dict[str, CameraPipeline] = {}
         self.readers: dict[str, StreamReader] = {}
+        index = spec.index
+
+        def clip_done(result: ClipResult) -> None:  # the clip writer's thread
+            out.put(ClipMsg.of(index, result))
+
+        self.clips = ClipWriter(clip_done, name=f"clip-writer-{index}")
+        self.clips.start()
+        self.clip_dir = spec.state_dir.parent / "clips" / ".incoming"  # state_dir is <data_dir>/cameras
 
     def add(self, camera: CameraConfig) -> None:
         if camera.id in self.pipelines:
@@ -106,14 +125,24 @@ class WorkerRuntime:
         def on_status(st: ReaderStatus) -> None:
             self.out.put(CameraStatusMsg(index, st))
 
-        reader = StreamReader(camera, pipe.mailbox.put, on_status)
+        pipe.clips, pipe.clip_dir = self.clips, self.clip_dir
+        ring = pipe.ring
+
+        def on_frame(frame: Frame) -> None:
+            if ring is not None:
+                ring.note_frame(frame.seq)  # where in the packet ring this frame came from
+            pipe.mailbox.put(frame)
+
+        reader = StreamReader(camera, on_frame, on_status, on_packet=ring.offer if ring is not None else None)
         self.pipelines[camera.id] = pipe
         self.readers[camera.id] = reader
         reader.start()
 
     def remove(self, camera_id: str) -> None:
         reader = self.readers.pop(camera_id, None)
-        self.pipelines.pop(camera_id, None)
+        pipe = self.pipelines.pop(camera_id, None)
+        if pipe is not None and pipe.ring is not None:
+            pipe.ring.close()  # clips waiting for more of this camera are written with what there is
         if reader is not None:
             reader.stop()
             reader.join(timeout=5)
@@ -124,6 +153,7 @@ class WorkerRuntime:
             reader.stop()
         for camera_id in list(self.readers):
             self.remove(camera_id)
+        self.clips.finish(timeout=3.0)  # clips still waiting: written with what was buffered (partial)
 
 
 def worker_main(
@@ -210,12 +240,25 @@ def _apply_rules(
             out.put(ConditionMsg(worker, pipe.camera.id, rule.event_type, rule.zone, active, frame.ts))
         if event is None:
             continue
+        alert_id = new_alert_id()  # chosen here, so the clip that follows later can name its alert
         try:
-            jpeg: bytes | None = render_snapshot(frame.image, event.objects, event.zone_polygon)
+            jpeg: bytes | None = render_snapshot(
+                frame.image, event.objects, event.zone_polygon, privacy=pipe.privacy
+            )
         except Exception:  # a snapshot is evidence, not a precondition: the alert still goes out
             log.exception("camera %s: snapshot failed", pipe.camera.id)
             jpeg = None
-        out.put(EventMsg(worker, event, jpeg))
+        job = None
+        if pipe.ring is not None and pipe.clips is not None:
+            cam = pipe.camera
+            job = ClipJob.plan(
+                alert_id, pipe.ring, frame.seq, frame.ts, cam.clip_pre, cam.clip_post,
+                pipe.clip_dir / f"{alert_id}.mp4", pipe.privacy,
+            )  # fmt: skip
+        plan = ClipPlan(frame.ts - pipe.camera.clip_pre, frame.ts + pipe.camera.clip_post) if job else None
+        out.put(EventMsg(worker, event, jpeg, alert_id=alert_id, clip=plan))  # the alert goes out now
+        if job is not None and pipe.clips is not None:
+            pipe.clips.submit(job)  # ... and its clip once `clip_post` seconds have come in
 
 
 def _load_detector(cfg: DetectorConfig) -> Any:

@@ -246,7 +246,7 @@ def case_payload(
 
 def find_case(s: Session, ref: str, lock: bool = False) -> CaseRow | None:
     """A case by id, or by its number ("17")."""
-    where = CaseRow.number == int(ref) if ref.isdigit() else CaseRow.id == ref
+    where = CaseRow.number == int(ref) if ref.isascii() and ref.isdigit() else CaseRow.id == ref
     q = select(CaseRow).where(where)
     return s.scalars(q.with_for_update() if lock else q).first()
 

@@ -24,6 +24,8 @@ from sentinel.ingest.source import SourceError, file_path, mask_secrets, mask_ur
 
 log = logging.getLogger(__name__)
 
+MAX_CORRUPT_RUN = 50  # consecutive undecodable packets before the stream counts as broken
+
 
 class CameraState(StrEnum):
     connecting = "connecting"
@@ -62,10 +64,12 @@ class StreamReader(threading.Thread):
         on_frame: Callable[[Frame], None],
         on_status: Callable[[ReaderStatus], None],
         backoff: Backoff | None = None,
+        on_packet: Callable[[av.Packet], None] | None = None,
     ) -> None:
         super().__init__(name=f"reader-{camera.id}", daemon=True)
         self.camera = camera
         self._on_frame = on_frame
+        self._on_packet = on_packet  # every demuxed video packet, before the keyframe filter (packet ring)
         self._on_status = on_status
         self._backoff = backoff or Backoff(1.0, 60.0)
         self._stop_event = threading.Event()
@@ -77,6 +81,7 @@ class StreamReader(threading.Thread):
         self._decoded = 0
         self._reconnects = 0
         self._seq = 0
+        self._corrupt_run = 0  # consecutive packets the decoder rejected
         self._mode = "keyframes" if camera.decode is DecodeMode.keyframes else "all"
         self._secrets: list[str] = []
         self._media_clock = time.time()  # fast file replay: frame time = this origin + media time played
@@ -187,9 +192,11 @@ class StreamReader(threading.Thread):
                     key_gaps = (key_gaps + [t_packet - last_key_t])[-4:]
                     self._auto_mode(stream, key_gaps, interval)
                 last_key_t = t_packet
+            if self._on_packet is not None:
+                self._on_packet(packet)
             if self._mode == "keyframes" and not packet.is_keyframe:
                 continue
-            for frame in packet.decode():
+            for frame in self._decode(packet):
                 self._decoded += 1
                 t = float(frame.time) if frame.time is not None else last_media + 1.0 / 25
                 if t0_media is None or t < last_media - 1.0:  # start, loop or timestamp discontinuity
@@ -211,6 +218,19 @@ class StreamReader(threading.Thread):
                 last_delivery = time.monotonic()
         if t0_media is not None:  # end of a pass: the next pass (loop) continues the media clock
             self._media_played += last_media - t0_media + 1.0 / max(float(stream.average_rate or 25), 1.0)
+
+    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        """Decode one packet; a damaged packet is skipped (the decoder conceals or drops it) rather than
+        tearing down the stream. Only a run of them — a stream that yields nothing but garbage — fails."""
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            self._corrupt_run += 1
+            if self._corrupt_run >= MAX_CORRUPT_RUN:
+                raise
+            return []
+        self._corrupt_run = 0
+        return frames
 
     def _deliver(self, frame: av.VideoFrame, media_elapsed: float, is_file: bool) -> None:
         now = time.time()
