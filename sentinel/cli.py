@@ -60,10 +60,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         return EXIT_RUNTIME
     os.environ.setdefault("SENTINEL_DEMO_DATA", str(Path.cwd() / "var" / "demo"))
-    return _run(DEMO_CONFIG, args.log_level)
+    return _run(DEMO_CONFIG, args.log_level, demo=True)
 
 
-def _run(config_path: Path, log_level: str) -> int:
+def _demo_login(supervisor: object) -> None:
+    """The demo's console needs someone to sign in: create `demo` (admin) once, with a random password
+    written to a file only its owner can read (never printed or logged)."""
+    import secrets
+
+    from sentinel.alerts.db import session_factory
+    from sentinel.console.users import Users
+
+    store = getattr(supervisor, "store", None)
+    config = getattr(supervisor, "config", None)
+    if store is None or config is None or not config.console.enabled:
+        return
+    users = Users(session_factory(store.engine))
+    login_file = config.storage.data_dir / "demo-login.txt"
+    if not users.all():
+        password = secrets.token_urlsafe(12)
+        users.add("demo", password, "admin", "Demo operator")
+        login_file.write_text(f"user: demo\npassword: {password}\n", encoding="utf-8")
+        login_file.chmod(0o600)
+    logging.getLogger("sentinel.demo").info(
+        "console: http://%s:%d/ (sign-in for user 'demo' in %s)",
+        config.console.host,
+        config.console.port,
+        login_file,
+    )
+
+
+def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
     from sentinel.daemon.live_reload import ConfigWatcher
     from sentinel.daemon.supervisor import StartupError, Supervisor
 
@@ -83,6 +110,8 @@ def _run(config_path: Path, log_level: str) -> int:
     signal.signal(signal.SIGHUP, lambda *_: supervisor.reload_requested.set())
     try:
         supervisor.start()
+        if demo:
+            _demo_login(supervisor)
     except StartupError as exc:
         print(f"sentinel: {exc}", file=sys.stderr)
         supervisor.stop()

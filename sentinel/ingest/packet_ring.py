@@ -103,6 +103,11 @@ class PacketRing:
         """The reader's `on_packet` hook; copies the packet into the ring. Never raises."""
         try:
             self._offer(packet)
+        except ValueError as exc:  # a codec MP4 cannot carry (e.g. msmpeg4 in old AVI files): no clips
+            self.error = f"{type(exc).__name__}: {exc}"
+            if not self._failed:
+                self._failed = True
+                log.warning("packet ring: %s; alerts from this camera will have no clip", exc)
         except Exception as exc:  # keep the stream alive; clips will say what is missing
             self.error = f"{type(exc).__name__}: {exc}"
             if not self._failed:
