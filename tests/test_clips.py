@@ -32,9 +32,10 @@ from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import Frame, StreamReader
 from tests.mqtt_helpers import Recorder
+from tests.support.daemon import Daemon
 from tests.support.footage import vtest_h264
 from tests.support.servers import Mosquitto, RtspServer
-from tests.test_e2e_pipeline import Daemon, daemon_config
+from tests.test_e2e_pipeline import daemon_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "sentinel" / "data" / "alert.schema.json").read_text())

@@ -13,9 +13,9 @@ import pytest
 
 from sentinel.grid.roster import load_roster
 from tests.mqtt_helpers import Recorder
+from tests.support.daemon import Daemon
 from tests.support.footage import crowd_then_empty
 from tests.support.servers import Mosquitto, RtspServer
-from tests.test_e2e_pipeline import Daemon
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 
 from tests.mqtt_helpers import Recorder
+from tests.support.daemon import Daemon
 from tests.support.footage import vtest_h264
 from tests.support.servers import Mosquitto, RtspServer
 
@@ -63,34 +64,6 @@ def daemon_config(tmp_path: Path, broker_url: str, rtsp_url: str, extra_camera: 
         encoding="utf-8",
     )
     return path
-
-
-class Daemon:
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
-        text = config.read_text(encoding="utf-8")
-        if not any(line.startswith("console:") for line in text.splitlines()):
-            # each test daemon would otherwise want the console's default port 8080
-            config.write_text(text.rstrip("\n") + "\nconsole: {enabled: false}\n", encoding="utf-8")
-        self.log_path = config.parent / "daemon.log"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sentinel.cli", "run", "--config", str(config)],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=config.parent,
-        )  # fmt: skip
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-        return self.proc.returncode
 
 
 @pytest.fixture

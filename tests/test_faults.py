@@ -16,11 +16,9 @@ import errno
 import json
 import os
 import random
-import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -35,6 +33,7 @@ import paho.mqtt.publish as mqtt_publish
 import pytest
 
 from tests.mqtt_helpers import Received, Recorder
+from tests.support.daemon import Daemon
 from tests.support.footage import VTEST_AVI, vtest_h264
 from tests.support.servers import HOST, Mosquitto, RtspServer, free_port
 
@@ -104,37 +103,6 @@ def write_config(tmp_path: Path, broker_url: str, cameras: list[dict[str, Any]],
     path = tmp_path / "sentinel.yaml"
     path.write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
-
-
-class Daemon:
-    """`sentinel run` as a child process, its output in `<dir>/<name>.log`."""
-
-    def __init__(self, config: Path, name: str = "daemon", env: dict[str, str] | None = None) -> None:
-        self.log_path = config.parent / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()/kill()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sentinel.cli", "run", "--config", str(config)],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=config.parent,
-        )  # fmt: skip
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        self.proc.kill()  # SIGKILL: no goodbye, no flush
-        self.proc.wait(10)
-        self._log.close()
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.mqtt_helpers import Recorder
+from tests.support.daemon import Daemon
 from tests.support.footage import vtest_h264
 from tests.support.servers import Mosquitto, RtspServer
-from tests.test_e2e_pipeline import Daemon
 
 pytestmark = pytest.mark.slow
 
