@@ -147,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_demo)
 
-    from sentinel import cli_camera, cli_cases, cli_replay, cli_users
+    from sentinel import cli_camera, cli_cases, cli_nodes, cli_replay, cli_users
 
-    for module in (cli_camera, cli_cases, cli_replay, cli_users):
+    for module in (cli_camera, cli_cases, cli_nodes, cli_replay, cli_users):
         module.register(sub)
     return parser
 

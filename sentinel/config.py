@@ -171,6 +171,37 @@ class DatabaseConfig(Strict):
     url: str | None = Field(default=None, description="SQLAlchemy URL; unset: SQLite under data_dir")
 
 
+class NodeConfig(Strict):
+    """This process as one node of several sharing cameras through PostgreSQL leases (sentinel.cluster).
+    Only used with a PostgreSQL `database.url`; SQLite runs a single node that owns every camera."""
+
+    id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="unique per node; unset: the host name",
+    )
+    max_cameras: int = Field(default=0, ge=0, description="cameras this node takes at most; 0 = no limit")
+    lease_ttl: Seconds = Field(
+        default=15.0, ge=3, le=600, description="a camera whose lease is not renewed this long may move"
+    )
+    renew_interval: Seconds | None = Field(
+        default=None, gt=0, description="seconds between lease renewals; unset: a third of lease_ttl"
+    )
+
+    @model_validator(mode="after")
+    def _renew_inside_ttl(self) -> NodeConfig:
+        if self.renew_interval is not None and self.renew_interval > self.lease_ttl / 2:
+            raise ValueError(
+                f"renew_interval ({self.renew_interval:g} s) must be at most half of lease_ttl "
+                f"({self.lease_ttl:g} s): a lease must survive one failed renewal"
+            )
+        return self
+
+    @property
+    def renew_every(self) -> float:
+        return self.renew_interval if self.renew_interval is not None else self.lease_ttl / 3
+
+
 class StorageConfig(Strict):
     data_dir: EnvPath = Path("var")
     snapshot_retention_days: int = Field(
@@ -631,6 +662,7 @@ class SentinelConfig(Strict):
     site: SiteConfig = SiteConfig()
     mqtt: MqttConfig = MqttConfig()
     database: DatabaseConfig = DatabaseConfig()
+    node: NodeConfig = NodeConfig()
     storage: StorageConfig = StorageConfig()
     detector: DetectorConfig = DetectorConfig()
     grid: GridConfig = GridConfig()
@@ -657,4 +689,4 @@ class SentinelConfig(Strict):
         return self.mqtt.topic_prefix.replace("{site}", self.site.id).rstrip("/")
 
 
-_SECTIONS = {"site", "mqtt", "database", "storage", "detector", "grid", "cases", "console", "event_types"}
+_SECTIONS = {"site", "mqtt", "database", "node", "storage", "detector", "grid", "cases", "console", "event_types"}

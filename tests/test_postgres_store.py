@@ -25,6 +25,7 @@ from alembic.script import ScriptDirectory
 from sentinel.alerts.db import MIGRATIONS, Base, driver_url, make_engine, migrate, session_factory
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation
 from sentinel.alerts.store import AlertStore
+from sentinel.cluster import models as cluster_models  # noqa: F401
 from sentinel.event_types import default_event_types
 from sentinel.grid import case_engine as case_engine_module
 from sentinel.grid.case_engine import CaseEngine, Routing

@@ -67,8 +67,10 @@ class MqttPublisher:
         keepalive: int = 30,
         max_inflight: int = 20,
         tls: TlsOptions | None = None,
+        status_suffix: str = "status",
     ) -> None:
         self.address = address
+        self.status_suffix = status_suffix  # `status`; on a node of several `nodes/<id>/status`
         self.prefix = prefix
         self.store = store
         self.max_inflight = max_inflight
@@ -76,6 +78,7 @@ class MqttPublisher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._rescan = threading.Event()
         self._retained: dict[str, bytes] = {}  # topic → last retained payload, replayed on reconnect
         self._retained_lock = threading.Lock()
         self._keepalive = keepalive
@@ -151,7 +154,7 @@ class MqttPublisher:
 
     @property
     def status_topic(self) -> str:
-        return f"{self.prefix}/status"
+        return f"{self.prefix}/{self.status_suffix}"
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -209,6 +212,12 @@ class MqttPublisher:
         self._subscriptions.append(topic)
         if self.connected.is_set():
             self.client.subscribe(topic, qos=1)
+
+    def rescan(self) -> None:
+        """Rows older than the ones already handed to paho became ours (adopted from a dead node): start the
+        next drain from the oldest pending row again."""
+        self._rescan.set()
+        self._wake.set()
 
     def outbox_notify(self) -> None:
         """Tell the drain loop new rows are waiting."""
@@ -276,6 +285,9 @@ class MqttPublisher:
                     was_connected = False
                     continue
                 was_connected = True
+                if self._rescan.is_set():
+                    self._rescan.clear()
+                    highest_sent = 0  # rows in flight are skipped below, the adopted ones picked up
                 acked = []
                 while True:
                     try:
@@ -291,6 +303,8 @@ class MqttPublisher:
                 batch = self.store.pending(after_id=highest_sent, limit=room)
                 handed: list[int] = []
                 for item in batch:
+                    if item.id in inflight.values():
+                        continue  # still waiting for its PUBACK (after a rescan)
                     info = self.client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
                     if info.rc != mqtt.MQTT_ERR_SUCCESS:
                         break  # connection went away; the row stays pending

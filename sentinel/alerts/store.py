@@ -3,13 +3,16 @@ so a crash or a broker outage can delay a message but never lose it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
 
 from sentinel.alerts.db import session_factory
-from sentinel.alerts.models import AlertRow, OutboxRow
+from sentinel.alerts.models import AlertRow, OutboxRow, this_node
 from sentinel.alerts.schema import Alert, AlertClip
 
 
@@ -27,11 +30,16 @@ class AlertStore:
         self.engine = engine
         self._session = session_factory(engine)
 
-    def record(self, alert: Alert, topic: str, snapshot_path: str | None) -> None:
-        """Store the alert and queue its MQTT message in one transaction."""
+    def record(
+        self, alert: Alert, topic: str, snapshot_path: str | None, fence: Callable[[Session], None] | None = None
+    ) -> None:
+        """Store the alert and queue its MQTT message in one transaction. `fence` runs first in that
+        transaction and may raise to refuse it (a node that lost the camera's lease: sentinel.cluster)."""
         payload = alert.model_dump(mode="json", by_alias=True)
         now = datetime.now(UTC)
         with self._session.begin() as s:
+            if fence is not None:
+                fence(s)
             s.add(
                 AlertRow(
                     id=alert.alert_id,
@@ -109,7 +117,7 @@ class AlertStore:
         with self._session() as s:
             rows = s.scalars(
                 select(OutboxRow)
-                .where(OutboxRow.sent_at.is_(None), OutboxRow.id > after_id)
+                .where(OutboxRow.sent_at.is_(None), OutboxRow.id > after_id, *_mine())
                 .order_by(OutboxRow.id)
                 .limit(limit)
             ).all()
@@ -130,7 +138,10 @@ class AlertStore:
     def outbox_depth(self) -> int:
         with self._session() as s:
             return int(
-                s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))) or 0
+                s.scalar(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None), *_mine())
+                )
+                or 0
             )
 
     def alert(self, alert_id: str) -> AlertRow | None:
@@ -140,3 +151,9 @@ class AlertStore:
     def alerts(self, limit: int = 100) -> list[AlertRow]:
         with self._session() as s:
             return list(s.scalars(select(AlertRow).order_by(AlertRow.detected_at.desc()).limit(limit)).all())
+
+
+def _mine() -> list[Any]:
+    """On a node of several, the outbox rows this node's publisher sends; on a single node, all of them."""
+    node = this_node()
+    return [] if node is None else [OutboxRow.node_id == node]

@@ -16,7 +16,15 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel import __version__
-from sentinel.console import media, routes_alerts, routes_cases, routes_site, routes_system, routes_users
+from sentinel.console import (
+    media,
+    routes_alerts,
+    routes_cases,
+    routes_nodes,
+    routes_site,
+    routes_system,
+    routes_users,
+)
 from sentinel.console.auth import LoginLimiter
 from sentinel.console.deps import ActionError, ConsoleDeps
 from sentinel.console.users import NoSuchUser, UserError, UserExists
@@ -25,7 +33,8 @@ from sentinel.grid.state_machine import CaseError
 log = logging.getLogger(__name__)
 
 ROUTERS = tuple(
-    m.router for m in (routes_users, routes_alerts, routes_cases, routes_site, media, routes_system)
+    m.router
+    for m in (routes_users, routes_alerts, routes_cases, routes_site, routes_nodes, media, routes_system)
 )
 CASE_ERROR_STATUS = {
     "unknown_case": 404,

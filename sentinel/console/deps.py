@@ -87,6 +87,8 @@ class ConsoleDeps:
     roster: Roster | None = None
     metrics: SentinelMetrics = field(default_factory=SentinelMetrics)
     broker_connected: Callable[[], bool] | None = None  # None: no broker to report on
+    # on a cluster (PostgreSQL): the nodes as `sentinel nodes` lists them; None on a single node
+    nodes: Callable[[], list[dict[str, Any]]] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sessions: sessionmaker[Session] = field(init=False)
     users: Users = field(init=False)

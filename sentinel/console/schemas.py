@@ -255,7 +255,21 @@ class CameraOut(Out):
     reconnects: int = 0
     frames: int = 0
     worker: int | None = None
+    node: str | None = None  # on a cluster: the node that runs it
     zones: list[ZoneOut] = []
+
+
+class NodeOut(Out):
+    id: str
+    host: str
+    alive: bool
+    stopped: bool
+    leader: bool
+    heartbeat_age_s: float
+    started_at: str
+    cameras: list[str]
+    max_cameras: int
+    console_url: str | None = None
 
 
 class GridProps(Out):

@@ -36,6 +36,7 @@ class CameraBoard:
         self.views: dict[str, CameraView] = {}
         self.publisher: MqttPublisher | None = None
         self.listeners: list[Callable[[dict[str, object]], object]] = []  # e.g. the console's live feed
+        self.node_id: str | None = None  # on a node of several: which node runs the camera
 
     def add(self, camera: CameraConfig, worker: int) -> None:
         self.views[camera.id] = CameraView(camera, worker)
@@ -95,6 +96,7 @@ class CameraBoard:
             "reconnects": st.reconnects if st else 0,
             "frames": st.frames_delivered if st else 0,
             "worker": view.worker,
+            "node": self.node_id,
         }
 
     def publish(self, view: CameraView, override_state: CameraState | None = None) -> None:

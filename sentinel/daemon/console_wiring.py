@@ -34,12 +34,24 @@ def start_console(sup: Supervisor) -> ConsoleServer | None:
         cfg,
         actions,
         live=sup.live,
-        camera_status=sup.board.statuses,
+        camera_status=sup.camera_statuses,
         cells=sup.intake.cells,
         roster=sup.intake.roster,
         metrics=sup.metrics,
         broker_connected=(publisher.connected.is_set if publisher is not None else (lambda: False)),
+        nodes=_nodes(sup) if sup.member is not None else None,
     )
     server = ConsoleServer(create_app(deps), cfg.console.host, cfg.console.port)
     server.start()
     return server
+
+
+def _nodes(sup: Supervisor) -> Any:
+    from sentinel.cluster.overview import cluster_overview
+
+    engine = sup.store.engine if sup.store is not None else None
+
+    def nodes() -> list[dict[str, object]]:
+        return cluster_overview(engine).as_dicts() if engine is not None else []
+
+    return nodes

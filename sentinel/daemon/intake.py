@@ -9,15 +9,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from sentinel.alerts.builder import build_alert, iso, new_alert_id, pending_clip
 from sentinel.alerts.clip import clip_day, clip_url
 from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
 from sentinel.alerts.store import AlertStore
+from sentinel.cluster.leases import LeaseLost
 from sentinel.config import CameraConfig
 from sentinel.daemon.messages import ClipMsg, ClipPlan
 from sentinel.detect.rules import RuleEvent
@@ -79,8 +83,10 @@ class AlertIntake:
         camera: CameraConfig,
         alert_id: str | None = None,
         clip: ClipPlan | None = None,
+        fence: Callable[[Session], None] | None = None,
     ) -> Alert | None:
-        """`alert_id` as the worker picked it (else a new one); `clip`: a clip is on its way (ClipMsg)."""
+        """`alert_id` as the worker picked it (else a new one); `clip`: a clip is on its way (ClipMsg);
+        `fence`: on a node of several, refuses the alert if this node no longer holds the camera's lease."""
         event_type = self.event_types.get(event.event_type)
         if event_type is None:
             log.error("dropping event of unknown type %s from camera %s", event.event_type, event.camera_id)
@@ -103,7 +109,14 @@ class AlertIntake:
             clip=pending,
         )  # fmt: skip
         topic = f"{self.prefix}/alerts/{event.event_type}/{event.camera_id}"
-        self.store.record(alert, topic, str(snapshot.path) if snapshot else None)
+        try:
+            self.store.record(alert, topic, str(snapshot.path) if snapshot else None, fence)
+        except LeaseLost as exc:  # another node runs this camera now: its alerts are that node's to raise
+            log.warning("alert %s not stored: %s", alert_id, exc)
+            if snapshot is not None:
+                with contextlib.suppress(OSError):
+                    snapshot.path.unlink()
+            return None
         self.stored += 1
         log.info(
             "alert %s %s (%s) on camera %s%s: count %d",

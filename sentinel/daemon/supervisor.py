@@ -8,8 +8,10 @@ Parts: `workers.py` (processes, restarts), `camera_board.py` (status, offline al
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing as mp
+import os
 import queue
 import socket
 import threading
@@ -20,15 +22,19 @@ from zoneinfo import ZoneInfo
 
 from sentinel.alerts.db import make_engine, migrate, session_factory, sqlite_url
 from sentinel.alerts.embedded_broker import EmbeddedBroker
+from sentinel.alerts.models import set_this_node
 from sentinel.alerts.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
 from sentinel.alerts.retention import prune_media
 from sentinel.alerts.snapshot import SnapshotStore
 from sentinel.alerts.store import AlertStore
+from sentinel.cluster.leases import NodeIdInUse
 from sentinel.config import SentinelConfig, expand_env
 from sentinel.console.live import LiveFeed
 from sentinel.console.metrics import SentinelMetrics
 from sentinel.console.server import ConsoleServer, ConsoleServerError
 from sentinel.daemon.camera_board import CameraBoard
+from sentinel.daemon.cluster_member import ClusterMember, Start, Stop
+from sentinel.daemon.cluster_metrics import ClusterMetrics
 from sentinel.daemon.console_wiring import start_console
 from sentinel.daemon.intake import AlertIntake
 from sentinel.daemon.live_reload import ConfigWatcher, diff_cameras, settings_needing_restart
@@ -48,6 +54,7 @@ from sentinel.daemon.workers import WorkerPool
 from sentinel.event_types import effective_event_types
 from sentinel.grid.case_engine import CaseEngine
 from sentinel.grid.commands import CaseCommands
+from sentinel.ingest.reader import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,9 @@ class Supervisor:
         self.live = LiveFeed()  # alerts, cases and camera status for the console's SSE stream
         self.metrics = SentinelMetrics(outbox_depth=lambda: self.store.outbox_depth() if self.store else 0)
         self.console: ConsoleServer | None = None
+        self.member: ClusterMember | None = None  # on PostgreSQL: this node's leases (sentinel.cluster)
+        self.node_id: str | None = None
+        self.remote_cameras: dict[str, dict[str, Any]] = {}  # other nodes' camera status, heard on MQTT
         self.board.listeners.append(lambda payload: self.live.publish("camera", payload))
         self.started_at = time.monotonic()
 
@@ -95,6 +105,7 @@ class Supervisor:
         cfg.storage.data_dir.mkdir(parents=True, exist_ok=True)
         self._open_store()
         assert self.store is not None
+        self._join_cluster()
         if cfg.cases.enabled:
             now = lambda: datetime.now(UTC)  # noqa: E731
             self.cases = CaseEngine(
@@ -110,10 +121,11 @@ class Supervisor:
         )
         self._load_grid()
         url = self._start_mqtt()
-        for camera in cfg.cameras:
-            if camera.enabled:
-                self.board.add(camera, -1)
-        self.pool.start(cfg.cameras)
+        if self.member is None:
+            for camera in cfg.cameras:
+                if camera.enabled:
+                    self.board.add(camera, -1)
+            self.pool.start(cfg.cameras)
         try:
             self.console = start_console(self)
         except ConsoleServerError as exc:
@@ -121,10 +133,17 @@ class Supervisor:
         for handle in self.pool.handles:
             for camera in handle.spec.cameras:
                 self.board.views[camera.id].worker = handle.spec.index
-        log.info(
-            "sentinel running: site %s, %d cameras on %d workers, MQTT %s, prefix %s",
-            cfg.site.id, len(self.board.views), len(self.pool.handles), url, self.prefix,
-        )  # fmt: skip
+        if self.member is not None:
+            self.member.start()  # cameras start as their leases are claimed
+            log.info(
+                "sentinel running: site %s, node %s of a cluster (%d cameras in the registry), MQTT %s, "
+                "prefix %s", cfg.site.id, self.node_id, len(cfg.cameras), url, self.prefix,
+            )  # fmt: skip
+        else:
+            log.info(
+                "sentinel running: site %s, %d cameras on %d workers, MQTT %s, prefix %s",
+                cfg.site.id, len(self.board.views), len(self.pool.handles), url, self.prefix,
+            )  # fmt: skip
         address = BrokerAddress.parse(url)
         log.info("watch it: mosquitto_sub -h %s -p %d -t '%s/#' -v", address.host, address.port, self.prefix)
 
@@ -141,6 +160,39 @@ class Supervisor:
             ) from None
         self.store = AlertStore(engine)
 
+    def _join_cluster(self) -> None:
+        """On PostgreSQL this process is one node of possibly several: cameras are leased, not simply run."""
+        assert self.store is not None
+        engine = self.store.engine
+        if engine.dialect.name != "postgresql":
+            return
+        node = self.config.node
+        self.node_id = node.id or socket.gethostname()
+        set_this_node(self.node_id)
+        console = self.config.console
+        self.member = ClusterMember(
+            engine,
+            node,
+            self.node_id,
+            camera_ids=lambda: [c.id for c in self.config.cameras if c.enabled],
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            console_url=f"http://{console.host}:{console.port}" if console.enabled else None,
+        )
+        try:
+            self.member.join()
+        except NodeIdInUse as exc:
+            raise StartupError(str(exc)) from None
+        except Exception as exc:
+            raise StartupError(f"cannot join the cluster: {type(exc).__name__}: {_first_line(exc)}") from None
+        self.board.node_id = self.node_id
+        self.cluster_metrics = ClusterMetrics(self.metrics.registry, self.member)
+        log.info(
+            "node %s: cameras are leased through PostgreSQL (lease %.0f s, renewed every %.1f s%s)",
+            self.node_id, node.lease_ttl, node.renew_every,
+            f", at most {node.max_cameras} cameras" if node.max_cameras else "",
+        )  # fmt: skip
+
     def _start_mqtt(self) -> str:
         cfg = self.config
         assert self.store is not None
@@ -154,7 +206,9 @@ class Supervisor:
             except Exception as exc:
                 raise StartupError(str(exc)) from None
             url = self.broker.url
-        client_id = cfg.mqtt.client_id or f"sentinel-{cfg.site.id}-{socket.gethostname()}"
+        client_id = cfg.mqtt.client_id or f"sentinel-{cfg.site.id}-{self.node_id or socket.gethostname()}"
+        if cfg.mqtt.client_id and self.node_id:
+            client_id = f"{cfg.mqtt.client_id}-{self.node_id}"  # one client id per node, or they kick each other
         tls = TlsOptions(cfg.mqtt.tls_ca, cfg.mqtt.tls_cert, cfg.mqtt.tls_key, cfg.mqtt.tls_insecure)
         try:
             self.publisher = MqttPublisher(
@@ -166,6 +220,7 @@ class Supervisor:
                 password=expand_env(cfg.mqtt.password) if cfg.mqtt.password else None,
                 keepalive=cfg.mqtt.keepalive,
                 tls=tls,
+                status_suffix=f"nodes/{self.node_id}/status" if self.node_id else "status",
             )
         except MqttSetupError as exc:
             raise StartupError(str(exc)) from None
@@ -173,7 +228,12 @@ class Supervisor:
             raise StartupError(f"mqtt: environment variable {exc.args[0]} is not set") from None
         self.board.publisher = self.publisher
         if self.commands is not None:
-            self.publisher.subscribe(self.commands.subscription)
+            # several nodes: the broker hands each command to one of them (a shared subscription)
+            share = f"$share/sentinel-{cfg.site.id}/" if self.member is not None else ""
+            self.publisher.subscribe(share + self.commands.subscription)
+        if self.member is not None:
+            self.publisher.set_retained("status", "online")  # the site; each node has nodes/<id>/status
+            self.publisher.subscribe(f"{self.prefix}/cameras/+/status")  # the whole system, for the console
         self.publisher.start()  # connects in the background; alerts wait in the outbox until it does
         if not self.publisher.wait_connected(5.0):
             log.warning(
@@ -218,12 +278,16 @@ class Supervisor:
         reader = threading.Thread(target=drain, name="drain-at-stop", daemon=True)
         reader.start()
         self.pool.stop()
+        if self.member is not None:
+            self.member.leave()  # the cameras are stopped: the other nodes may take them at once
         winding_down.set()
         reader.join(timeout=2.0)
         if not reader.is_alive():
             self._drain_queue(timeout=0.2)
         self.board.all_stopped()
         if self.publisher is not None:
+            if self.member is not None and not self._other_nodes_alive():
+                self.publisher.set_retained("status", "offline")  # the last node of the site goes
             self.publisher.stop()
         if self.broker is not None:
             self.broker.stop()
@@ -233,32 +297,103 @@ class Supervisor:
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop` is set."""
         next_health = 0.0
-        next_prune = next_sweep = 0.0
+        leader_due: dict[str, float] = {}  # leader job → next run (monotonic)
         while not stop.is_set():
             self._drain_queue(timeout=0.5)
+            if self.member is not None:
+                self._apply_leases()
             self.pool.supervise(self.board.mark_worker_down)
             for event in self.board.offline_events(time.time()):
                 self._on_event_msg(event.camera_id, event, None)
-            self._handle_commands()
+            self._handle_inbound()
             if time.monotonic() >= next_health:
                 next_health = time.monotonic() + self.config.mqtt.status_interval
                 self._publish_health()
-            if self.cases is not None:
-                self._announce_cases(self.cases.tick())
             if self.watcher is not None and (self.reload_requested.is_set() or self.watcher.changed()):
                 self.reload_requested.clear()
                 self.reload()
-            if time.monotonic() >= next_prune:
-                next_prune = time.monotonic() + (600 if self.config.storage.max_media_bytes else 3600)
-                self._prune_snapshots()
-            if time.monotonic() >= next_sweep and self.intake is not None:
-                next_sweep = time.monotonic() + 60
-                if self.intake.fail_stale_clips(datetime.now(self.tz)):
-                    self._notify()
+            if self.member is None or self.member.is_leader():
+                self._leader_work(leader_due)
+            else:
+                leader_due.clear()  # the moment this node leads, it starts with every job
+
+    def _leader_work(self, due: dict[str, float]) -> None:
+        """Work that is not per camera: on a node of several, only the leader does it (case timers are also
+        claimed row by row, so a stale leader cannot fire one twice)."""
+        if self.cases is not None:
+            self._announce_cases(self.cases.tick())
+        now = time.monotonic()
+        if self.member is not None and now >= due.get("adopt", 0.0):
+            due["adopt"] = now + self.member.every
+            self._adopt_outbox()
+        if now >= due.get("prune", 0.0):
+            due["prune"] = now + (600 if self.config.storage.max_media_bytes else 3600)
+            self._prune_snapshots()
+        if now >= due.get("sweep", 0.0) and self.intake is not None:
+            due["sweep"] = now + 60
+            if self.intake.fail_stale_clips(datetime.now(self.tz)):
+                self._notify()
+
+    # ---------------------------------------------------------------- cluster (PostgreSQL)
+
+    def _apply_leases(self) -> None:
+        """Start the cameras this node claimed, stop the ones it lost or handed back."""
+        assert self.member is not None
+        for camera_id in self.member.overdue():
+            self._stop_camera(camera_id, "its lease could not be renewed in time (database unreachable?)")
+        while True:
+            try:
+                decision = self.member.decisions.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(decision, Start):
+                camera = next((c for c in self.config.cameras if c.id == decision.camera_id), None)
+                if camera is None or not camera.enabled:
+                    self.member.drop(decision.camera_id)
+                    continue
+                if camera.id in self.board.views:
+                    continue  # already running here (taken back after a restart)
+                worker = self.pool.least_loaded()
+                self.board.add(camera, worker)
+                self.pool.send(worker, AddCamera(camera), drop=None)
+                log.info("camera %s: leased (epoch %d), starting on worker %d", camera.id, decision.epoch, worker)
+            elif isinstance(decision, Stop):
+                self._stop_camera(decision.camera_id, decision.reason)
+
+    def _stop_camera(self, camera_id: str, reason: str) -> None:
+        view = self.board.views.get(camera_id)
+        if view is None:
+            return
+        log.info("camera %s: stopping here: %s", camera_id, reason)
+        view.note = f"stopped on node {self.node_id}: {reason}"
+        self.board.publish(view, override_state=CameraState.stopped)  # the next owner says online
+        del self.board.views[camera_id]  # its events from now on are dropped, never stored
+        self.metrics.forget_camera(camera_id)
+        self.pool.send(view.worker, RemoveCamera(camera_id), drop=camera_id)
+
+    def _adopt_outbox(self) -> None:
+        assert self.member is not None
+        try:
+            adopted = self.member.leader.adopt_orphaned_outbox()
+        except Exception as exc:
+            log.warning("could not look for messages left by other nodes: %s", _first_line(exc))
+            return
+        if adopted and self.publisher is not None:
+            log.info("sending %d messages left unsent by nodes that are gone", adopted)
+            self.publisher.rescan()
+
+    def _other_nodes_alive(self) -> bool:
+        from sentinel.cluster.leases import list_nodes
+
+        try:
+            assert self.store is not None
+            return any(n.alive and n.id != self.node_id for n in list_nodes(self.store.engine))
+        except Exception:
+            return True  # unknown: do not declare the site offline
 
     def _publish_health(self) -> None:
-        """Retained `{p}/health`: what an operator or a monitor needs to see the daemon is keeping up
-        (`{p}/status` stays the plain online/offline of the contract)."""
+        """Retained `{p}/health` (on a node of several `{p}/nodes/<id>/health`): what an operator or a monitor
+        needs to see the daemon is keeping up (`{p}/status` stays the plain online/offline of the contract)."""
         if self.publisher is None:
             return
         try:
@@ -269,9 +404,18 @@ class Supervisor:
         views = list(self.board.views.values())
         online = sum(1 for v in views if v.note is None and v.status and v.status.state == "online")
         alive = sum(1 for h in self.pool.handles if h.process is not None and h.process.is_alive())
+        cluster: dict[str, Any] = {}
+        if self.member is not None:
+            cluster = {
+                "node": self.node_id,
+                "leader": self.member.is_leader(),
+                "live_nodes": self.member.live_nodes,
+                "lease_error": self.member.last_error,
+            }
         self.publisher.set_retained(
-            "health",
+            f"nodes/{self.node_id}/health" if self.node_id else "health",
             {
+                **cluster,
                 "schema": "sentinel.health/1",
                 "ts": datetime.now(self.tz).isoformat(timespec="seconds"),
                 "uptime_s": round(time.monotonic() - self.started_at, 1),
@@ -313,6 +457,19 @@ class Supervisor:
             "config reload: %d added, %d changed, %d removed",
             len(diff.added), len(diff.changed), len(diff.removed),
         )  # fmt: skip
+        if self.member is not None:  # a node of several: run only what this node holds
+            for camera_id in diff.removed:
+                if camera_id in self.board.views:
+                    view = self.board.remove(camera_id)
+                    self.metrics.forget_camera(camera_id)
+                    self.pool.send(view.worker, RemoveCamera(camera_id), drop=camera_id)
+                self.member.drop(camera_id)
+            for camera in diff.changed:
+                if camera.id in self.board.views:
+                    self.board.replace(camera)
+                    self.pool.send(self.board.views[camera.id].worker, AddCamera(camera), drop=camera.id)
+            self.member.registry_changed()  # added cameras are claimed like any free one
+            return
         for camera_id in diff.removed:
             view = self.board.remove(camera_id)
             self.metrics.forget_camera(camera_id)
@@ -381,8 +538,9 @@ class Supervisor:
         if view is None or self.intake is None:
             log.error("dropping event from unknown camera %s", camera_id)
             return
+        fence = self.member.fence(camera_id) if self.member is not None else None
         alert = self.intake.accept(
-            event, jpeg, view.camera, msg.alert_id if msg else None, msg.clip if msg else None
+            event, jpeg, view.camera, msg.alert_id if msg else None, msg.clip if msg else None, fence
         )
         self._notify()
         if alert is not None:
@@ -396,15 +554,21 @@ class Supervisor:
         for change in changes:
             self.live.publish("case", change.payload)
 
-    def _handle_commands(self) -> None:
-        """Inbound case commands from the command platform: every one gets a reply, none can crash us."""
-        if self.publisher is None or self.commands is None:
+    def _handle_inbound(self) -> None:
+        """Inbound MQTT: case commands from the command platform (every one gets a reply, none can crash
+        us) and, on a node of several, the other nodes' camera status."""
+        if self.publisher is None:
             return
         while True:
             try:
                 topic, payload = self.publisher.inbound.get_nowait()
             except queue.Empty:
                 return
+            if topic.startswith(f"{self.prefix}/cameras/"):
+                self._remember_camera_status(topic, payload)
+                continue
+            if self.commands is None:
+                continue
             reply = self.commands.handle_and_queue(topic, payload)
             log.info("command on %s: %s", topic, "ok" if reply.ok else f"refused ({reply.error})")
             self._notify()
@@ -412,6 +576,30 @@ class Supervisor:
                 self.live.publish(
                     "case", {"case_id": reply.case_id, "state": reply.state, "number": reply.number}
                 )
+
+    def _remember_camera_status(self, topic: str, payload: bytes) -> None:
+        camera_id = topic.split("/")[-2]
+        if not payload:
+            self.remote_cameras.pop(camera_id, None)
+            return
+        try:
+            status = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(status, dict):
+            self.remote_cameras[camera_id] = status
+
+    def camera_statuses(self) -> list[dict[str, Any]]:
+        """Every camera of the system for the console: this node's own views, the others' last status."""
+        local = self.board.statuses()
+        if self.member is None:
+            return local
+        seen = {str(c["camera_id"]) for c in local}
+        known = {c.id for c in self.config.cameras}
+        remote = [
+            dict(status) for cid, status in list(self.remote_cameras.items()) if cid not in seen and cid in known
+        ]
+        return local + remote
 
     def _prune_snapshots(self) -> None:
         """Snapshots and clips, by age and total size (sentinel.alerts.retention)."""

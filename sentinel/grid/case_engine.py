@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -111,6 +111,12 @@ class CaseEngine:
         now = self.now()
         detected = datetime.fromisoformat(alert.detected_at)
         with self._lock, self._transaction() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                # nodes filing alerts of one type at once would each miss the other's new case and open
+                # two: one at a time per event type, cluster-wide (held until the transaction ends)
+                s.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"case:{alert.event_type}"}
+                )
             if s.get(AlertRow, alert.alert_id) is None:
                 raise BadRequest(f"alert {alert.alert_id} is not stored (record it with AlertStore first)")
             owner = s.scalar(select(CaseAlertRow.case_id).where(CaseAlertRow.alert_id == alert.alert_id))
@@ -359,7 +365,9 @@ class CaseEngine:
         return changes
 
     def _fire(self, s: Session, timer_id: int, now: datetime) -> CaseChange | None:
-        timer = s.get(CaseTimerRow, timer_id)
+        # claimed row by row: another node firing the same timer holds the lock (skip it) or already marked
+        # it done (read again under the lock): never fired twice, even by a leader that lost its lease
+        timer = s.get(CaseTimerRow, timer_id, with_for_update={"skip_locked": True}, populate_existing=True)
         if timer is None or timer.done:
             return None
         timer.done = True

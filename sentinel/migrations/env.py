@@ -6,6 +6,7 @@ from alembic import context
 
 from sentinel.alerts import models  # noqa: F401  (registers the tables on Base.metadata)
 from sentinel.alerts.db import Base
+from sentinel.cluster import models as cluster_models  # noqa: F401
 from sentinel.console import models as console_models  # noqa: F401
 from sentinel.grid import case_models  # noqa: F401
 
