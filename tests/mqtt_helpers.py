@@ -25,6 +25,7 @@ class Received:
 class Recorder:
     def __init__(self, port: int, topic: str = "#") -> None:
         self.messages: list[Received] = []
+        self.times: list[float] = []  # when each message arrived (monotonic seconds)
         self._cond = threading.Condition()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"recorder-{time.monotonic_ns()}")
         self.client.on_message = self._on_message
@@ -35,6 +36,7 @@ class Recorder:
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         with self._cond:
+            self.times.append(time.monotonic())
             self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
             self._cond.notify_all()
 
@@ -50,6 +52,10 @@ class Recorder:
                     topics = sorted({m.topic for m in self.messages})
                     raise AssertionError(f"waited {timeout} s for {count} matching messages, got {len(hits)}; topics seen: {topics}")
                 self._cond.wait(left)
+
+    def timed(self) -> list[tuple[float, Received]]:
+        with self._cond:
+            return list(zip(self.times, self.messages, strict=True))
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.publish as mqtt_publish
 import pytest
 
-from tests.mqtt_helpers import Received, Recorder
+from tests.mqtt_helpers import Recorder
 from tests.support.daemon import Daemon
 from tests.support.footage import VTEST_AVI, vtest_h264
 from tests.support.servers import HOST, Mosquitto, RtspServer, free_port
@@ -136,17 +136,7 @@ def outbox_drained(db: Path) -> bool:
 
 
 class TimedRecorder(Recorder):
-    """A Recorder that also notes when each message arrived (monotonic seconds)."""
-
-    def __init__(self, port: int, topic: str = "#") -> None:
-        self.times: list[float] = []
-        super().__init__(port, topic)
-
-    def _on_message(self, _c: Any, _u: object, msg: Any) -> None:
-        with self._cond:
-            self.times.append(time.monotonic())
-            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
-            self._cond.notify_all()
+    """A Recorder with the alerts and their later updates picked out, with arrival times."""
 
     def alerts(self) -> list[tuple[float, dict[str, Any]]]:
         with self._cond:

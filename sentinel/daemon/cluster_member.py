@@ -220,7 +220,9 @@ class ClusterMember:
                     self._forget(camera_id)
                     self._releasing[camera_id] = Lease(camera_id, epoch)
                 self.decisions.put(Stop(camera_id, f"handed to another node ({self.live_nodes} nodes share)"))
-        elif len(held) < target:
+        elif len(held) < target and (self.cycles > 0 or held):
+            # (not in the very first cycle of a fresh node: nodes started together see each other first
+            # and split the cameras at once, instead of one taking all and handing most back)
             for lease in self.leases.claim([c for c in registry if c not in held], target - len(held)):
                 with self._lock:
                     self._take(lease, t0)
