@@ -13,9 +13,10 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Engine, String, any_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from sentinel.cluster.models import CameraLeaseRow, NodeRow
@@ -63,6 +64,11 @@ def fair_share(cameras: int, live_nodes: int, max_cameras: int) -> int:
     the node's own limit."""
     share = math.ceil(cameras / max(1, live_nodes))
     return min(share, max_cameras) if max_cameras else share
+
+
+def _ids(ids: Iterable[str]) -> Any:
+    """Camera ids as one array parameter (`= ANY(:ids)`): 20,000 ids bind as one value, not 20,000."""
+    return bindparam(None, list(ids), type_=ARRAY(String(64)))
 
 
 def _ttl(seconds: float) -> timedelta:
@@ -169,7 +175,7 @@ class CameraLeases:
                     update(CameraLeaseRow)
                     .where(
                         CameraLeaseRow.node_id == self.node_id,
-                        CameraLeaseRow.camera_id.in_(list(held)),
+                        CameraLeaseRow.camera_id == any_(_ids(held)),
                         CameraLeaseRow.expires_at > func.now(),
                     )
                     .values(expires_at=func.now() + _ttl(self.ttl), renewed_at=func.now())
@@ -195,7 +201,7 @@ class CameraLeases:
             free = (
                 select(CameraLeaseRow.camera_id)
                 .where(
-                    CameraLeaseRow.camera_id.in_(list(candidates)),
+                    CameraLeaseRow.camera_id == any_(_ids(candidates)),
                     or_(CameraLeaseRow.node_id.is_(None), CameraLeaseRow.expires_at < func.now()),
                 )
                 .order_by(CameraLeaseRow.camera_id)
@@ -207,7 +213,7 @@ class CameraLeases:
                 return []
             rows = s.execute(
                 update(CameraLeaseRow)
-                .where(CameraLeaseRow.camera_id.in_(ids))
+                .where(CameraLeaseRow.camera_id == any_(_ids(ids)))
                 .values(
                     node_id=self.node_id,
                     epoch=CameraLeaseRow.epoch + 1,
