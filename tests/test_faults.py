@@ -35,7 +35,8 @@ import pytest
 from tests.mqtt_helpers import Recorder
 from tests.support.daemon import Daemon
 from tests.support.footage import VTEST_AVI, vtest_h264
-from tests.support.servers import HOST, Mosquitto, RtspServer, free_port
+from tests.support.gated_port import GatedPort
+from tests.support.servers import HOST, Mosquitto, RtspServer
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = "faults"
@@ -216,70 +217,6 @@ def assert_nothing_lost(
 
 
 # ---------------------------------------------------------------- broker outage
-
-
-class GatedPort:
-    """A TCP port in front of the broker that can be shut (connection refused) and opened again.
-
-    Only used so the test's own subscriber is back on the restarted broker before the daemon is: the broker
-    keeps no sessions across a restart, and the subscriber must not miss what the daemon sends first."""
-
-    def __init__(self, upstream: int) -> None:
-        self.upstream = upstream
-        self.port = free_port()
-        self._server: socket.socket | None = None
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self.open()
-
-    def open(self) -> None:
-        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind((HOST, self.port))
-        srv.listen(16)
-        self._server = srv
-        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
-
-    def _accept(self, srv: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = srv.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection((HOST, self.upstream), timeout=2)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def shut(self) -> None:
-        if self._server is not None:
-            with contextlib.suppress(OSError):
-                self._server.shutdown(socket.SHUT_RDWR)
-            self._server.close()
-            self._server = None
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for s in conns:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
 
 
 @pytest.mark.slow
