@@ -25,8 +25,15 @@ TTL, RENEW = 6.0, 2.0
 
 
 def write_configs(
-    tmp_path: Path, broker: Mosquitto, rtsp: RtspServer, db_url: str, ttl: float = TTL, renew: float = RENEW
+    tmp_path: Path,
+    broker: Mosquitto,
+    rtsp: RtspServer,
+    db_url: str,
+    ttl: float = TTL,
+    renew: float = RENEW,
+    console_port: int | None = None,
 ) -> dict[str, Path]:
+    """One config per node (the same but for node.id); `console_port`: the first node serves its console."""
     cameras = ["cameras:"]
     for i, camera in enumerate(CAMERAS):
         grid, lon, lat = GRIDS[i // 3]
@@ -45,6 +52,10 @@ def write_configs(
     configs = {}
     for node in NODES:
         path = tmp_path / f"{node}.yaml"
+        serves = console_port is not None and node == NODES[0]
+        console = (
+            f"{{enabled: true, host: 127.0.0.1, port: {console_port}}}" if serves else "{enabled: false}"
+        )
         path.write_text(
             f"""\
 site: {{id: cl, timezone: Asia/Shanghai}}
@@ -56,7 +67,7 @@ grid: {{cells: {REPO / "config" / "grid.geojson"}, roster: {REPO / "config" / "r
 event_types:
   crowd_gathering: {{severity: normal, auto_register: true, deadline: 24s, working_hours: false}}
 workers: 1
-console: {{enabled: false}}
+console: {console}
 cameras_file: cameras.yaml
 """,
             encoding="utf-8",

@@ -183,6 +183,7 @@ function renderCameras(cams) {
     h("td", {}, c.fps ? c.fps.toFixed(1) : "-"),
     h("td", {}, ago(c.last_frame_at)),
     h("td", {class: "error"}, c.error || ""),
+    h("td", {class: "node"}, c.node || ""),
     h("td", {}, may("technician") ? h("button", {class: "plain small", onclick: () => cameraView(c)}, "画面 View") : null),
   )));
 }
@@ -225,7 +226,18 @@ function refreshCases() {
 }
 
 async function refreshCameras() {
-  renderCameras(await api("/api/cameras"));
+  const [cams, nodes] = await Promise.all([api("/api/cameras"), api("/api/nodes")]);
+  renderCameras(cams);
+  renderNodes(nodes);
+}
+
+// a cluster's nodes (PostgreSQL): alive, leader, how many cameras each runs; hidden on a single node
+function renderNodes(nodes) {
+  const strip = document.getElementById("nodes");
+  strip.hidden = nodes.length === 0;
+  strip.replaceChildren(...nodes.map((n) => h("span", {class: "node-chip " + (n.alive ? "alive" : "down"),
+    title: `${n.host} · renewed ${n.heartbeat_age_s} s ago`},
+    `${n.id} ${n.alive ? "●" : "○"} ${n.cameras.length}${n.leader ? " · 主 leader" : ""}`)));
 }
 
 function connectLive() {
