@@ -99,4 +99,5 @@ fi
 
 .venv/bin/ruff check sentinel tests bench tools
 .venv/bin/mypy sentinel
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# two pytest workers: most of the wall time is real-time waiting (paced streams, outages, debounces)
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${SENTINEL_TEST_JOBS:-2}" "$@"

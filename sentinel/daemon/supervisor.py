@@ -8,10 +8,8 @@ Parts: `workers.py` (processes, restarts), `camera_board.py` (status, offline al
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing as mp
-import os
 import queue
 import socket
 import threading
@@ -22,19 +20,17 @@ from zoneinfo import ZoneInfo
 
 from sentinel.alerts.db import make_engine, migrate, session_factory, sqlite_url
 from sentinel.alerts.embedded_broker import EmbeddedBroker
-from sentinel.alerts.models import set_this_node
 from sentinel.alerts.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
 from sentinel.alerts.retention import prune_media
 from sentinel.alerts.snapshot import SnapshotStore
 from sentinel.alerts.store import AlertStore
-from sentinel.cluster.leases import NodeIdInUse
 from sentinel.config import SentinelConfig, expand_env
 from sentinel.console.live import LiveFeed
 from sentinel.console.metrics import SentinelMetrics
 from sentinel.console.server import ConsoleServer, ConsoleServerError
 from sentinel.daemon.camera_board import CameraBoard
-from sentinel.daemon.cluster_member import ClusterMember, Start, Stop
-from sentinel.daemon.cluster_metrics import ClusterMetrics
+from sentinel.daemon.cluster_member import ClusterMember
+from sentinel.daemon.cluster_wiring import ClusterWiring
 from sentinel.daemon.console_wiring import start_console
 from sentinel.daemon.intake import AlertIntake
 from sentinel.daemon.live_reload import ConfigWatcher, diff_cameras, settings_needing_restart
@@ -54,7 +50,6 @@ from sentinel.daemon.workers import WorkerPool
 from sentinel.event_types import effective_event_types
 from sentinel.grid.case_engine import CaseEngine
 from sentinel.grid.commands import CaseCommands
-from sentinel.ingest.reader import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +89,7 @@ class Supervisor:
         self.console: ConsoleServer | None = None
         self.member: ClusterMember | None = None  # on PostgreSQL: this node's leases (sentinel.cluster)
         self.node_id: str | None = None
-        self.remote_cameras: dict[str, dict[str, Any]] = {}  # other nodes' camera status, heard on MQTT
+        self.cluster: ClusterWiring | None = None
         self.board.listeners.append(lambda payload: self.live.publish("camera", payload))
         self.started_at = time.monotonic()
 
@@ -105,7 +100,9 @@ class Supervisor:
         cfg.storage.data_dir.mkdir(parents=True, exist_ok=True)
         self._open_store()
         assert self.store is not None
-        self._join_cluster()
+        self.cluster = ClusterWiring.join(self)  # None on SQLite: one node runs every camera
+        if self.cluster is not None:
+            self.member, self.node_id = self.cluster.member, self.cluster.node_id
         if cfg.cases.enabled:
             now = lambda: datetime.now(UTC)  # noqa: E731
             self.cases = CaseEngine(
@@ -160,39 +157,6 @@ class Supervisor:
             ) from None
         self.store = AlertStore(engine)
 
-    def _join_cluster(self) -> None:
-        """On PostgreSQL this process is one node of possibly several: cameras are leased, not simply run."""
-        assert self.store is not None
-        engine = self.store.engine
-        if engine.dialect.name != "postgresql":
-            return
-        node = self.config.node
-        self.node_id = node.id or socket.gethostname()
-        set_this_node(self.node_id)
-        console = self.config.console
-        self.member = ClusterMember(
-            engine,
-            node,
-            self.node_id,
-            camera_ids=lambda: [c.id for c in self.config.cameras if c.enabled],
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            console_url=f"http://{console.host}:{console.port}" if console.enabled else None,
-        )
-        try:
-            self.member.join()
-        except NodeIdInUse as exc:
-            raise StartupError(str(exc)) from None
-        except Exception as exc:
-            raise StartupError(f"cannot join the cluster: {type(exc).__name__}: {_first_line(exc)}") from None
-        self.board.node_id = self.node_id
-        self.cluster_metrics = ClusterMetrics(self.metrics.registry, self.member)
-        log.info(
-            "node %s: cameras are leased through PostgreSQL (lease %.0f s, renewed every %.1f s%s)",
-            self.node_id, node.lease_ttl, node.renew_every,
-            f", at most {node.max_cameras} cameras" if node.max_cameras else "",
-        )  # fmt: skip
-
     def _start_mqtt(self) -> str:
         cfg = self.config
         assert self.store is not None
@@ -233,7 +197,11 @@ class Supervisor:
             self.publisher.subscribe(share + self.commands.subscription)
         if self.member is not None:
             self.publisher.set_retained("status", "online")  # the site; each node has nodes/<id>/status
-            self.publisher.subscribe(f"{self.prefix}/cameras/+/status")  # the whole system, for the console
+            # the whole system for this node's console: other nodes' cameras, alerts and cases
+            self.publisher.subscribe(f"{self.prefix}/cameras/+/status")
+            if cfg.console.enabled:
+                self.publisher.subscribe(f"{self.prefix}/alerts/+/+")
+                self.publisher.subscribe(f"{self.prefix}/cases/#")
         self.publisher.start()  # connects in the background; alerts wait in the outbox until it does
         if not self.publisher.wait_connected(5.0):
             log.warning(
@@ -286,7 +254,7 @@ class Supervisor:
             self._drain_queue(timeout=0.2)
         self.board.all_stopped()
         if self.publisher is not None:
-            if self.member is not None and not self._other_nodes_alive():
+            if self.cluster is not None and not self.cluster.other_nodes_alive():
                 self.publisher.set_retained("status", "offline")  # the last node of the site goes
             self.publisher.stop()
         if self.broker is not None:
@@ -300,8 +268,8 @@ class Supervisor:
         leader_due: dict[str, float] = {}  # leader job → next run (monotonic)
         while not stop.is_set():
             self._drain_queue(timeout=0.5)
-            if self.member is not None:
-                self._apply_leases()
+            if self.cluster is not None:
+                self.cluster.apply_leases()
             self.pool.supervise(self.board.mark_worker_down)
             for event in self.board.offline_events(time.time()):
                 self._on_event_msg(event.camera_id, event, None)
@@ -323,9 +291,9 @@ class Supervisor:
         if self.cases is not None:
             self._announce_cases(self.cases.tick())
         now = time.monotonic()
-        if self.member is not None and now >= due.get("adopt", 0.0):
-            due["adopt"] = now + self.member.every
-            self._adopt_outbox()
+        if self.cluster is not None and now >= due.get("adopt", 0.0):
+            due["adopt"] = now + self.cluster.member.every
+            self.cluster.adopt_outbox()
         if now >= due.get("prune", 0.0):
             due["prune"] = now + (600 if self.config.storage.max_media_bytes else 3600)
             self._prune_snapshots()
@@ -333,63 +301,6 @@ class Supervisor:
             due["sweep"] = now + 60
             if self.intake.fail_stale_clips(datetime.now(self.tz)):
                 self._notify()
-
-    # ---------------------------------------------------------------- cluster (PostgreSQL)
-
-    def _apply_leases(self) -> None:
-        """Start the cameras this node claimed, stop the ones it lost or handed back."""
-        assert self.member is not None
-        for camera_id in self.member.overdue():
-            self._stop_camera(camera_id, "its lease could not be renewed in time (database unreachable?)")
-        while True:
-            try:
-                decision = self.member.decisions.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(decision, Start):
-                camera = next((c for c in self.config.cameras if c.id == decision.camera_id), None)
-                if camera is None or not camera.enabled:
-                    self.member.drop(decision.camera_id)
-                    continue
-                if camera.id in self.board.views:
-                    continue  # already running here (taken back after a restart)
-                worker = self.pool.least_loaded()
-                self.board.add(camera, worker)
-                self.pool.send(worker, AddCamera(camera), drop=None)
-                log.info("camera %s: leased (epoch %d), starting on worker %d", camera.id, decision.epoch, worker)
-            elif isinstance(decision, Stop):
-                self._stop_camera(decision.camera_id, decision.reason)
-
-    def _stop_camera(self, camera_id: str, reason: str) -> None:
-        view = self.board.views.get(camera_id)
-        if view is None:
-            return
-        log.info("camera %s: stopping here: %s", camera_id, reason)
-        view.note = f"stopped on node {self.node_id}: {reason}"
-        self.board.publish(view, override_state=CameraState.stopped)  # the next owner says online
-        del self.board.views[camera_id]  # its events from now on are dropped, never stored
-        self.metrics.forget_camera(camera_id)
-        self.pool.send(view.worker, RemoveCamera(camera_id), drop=camera_id)
-
-    def _adopt_outbox(self) -> None:
-        assert self.member is not None
-        try:
-            adopted = self.member.leader.adopt_orphaned_outbox()
-        except Exception as exc:
-            log.warning("could not look for messages left by other nodes: %s", _first_line(exc))
-            return
-        if adopted and self.publisher is not None:
-            log.info("sending %d messages left unsent by nodes that are gone", adopted)
-            self.publisher.rescan()
-
-    def _other_nodes_alive(self) -> bool:
-        from sentinel.cluster.leases import list_nodes
-
-        try:
-            assert self.store is not None
-            return any(n.alive and n.id != self.node_id for n in list_nodes(self.store.engine))
-        except Exception:
-            return True  # unknown: do not declare the site offline
 
     def _publish_health(self) -> None:
         """Retained `{p}/health` (on a node of several `{p}/nodes/<id>/health`): what an operator or a monitor
@@ -505,6 +416,7 @@ class Supervisor:
         if isinstance(msg, Heartbeat):
             self.pool.beat(msg.worker, msg.ts)
             self.metrics.observe_heartbeat(msg.worker, msg.frames_analysed, msg.inference_ms)
+            self.metrics.observe_camera_analysis(msg.cameras)
         elif isinstance(msg, CameraStatusMsg):
             self.pool.beat(msg.worker)
             self.board.on_status(msg.status)
@@ -564,8 +476,7 @@ class Supervisor:
                 topic, payload = self.publisher.inbound.get_nowait()
             except queue.Empty:
                 return
-            if topic.startswith(f"{self.prefix}/cameras/"):
-                self._remember_camera_status(topic, payload)
+            if self.cluster is not None and self.cluster.heard(topic, payload):
                 continue
             if self.commands is None:
                 continue
@@ -577,29 +488,9 @@ class Supervisor:
                     "case", {"case_id": reply.case_id, "state": reply.state, "number": reply.number}
                 )
 
-    def _remember_camera_status(self, topic: str, payload: bytes) -> None:
-        camera_id = topic.split("/")[-2]
-        if not payload:
-            self.remote_cameras.pop(camera_id, None)
-            return
-        try:
-            status = json.loads(payload)
-        except ValueError:
-            return
-        if isinstance(status, dict):
-            self.remote_cameras[camera_id] = status
-
     def camera_statuses(self) -> list[dict[str, Any]]:
-        """Every camera of the system for the console: this node's own views, the others' last status."""
-        local = self.board.statuses()
-        if self.member is None:
-            return local
-        seen = {str(c["camera_id"]) for c in local}
-        known = {c.id for c in self.config.cameras}
-        remote = [
-            dict(status) for cid, status in list(self.remote_cameras.items()) if cid not in seen and cid in known
-        ]
-        return local + remote
+        """Every camera of the system for the console: this node's own, and on a cluster the others'."""
+        return self.cluster.camera_statuses() if self.cluster is not None else self.board.statuses()
 
     def _prune_snapshots(self) -> None:
         """Snapshots and clips, by age and total size (sentinel.alerts.retention)."""

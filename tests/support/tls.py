@@ -200,6 +200,7 @@ class TlsRecorder(Recorder):
 
     def __init__(self, broker: SecureMosquitto, user: str, password: str, topic: str = "#") -> None:
         self.messages: list[Received] = []
+        self.times: list[float] = []
         self._cond = threading.Condition()
         self.client = tls_client(broker, user, password)
         self.client.on_message = self._on_message
