@@ -218,7 +218,41 @@ class DetectorConfig(Strict):
     model: EnvPath = DEFAULT_MODEL_CARD
     score_threshold: float = Field(default=0.35, gt=0, lt=1)
     nms_iou: float = Field(default=0.6, gt=0, lt=1)
-    threads: int = Field(default=1, ge=1, le=64, description="ONNX Runtime intra-op threads per worker")
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="ONNX Runtime intra-op threads per worker; workers default to one per core, so 1 "
+        "keeps the total at about the core count",
+    )
+    analysis_width: int = Field(
+        default=640,
+        ge=0,
+        le=4096,
+        description="frames wider than this are analysed (detector, image rules) at this width, converted "
+        "straight from the decoder's YUV; snapshots stay full resolution; 0 = full resolution",
+    )
+    motion_gate: MotionGateConfig = Field(default_factory=lambda: MotionGateConfig())
+
+
+class MotionGateConfig(Strict):
+    """Skip inference on a camera whose picture has not changed since its last inference: the previous
+    detections are reused (with the new frame's time), so trackers and rules still see every analysed frame."""
+
+    enabled: bool = True
+    width: int = Field(default=96, ge=16, le=320, description="change-test thumbnail width (grey, area mean)")
+    pixel_threshold: float = Field(
+        default=10.0, gt=0, le=255, description="a thumbnail cell has changed above this many grey levels"
+    )
+    min_changed: float = Field(
+        default=0.001, ge=0, lt=1, description="share of changed cells that counts as a change (run inference)"
+    )
+    max_skip: PositiveSeconds = Field(
+        default=10.0, le=3600, description="run inference at least this often, whatever the change test says"
+    )
+
+
+DetectorConfig.model_rebuild()
 
 
 # ---------------------------------------------------------------- cameras, zones, rules

@@ -5,6 +5,7 @@ changes) so it needs no bookkeeping of its own:
 
     metrics = SentinelMetrics(outbox_depth=store.outbox_depth)
     metrics.observe_heartbeat(msg.worker, msg.frames_analysed, msg.inference_ms)   # on Heartbeat
+    metrics.observe_camera_analysis(msg.cameras)                                    # on Heartbeat
     metrics.observe_camera(camera_id, state, frames_decoded, frames_delivered)      # on CameraStatusMsg
     metrics.alerts.labels(event_type).inc()                                         # on a stored alert
 
@@ -40,7 +41,22 @@ class SentinelMetrics:
             registry=r,
         )
         self.frames_analysed = Counter(
-            "sentinel_frames_analysed", "Frames run through the detector", ["worker"], registry=r
+            "sentinel_frames_analysed",
+            "Frames analysed (tracker and rules), with or without inference (motion gate)",
+            ["worker"],
+            registry=r,
+        )
+        self.camera_frames_analysed = Counter(
+            "sentinel_camera_frames_analysed",
+            "Frames run through a camera's tracker and rules (with or without inference)",
+            ["camera"],
+            registry=r,
+        )
+        self.camera_inference_skipped = Counter(
+            "sentinel_camera_inference_skipped",
+            "Analysed frames whose detections were reused: the motion gate saw no change",
+            ["camera"],
+            registry=r,
         )
         self.inference_seconds = Histogram(
             "sentinel_inference_seconds", "Detector time per frame", ["worker"], buckets=INFERENCE_BUCKETS,
@@ -76,14 +92,31 @@ class SentinelMetrics:
                 self._delta((camera_id, "delivered"), frames_delivered)
             )
 
+    def observe_camera_analysis(self, cameras: Mapping[str, tuple[int, int]]) -> None:
+        """From a worker heartbeat: per camera (frames analysed, inference skipped), running totals."""
+        with self._lock:
+            for camera_id, (analysed, skipped) in cameras.items():
+                self.camera_frames_analysed.labels(camera_id).inc(
+                    self._delta((camera_id, "analysed"), analysed)
+                )
+                self.camera_inference_skipped.labels(camera_id).inc(
+                    self._delta((camera_id, "skipped"), skipped)
+                )
+
     def forget_camera(self, camera_id: str) -> None:
         """A camera removed from the registry."""
         with self._lock:
-            for metric in (self.camera_up, self.frames_decoded, self.frames_delivered):
+            for metric in (
+                self.camera_up,
+                self.frames_decoded,
+                self.frames_delivered,
+                self.camera_frames_analysed,
+                self.camera_inference_skipped,
+            ):
                 with contextlib.suppress(KeyError):
                     metric.remove(camera_id)
-            self._frames.pop((camera_id, "decoded"), None)
-            self._frames.pop((camera_id, "delivered"), None)
+            for key in ("decoded", "delivered", "analysed", "skipped"):
+                self._frames.pop((camera_id, key), None)
 
     def observe_heartbeat(self, worker: int, frames_analysed: int, inference_ms: float) -> None:
         """From a worker heartbeat: frames analysed (running total) and the median inference time."""

@@ -3,7 +3,7 @@ only detection events (with the alert's JPEG snapshot) and statuses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sentinel.alerts.clip import ClipResult
 from sentinel.config import CameraConfig
@@ -15,9 +15,12 @@ from sentinel.ingest.reader import ReaderStatus
 class Heartbeat:
     worker: int
     ts: float
-    frames_analysed: int
+    frames_analysed: int  # frames run through tracker and rules (running total, all cameras)
     frames_dropped: int
     inference_ms: float  # median of the last batch window
+    frames_inferred: int = 0  # of the analysed frames, those the detector ran on (the others: motion gate)
+    # per camera: (frames analysed, of which inference skipped by the motion gate), running totals
+    cameras: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

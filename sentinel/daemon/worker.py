@@ -2,7 +2,11 @@
 of them, a tracker and rules per camera. It sends the supervisor statuses, heartbeats and rule events.
 
 Readers keep only the newest frame per camera (a slow detector skips frames rather than falling behind);
-the detector takes whatever fresh frames there are as one batch.
+the loop takes whatever fresh frames there are. Per camera, a motion gate decides whether a frame needs the
+detector at all (an unchanged picture reuses the last detections); the frames that do are run one after
+another (a batched run of the NanoDet graph is no faster per frame on a CPU: bench/analysis_path.py). The
+decoder's YUV picture is converted only as far as needed: a grey thumbnail for the gate, a small BGR picture
+(`detector.analysis_width`) for the detector and the image rules, full resolution only for a snapshot.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from sentinel.alerts.builder import new_alert_id
 from sentinel.alerts.clip import ClipJob, ClipResult, ClipWriter, clips_enabled, ring_for
 from sentinel.alerts.snapshot import render_snapshot
-from sentinel.config import CameraConfig, DetectorConfig
+from sentinel.config import CameraConfig, DetectorConfig, MotionGateConfig
 from sentinel.daemon.messages import (
     AddCamera,
     CameraFailed,
@@ -38,6 +44,8 @@ from sentinel.daemon.messages import (
     WorkerFailed,
     WorkerMessage,
 )
+from sentinel.detect.detections import Detections
+from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, Rule, build_rules
 from sentinel.detect.tracker import IouTracker
@@ -78,10 +86,28 @@ class LatestFrame:
             return frame
 
 
+@dataclass
+class CameraCounts:
+    analysed: int = 0  # frames run through tracker and rules (at the analysis rate)
+    skipped: int = 0  # of those, frames whose detections were reused (motion gate: unchanged picture)
+
+
 class CameraPipeline:
-    def __init__(self, camera: CameraConfig, rules: list[Rule], ready: threading.Event) -> None:
+    def __init__(
+        self,
+        camera: CameraConfig,
+        rules: list[Rule],
+        ready: threading.Event,
+        gate: MotionGateConfig | None = None,
+        analysis_width: int = 0,
+    ) -> None:
         self.camera = camera
         self.rules = rules
+        self.analysis_width = analysis_width  # detector and image rules see frames at most this wide
+        self.needs_image = any(getattr(r, "uses_image", True) for r in rules)  # unknown kinds: assume so
+        self.gate = MotionGate(gate or MotionGateConfig(enabled=False))
+        self.last_dets: Detections | None = None  # the last detector output, reused while the gate is shut
+        self.counts = CameraCounts()
         self.tracker = IouTracker()
         self.mailbox = LatestFrame(ready)
         self.conditions: dict[int, tuple[bool, float]] = {}  # rule index → (active, when last sent)
@@ -119,7 +145,8 @@ class WorkerRuntime:
         except ValueError as exc:
             self.out.put(CameraFailed(self.spec.index, camera.id, str(exc)))
             return
-        pipe = CameraPipeline(camera, rules, self.ready)
+        det = self.spec.detector
+        pipe = CameraPipeline(camera, rules, self.ready, det.motion_gate, det.analysis_width)
         index = self.spec.index
 
         def on_status(st: ReaderStatus) -> None:
@@ -165,6 +192,9 @@ def worker_main(
     )
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # one worker per core already: OpenCV's own thread pool would only oversubscribe the cores (its resizes
+    # here are small); ONNX Runtime gets `detector.threads`
+    cv2.setNumThreads(1)
     parent = os.getppid()
     try:
         detector = _load_detector(spec.detector)
@@ -176,7 +206,7 @@ def worker_main(
     for camera in spec.cameras:
         runtime.add(camera)
 
-    analysed = 0
+    analysed = inferred = 0
     timings: list[float] = []
     last_beat = 0.0
     try:
@@ -189,7 +219,10 @@ def worker_main(
             if now - last_beat >= 1.0:
                 dropped = sum(p.mailbox.dropped for p in runtime.pipelines.values())
                 median = statistics.median(timings) if timings else 0.0
-                out.put(Heartbeat(spec.index, time.time(), analysed, dropped, round(median, 2)))
+                counts = {cid: (p.counts.analysed, p.counts.skipped) for cid, p in runtime.pipelines.items()}
+                out.put(
+                    Heartbeat(spec.index, time.time(), analysed, dropped, round(median, 2), inferred, counts)
+                )
                 for reader in runtime.readers.values():
                     out.put(CameraStatusMsg(spec.index, reader.status()))
                 timings = timings[-50:]
@@ -199,14 +232,48 @@ def worker_main(
             batch = [(p, f) for p in list(runtime.pipelines.values()) if (f := p.mailbox.take()) is not None]
             if not batch:
                 continue
-            t0 = time.perf_counter()
-            results = detector.detect([f.image for _, f in batch])
-            timings.append((time.perf_counter() - t0) * 1000 / len(batch))
+            ran, per_frame_ms = analyse_batch(spec.index, batch, detector, out)
+            if ran:
+                timings.append(per_frame_ms)
+                inferred += ran
             analysed += len(batch)
-            for (pipe, frame), dets in zip(batch, results, strict=True):
-                _apply_rules(spec.index, pipe, frame, dets, out)
     finally:
         runtime.stop_all()
+
+
+def analyse_batch(
+    worker: int, batch: list[tuple[CameraPipeline, Frame]], detector: Any, out: Queue[WorkerMessage]
+) -> tuple[int, float]:
+    """One round of the worker loop over the fresh frames of its cameras: the motion gate picks the frames
+    that need the detector, the detector runs on those (at `analysis_width`), then every camera's tracker
+    and rules see their frame, with new detections or the camera's last ones. Returns (frames the detector
+    ran on, its milliseconds per frame)."""
+    todo = [(p, f) for p, f in batch if _needs_inference(p, f)]
+    per_frame_ms = 0.0
+    if todo:
+        t0 = time.perf_counter()
+        results = detector.detect([f.analysis_image(p.analysis_width) for p, f in todo])
+        per_frame_ms = (time.perf_counter() - t0) * 1000 / len(todo)
+        for (pipe, _), dets in zip(todo, results, strict=True):
+            pipe.last_dets = dets
+    for pipe, frame in batch:
+        pipe.counts.analysed += 1
+        dets = pipe.last_dets if pipe.last_dets is not None else Detections.empty()
+        _apply_rules(worker, pipe, frame, dets, out)
+    return len(todo), per_frame_ms
+
+
+def _needs_inference(pipe: CameraPipeline, frame: Frame) -> bool:
+    """The motion gate's verdict (a frame it passes over counts as skipped: its detections are reused)."""
+    if not pipe.gate.cfg.enabled:
+        return True
+    if pipe.last_dets is None:  # nothing to reuse yet
+        pipe.gate.reset()
+    tw, th = pipe.gate.thumbnail_size(frame.width, frame.height)
+    infer = pipe.gate.decide(frame.thumbnail(tw, th), frame.ts).infer
+    if not infer:
+        pipe.counts.skipped += 1
+    return infer
 
 
 def _apply_commands(runtime: WorkerRuntime, commands: Queue[WorkerCommand] | None) -> None:
@@ -231,8 +298,9 @@ def _apply_rules(
     worker: int, pipe: CameraPipeline, frame: Frame, dets: Any, out: Queue[WorkerMessage]
 ) -> None:
     tracked = pipe.tracker.update(dets, frame.ts)
+    image = frame.analysis_image(pipe.analysis_width) if pipe.needs_image else None
     for index, rule in enumerate(pipe.rules):
-        event = rule.evaluate(FrameContext(pipe.camera.id, frame.ts, tracked, frame.image, pipe.tracker))
+        event = rule.evaluate(FrameContext(pipe.camera.id, frame.ts, tracked, image, pipe.tracker))
         active = rule.active
         last = pipe.conditions.get(index)
         if last is None or last[0] != active or frame.ts - last[1] >= CONDITION_REPEAT:
@@ -242,7 +310,7 @@ def _apply_rules(
             continue
         alert_id = new_alert_id()  # chosen here, so the clip that follows later can name its alert
         try:
-            jpeg: bytes | None = render_snapshot(
+            jpeg: bytes | None = render_snapshot(  # evidence: full resolution, converted now
                 frame.image, event.objects, event.zone_polygon, privacy=pipe.privacy
             )
         except Exception:  # a snapshot is evidence, not a precondition: the alert still goes out

@@ -91,6 +91,7 @@ def structured_blocks(s: Structure, k: float = 6.0) -> np.ndarray:
 
 class CameraHealth:
     kind = "camera_health"
+    uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
     ORDER: tuple[HealthCheck, ...] = ("blocked", "moved", "blurred")
 
     def __init__(self, cfg: CameraHealthRule, area: ZoneArea, env: RuleEnv) -> None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 class CountInZone:
     kind = "count_in_zone"
+    uses_image = False  # boxes only: the worker need not convert the picture for it
 
     def __init__(self, cfg: CountInZoneRule, area: ZoneArea, env: RuleEnv) -> None:
         class_names = env.class_names

@@ -102,6 +102,7 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 class Dwell:
     kind = "dwell"
+    uses_image = False  # boxes only: the worker need not convert the picture for it
 
     def __init__(self, cfg: DwellRule, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names

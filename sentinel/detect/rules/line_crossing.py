@@ -63,6 +63,7 @@ class _Crossing:
 
 class LineCrossing:
     kind = "line_crossing"
+    uses_image = False  # boxes only: the worker need not convert the picture for it
 
     def __init__(self, cfg: LineCrossingRule, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names

@@ -48,6 +48,7 @@ _JOIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
 class SceneChange:
     kind = "scene_change"
+    uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
 
     def __init__(self, cfg: SceneChangeRule, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names

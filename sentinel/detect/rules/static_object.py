@@ -65,6 +65,7 @@ def _box(b: np.ndarray) -> tuple[float, float, float, float]:
 
 class StaticObject:
     kind = "static_object"
+    uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
 
     def __init__(self, cfg: StaticObjectRule, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names

@@ -1,0 +1,148 @@
+"""Printing `bench/cameras.py` figures: one block per run, then a table of the medians of the runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from typing import Any
+
+# summary key → path into a run's figures
+SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "analysed_fps_median": ("sentinel", "analysed_fps", "median"),
+    "analysed_fps_min": ("sentinel", "analysed_fps", "min"),
+    "cpu_s_per_camera_s": ("sentinel", "cpu_s_per_camera_s"),
+    "cameras_per_core": ("sentinel", "cameras_per_core"),
+    "cpu_cores_used": ("sentinel", "cpu_cores_used"),
+    "cpu_s_per_analysed_frame": ("sentinel", "cpu_s_per_analysed_frame"),
+    "rss_mb": ("sentinel", "memory_mb", "rss"),
+    "pss_mb": ("sentinel", "memory_mb", "pss"),
+    "pss_mb_per_camera": ("sentinel", "memory_mb", "pss_per_camera"),
+    "latency_p50_s": ("sentinel", "alerts", "latency_p50_s"),
+    "latency_p95_s": ("sentinel", "alerts", "latency_p95_s"),
+    "first_half_p50_s": ("sentinel", "alerts", "first_half_p50_s"),
+    "second_half_p50_s": ("sentinel", "alerts", "second_half_p50_s"),
+    "alerts_in_window": ("sentinel", "alerts", "in_window"),
+    "dropped_frames": ("sentinel", "dropped_frames"),
+    "outbox_depth_end": ("sentinel", "backlog", "outbox_depth_end"),
+    "inference_ms": ("sentinel", "inference_ms"),
+    "load1": ("sentinel", "loadavg_start", "0"),
+    "baseline_cpu_s_per_camera_s": ("baseline", "cpu_s_per_camera_s"),
+    "baseline_cameras_per_core": ("baseline", "cameras_per_core"),
+    "baseline_read_fps_median": ("baseline", "read_fps", "median"),
+    "baseline_analysed_fps_min": ("baseline", "analysed_fps", "min"),
+    "baseline_rss_mb": ("baseline", "memory_mb", "rss"),
+    "baseline_pss_mb": ("baseline", "memory_mb", "pss"),
+    "baseline_load1": ("baseline", "loadavg_start", "0"),
+    "ratio": ("cameras_per_core_ratio",),
+}
+
+
+def _get(run: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = run
+    for key in path:
+        if isinstance(node, list):
+            node = node[int(key)] if int(key) < len(node) else None
+        elif isinstance(node, dict):
+            node = node.get(key)
+        else:
+            return None
+        if node is None:
+            return None
+    return node
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median over the runs of each summary figure (None where no run has it)."""
+    out: dict[str, Any] = {}
+    for key, path in SUMMARY_KEYS.items():
+        values = [v for r in runs if isinstance(v := _get(r, path), int | float) and not isinstance(v, bool)]
+        out[key] = statistics.median(values) if values else None
+    out["baseline_kept_up"] = all(r["baseline"]["kept_up"] for r in runs) if all("baseline" in r for r in runs) else None
+    out["sentinel_kept_up"] = all(
+        r["sentinel"]["analysed_fps"]["min"] >= 0.9 * r["sentinel"]["asked_fps"] for r in runs
+    )
+    return out
+
+
+def _f(v: Any, fmt: str = ".2f", none: str = "-") -> str:
+    return none if v is None else format(v, fmt)
+
+
+def _load(x: list[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in x)
+
+
+def _busy(s: dict[str, Any]) -> str:
+    cpus = os.cpu_count() or 1
+    load = max(s["loadavg_start"][0], s["loadavg_end"][0])
+    if load > cpus and s["cpu_cores_used"] < 0.8 * cpus:
+        return f" while other work held the machine (load {load:.1f} on {cpus} CPUs; it got {s['cpu_cores_used']:.2f} cores)"
+    return ""
+
+
+def print_run(n: int, r: int, runs: int, out: dict[str, Any]) -> None:
+    tag = f"[{n} cameras, run {r}/{runs}]"
+    s = out.get("sentinel")
+    if s is not None:
+        al, mem = s["alerts"], s["memory_mb"]
+        print(
+            f"{tag} Sentinel: analysed {s['analysed_fps']['median']:.3f} / {s['analysed_fps']['min']:.3f} fps per "
+            f"camera (median / min; asked {s['asked_fps']:g}; from {s['analysed_fps']['source']})\n"
+            f"    CPU {s['cpu_s_per_camera_s']:.4f} s per camera-second = {_f(s['cameras_per_core'], '.1f')} cameras "
+            f"per core ({s['cpu_cores_used']:.2f} cores in all: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in s["cpu_by_process"].items())
+            + f"); decode {'/'.join(s['decode_modes'])}, {s['decoded_fps_median']:.2f} frames decoded per camera-s\n"
+            f"    inference skipped (motion gate) {_f(s.get('inference_skipped_share'), '.0%')} of analysed frames; "
+            f"memory RSS {mem['rss']:.0f} MB ({mem['rss_per_camera']:.1f} per camera), PSS {mem['pss']:.0f} MB "
+            f"({mem['pss_per_camera']:.1f} per camera); inference {_f(s['inference_ms'], '.1f')} ms per frame\n"
+            f"    alerts {al['in_window']} in the window ({al['total']} in all); latency capture→broker p50 "
+            f"{_f(al['latency_p50_s'])} s, p95 {_f(al['latency_p95_s'])} s (first half p50 {_f(al['first_half_p50_s'])}, "
+            f"second half {_f(al['second_half_p50_s'])}); dropped {s['dropped_frames']} frames; outbox at end "
+            f"{_f(s['backlog']['outbox_depth_end'], '.0f')}{'; LATENCY GROWING' if s['backlog']['latency_growing'] else ''}\n"
+            f"    CPU per analysed frame {_f(s['cpu_s_per_analysed_frame'], '.3f')} s"
+            + ("" if s["analysed_fps"]["min"] >= 0.9 * s["asked_fps"] else
+               f"  ** behind the asked rate{_busy(s)}: CPU per camera-second is understated **")
+            + f"\n    load average {_load(s['loadavg_start'])} → {_load(s['loadavg_end'])}; "
+            f"rig (RTSP server, feeders, broker) {s['rig_cpu_cores']:.2f} cores"
+        )
+    b = out.get("baseline")
+    if b is not None:
+        mem = b["memory_mb"]
+        behind = "" if b["kept_up"] else "  ** could not keep up: its CPU per camera is a lower bound **"
+        print(
+            f"{tag} baseline: read {b['read_fps']['median']:.1f} / {b['read_fps']['min']:.1f} fps per camera "
+            f"(source {b['read_fps']['source_fps']:g}), analysed {b['analysed_fps']['median']:.3f} / "
+            f"{b['analysed_fps']['min']:.3f}{behind}\n"
+            f"    CPU {b['cpu_s_per_camera_s']:.4f} s per camera-second = {_f(b['cameras_per_core'], '.1f')} cameras per "
+            f"core ({b['cpu_cores_used']:.2f} cores); RSS {mem['rss']:.0f} MB, PSS {mem['pss']:.0f} MB; inference "
+            f"{_f(b['inference_ms'], '.1f')} ms per frame\n"
+            f"    load average {_load(b['loadavg_start'])} → {_load(b['loadavg_end'])}"
+        )
+    if out.get("cameras_per_core_ratio") is not None:
+        print(f"{tag} cameras per core, Sentinel / baseline: {out['cameras_per_core_ratio']:.1f}x")
+
+
+def print_summary(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    runs = f"medians of {args.runs} runs" if args.runs > 1 else "1 run"
+    print(f"\nSummary ({runs}; analysis {args.fps:g} fps per camera; window {args.seconds:g} s)")
+    head = (
+        f"{'cameras':>7} {'load1':>5} {'fps med/min':>11} {'CPU s/cam-s':>11} {'cam/core':>8} {'PSS MB':>7} "
+        f"{'PSS/cam':>7} {'RSS MB':>7} {'p50 s':>6} {'p95 s':>6} {'drop':>5} {'outbox':>6} | "
+        f"{'base CPU':>8} {'cam/core':>8} {'read fps':>8} {'PSS MB':>7} | {'ratio':>5}"
+    )
+    print(head)
+    print("-" * len(head))
+    for res in results:
+        s = res["summary"]
+        fps = f"{_f(s['analysed_fps_median'], '.2f')}/{_f(s['analysed_fps_min'], '.2f')}"
+        base_note = "" if s["baseline_kept_up"] in (True, None) else " (baseline behind)"
+        print(
+            f"{res['cameras']:>7} {_f(s['load1']):>5} {fps:>11} {_f(s['cpu_s_per_camera_s'], '.4f'):>11} "
+            f"{_f(s['cameras_per_core'], '.1f'):>8} {_f(s['pss_mb'], '.0f'):>7} {_f(s['pss_mb_per_camera'], '.1f'):>7} "
+            f"{_f(s['rss_mb'], '.0f'):>7} {_f(s['latency_p50_s']):>6} {_f(s['latency_p95_s']):>6} "
+            f"{_f(s['dropped_frames'], '.0f'):>5} {_f(s['outbox_depth_end'], '.0f'):>6} | "
+            f"{_f(s['baseline_cpu_s_per_camera_s'], '.4f'):>8} {_f(s['baseline_cameras_per_core'], '.1f'):>8} "
+            f"{_f(s['baseline_read_fps_median'], '.1f'):>8} {_f(s['baseline_pss_mb'], '.0f'):>7} | "
+            f"{_f(s['ratio'], '.1f'):>5}{base_note}{'' if s['sentinel_kept_up'] else ' (Sentinel behind)'}"
+        )
