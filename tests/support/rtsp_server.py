@@ -159,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
+    # one thread per client (the default is 1 for all): a DESCRIBE waits for its mount's pipeline to
+    # preroll (up to a GOP), and with many cameras connecting at once one thread served them one by one,
+    # so most clients timed out before their turn
+    server.get_thread_pool().set_max_threads(max(8, 2 * len(args.mount) + 4))
 
     permissions = None
     if args.user is not None:
