@@ -12,6 +12,7 @@ PostgreSQL and a real mosquitto.
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,6 +83,23 @@ def test_three_nodes_share_fail_over_and_rebalance(tmp_path: Path, pg_database: 
             ]
             assert console.get("/metrics").status_code == 200
             assert 'sentinel_node_cameras{node="node-a"} 4.0' in console.get("/metrics").text
+            # a case command reaches one node (shared subscription), so it gets exactly one reply
+            case = rec.wait_for(lambda m: "/cases/" in m.topic, 5)[0].json()
+            send_command(
+                broker.port,
+                case["case_id"],
+                {"action": "accept", "actor": case["assignee"], "request_id": "one"},
+            )
+            reply = rec.wait_for(
+                lambda m: m.topic == f"{PREFIX}/commands/replies" and m.json().get("request_id") == "one", 20
+            )
+            time.sleep(3)  # would a second node answer too?
+            replies = [
+                m
+                for m in rec.messages
+                if m.topic == f"{PREFIX}/commands/replies" and m.json().get("request_id") == "one"
+            ]
+            assert len(replies) == 1 and reply[0].json()["ok"] is True, [m.json() for m in replies]
 
             # 2. kill -9 the leader: its cameras (and the leadership) move to the other two within 30 s
             victim = next(n.node.id for n in cluster_overview(engine).nodes if n.leader)
@@ -133,7 +152,9 @@ def test_three_nodes_share_fail_over_and_rebalance(tmp_path: Path, pg_database: 
             for before, after in zip(seq, seq[1:], strict=False):
                 if before.node != after.node:
                     assert before.end <= after.start + 0.5, (camera, before, after)
-        moved_back = [c for c, seq in runs.items() if any(t_back < s.start < t_end and s.node == victim for s in seq)]
+        moved_back = [
+            c for c, seq in runs.items() if any(t_back < s.start < t_end and s.node == victim for s in seq)
+        ]
         assert len(moved_back) == 4, runs
 
         with Session(engine) as s:
@@ -184,3 +205,14 @@ def signed_in(port: int) -> httpx.Client:
     r = client.post("/api/auth/login", json={"username": "admin", "password": "cluster-test-pw"})
     assert r.status_code == 200, r.text
     return client
+
+
+def send_command(port: int, case_id: str, command: dict[str, object]) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.publish(
+        f"{PREFIX}/commands/cases/{case_id}", json.dumps(command).encode(), qos=1
+    ).wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()
