@@ -169,9 +169,8 @@ class ClusterMember:
     def cycle(self) -> None:
         """One round: release what was handed back, renew, lead, rebalance. Public for tests."""
         if self._registry_changed.is_set():
-            self._registry_changed.clear()
-            ids = self.camera_ids()
-            self.leases.register_cameras(ids)
+            self.leases.register_cameras(self.camera_ids())
+            self._registry_changed.clear()  # only once it worked: a failed cycle registers again
         with self._lock:
             releasing = list(self._releasing.values())
             self._releasing.clear()

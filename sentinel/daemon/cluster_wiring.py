@@ -83,6 +83,8 @@ class ClusterWiring:
             except queue.Empty:
                 return
             if isinstance(decision, Start):
+                if self.member.held().get(decision.camera_id) != decision.epoch:
+                    continue  # lost again before we got to start it (a late loop, an overdue lease)
                 camera = next((c for c in sup.config.cameras if c.id == decision.camera_id), None)
                 if camera is None or not camera.enabled:
                     self.member.drop(decision.camera_id)
