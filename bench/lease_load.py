@@ -26,7 +26,7 @@ from sqlalchemy import func, text, update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from sentinel.alerts.db import make_engine, migrate  # noqa: E402
-from sentinel.cluster.leases import CameraLeases, fair_share  # noqa: E402
+from sentinel.cluster.leases import CameraLeases, shares  # noqa: E402
 from sentinel.cluster.models import CameraLeaseRow, NodeRow  # noqa: E402
 from tests.support import pg  # noqa: E402
 
@@ -60,7 +60,7 @@ def main() -> int:
         t0 = time.perf_counter()
         nodes[0].register_cameras(cameras)
         register_s = time.perf_counter() - t0
-        share = fair_share(len(cameras), len(nodes), 0)
+        share = shares(len(cameras), [(n.node_id, 0) for n in nodes])[nodes[0].node_id]
         held: list[dict[str, int]] = []
         claim_times = []
         for node in nodes:
@@ -108,7 +108,7 @@ def main() -> int:
                 update(NodeRow).where(NodeRow.id == nodes[0].node_id)
                 .values(heartbeat_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 60.0))
             )  # fmt: skip
-        new_share = fair_share(len(cameras), len(nodes) - 1, 0)
+        new_share = max(shares(len(cameras), [(n.node_id, 0) for n in nodes[1:]]).values())
         t0 = time.perf_counter()
         taken = 0
         for node, mine in zip(nodes[1:], held[1:], strict=True):

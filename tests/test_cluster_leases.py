@@ -19,9 +19,9 @@ from sentinel.cluster.leases import (
     Lease,
     LeaseLost,
     NodeIdInUse,
-    fair_share,
     list_leases,
     list_nodes,
+    shares,
 )
 from sentinel.cluster.models import CameraLeaseRow, NodeRow
 from tests.support.pg import PgDatabase
@@ -60,12 +60,18 @@ def expire(engine: Engine, node_id: str) -> None:
         )
 
 
-def test_fair_share_rounds_up_and_respects_the_node_limit() -> None:
-    assert fair_share(12, 3, 0) == 4
-    assert fair_share(12, 2, 0) == 6
-    assert fair_share(10, 3, 0) == 4  # the shares must cover every camera
-    assert fair_share(12, 1, 5) == 5
-    assert fair_share(12, 0, 0) == 12
+def test_shares_are_even_deterministic_and_respect_node_limits() -> None:
+    assert shares(12, [("b", 0), ("a", 0), ("c", 0)]) == {"a": 4, "b": 4, "c": 4}
+    assert shares(10, [("c", 0), ("b", 0), ("a", 0)]) == {"a": 4, "b": 3, "c": 3}  # lowest ids take the extra
+    assert shares(12, [("a", 0), ("b", 0)]) == {"a": 6, "b": 6}
+    # a limited node's remainder goes to the others, still evenly
+    assert shares(12, [("a", 2), ("b", 0), ("c", 0)]) == {"a": 2, "b": 5, "c": 5}
+    assert shares(12, [("a", 2), ("b", 3)]) == {"a": 2, "b": 3}  # not enough room: 7 stay unowned
+    assert shares(3, [("a", 0), ("b", 0), ("c", 0), ("d", 0)]) == {"a": 1, "b": 1, "c": 1, "d": 0}
+    assert shares(0, [("a", 0)]) == {"a": 0}
+    for n in range(1, 40):  # every camera has a node while there is room, and no two shares differ by two
+        got = shares(n, [(f"n{i}", 0) for i in range(7)])
+        assert sum(got.values()) == n and max(got.values()) - min(got.values()) <= 1
 
 
 def test_claims_split_free_cameras_and_raise_the_epoch(engine: Engine) -> None:
@@ -101,14 +107,14 @@ def test_renew_keeps_held_leases_and_reports_lost_ones(engine: Engine) -> None:
     a, b = node(engine, "a"), node(engine, "b")
     held = {x.camera_id: x.epoch for x in a.claim(CAMERAS, 3)}
     kept, live = a.renew(held)
-    assert kept == set(held) and live == 2
+    assert kept == set(held) and sorted(live) == [("a", 0), ("b", 0)]
     expire(engine, "a")
     stolen = b.claim(CAMERAS, 12)
     assert {x.camera_id for x in stolen} >= set(held)  # expired leases are free to claim
     assert all(x.epoch == 2 for x in stolen if x.camera_id in held)
     kept, live = a.renew(held)
     assert kept == set()  # a learns it lost them
-    assert live == 2  # its own renewal made it live again
+    assert len(live) == 2  # its own renewal made it live again
 
 
 def test_fencing_check_refuses_a_stale_epoch_or_an_expired_lease(engine: Engine) -> None:

@@ -38,9 +38,18 @@ def db(pg_database: PgDatabase) -> Iterator[tuple[str, Engine]]:
     engine.dispose()
 
 
-def member(engine: Engine, name: str, ttl: float = 4.0, renew: float = 1.0) -> ClusterMember:
-    node = NodeConfig(id=name, lease_ttl=ttl, renew_interval=renew)
-    m = ClusterMember(engine, node, name, camera_ids=lambda: list(CAMERAS), host="test", pid=hash(name) % 30000)
+def member(
+    engine: Engine,
+    name: str,
+    ttl: float = 4.0,
+    renew: float = 1.0,
+    cameras: list[str] = CAMERAS,
+    limit: int = 0,
+) -> ClusterMember:
+    node = NodeConfig(id=name, lease_ttl=ttl, renew_interval=renew, max_cameras=limit)
+    m = ClusterMember(
+        engine, node, name, camera_ids=lambda: list(cameras), host="test", pid=hash(name) % 30000
+    )
     m.join()
     return m
 
@@ -75,6 +84,29 @@ def test_nodes_split_the_cameras_and_hand_back_when_one_joins(db: tuple[str, Eng
     b.cycle()  # live nodes: 1 → share 6
     assert sorted(b.held()) == CAMERAS
     b.leave()
+
+
+def test_an_uneven_split_is_as_even_as_it_can_be_and_limits_are_kept(db: tuple[str, Engine]) -> None:
+    _, engine = db
+    seven = [f"cam{i}" for i in range(7)]
+    nodes = [
+        member(engine, "a", cameras=seven),
+        member(engine, "b", cameras=seven),
+        member(engine, "c", cameras=seven),
+    ]
+    for _ in range(4):  # join, wait a cycle, claim, settle
+        for m in nodes:
+            m.cycle()
+    assert [len(m.held()) for m in nodes] == [3, 2, 2]  # not 3/3/1: the extra camera goes to the lowest id
+    # a node limited to one camera joins: the others keep the rest, evenly
+    d = member(engine, "d", cameras=seven, limit=1)
+    nodes.append(d)
+    for _ in range(4):
+        for m in nodes:
+            m.cycle()
+    assert [len(m.held()) for m in nodes] == [2, 2, 2, 1]
+    held = [c for m in nodes for c in m.held()]
+    assert sorted(held) == seven  # every camera on exactly one node
 
 
 def test_cut_off_from_the_database_a_node_stops_its_cameras_before_another_can_claim_them(

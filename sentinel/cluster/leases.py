@@ -9,7 +9,6 @@ instead of queueing on the same rows.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,11 +58,28 @@ class LeaseInfo:
     expires_in: float | None  # negative: expired
 
 
-def fair_share(cameras: int, live_nodes: int, max_cameras: int) -> int:
-    """Cameras one node should hold: an even split rounded up (so the shares cover every camera), capped by
-    the node's own limit."""
-    share = math.ceil(cameras / max(1, live_nodes))
-    return min(share, max_cameras) if max_cameras else share
+def shares(cameras: int, nodes: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Each live node's share of the cameras, from (node id, max_cameras or 0 = no limit): as even as the
+    limits allow (unlimited nodes differ by at most one camera), what a limited node cannot take spread over
+    the others, and the extra cameras of an uneven split to the lowest ids. Every node computes the same
+    answer from the same list, so they agree without talking to each other."""
+    caps = {node: (limit or cameras) for node, limit in nodes}
+    out = dict.fromkeys(caps, 0)
+    left, open_nodes = cameras, sorted(caps)
+    while left > 0 and open_nodes:
+        base, extra = divmod(left, len(open_nodes))
+        still_open, given = [], 0
+        for i, node in enumerate(open_nodes):
+            take = min(base + (1 if i < extra else 0), caps[node] - out[node])
+            out[node] += take
+            given += take
+            if out[node] < caps[node]:
+                still_open.append(node)
+        if given == 0:
+            break
+        left -= given
+        open_nodes = still_open
+    return out
 
 
 def _ids(ids: Iterable[str]) -> Any:
@@ -163,10 +179,10 @@ class CameraLeases:
 
     # ---------------------------------------------------------------- one renewal cycle
 
-    def renew(self, held: dict[str, int]) -> tuple[set[str], int]:
+    def renew(self, held: dict[str, int]) -> tuple[set[str], list[tuple[str, int]]]:
         """Heartbeat and renew the leases in `held` (camera → epoch). Returns the cameras still ours at
-        their epoch (the others were lost: expired and taken, or released by an operator) and the number of
-        live nodes, in one transaction."""
+        their epoch (the others were lost: expired and taken, or released by an operator) and the live nodes
+        with their camera limits, in one transaction."""
         with Session(self.engine) as s, s.begin():
             s.execute(update(NodeRow).where(NodeRow.id == self.node_id).values(heartbeat_at=func.now()))
             kept: set[str] = set()
@@ -182,16 +198,13 @@ class CameraLeases:
                     .returning(CameraLeaseRow.camera_id, CameraLeaseRow.epoch)
                 ).all()
                 kept = {c for c, e in rows if held.get(c) == e}
-            live = s.scalar(
-                select(func.count())
-                .select_from(NodeRow)
-                .where(
+            live = s.execute(
+                select(NodeRow.id, NodeRow.max_cameras).where(
                     NodeRow.stopped_at.is_(None),
-                    NodeRow.heartbeat_at
-                    > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, NodeRow.lease_ttl),
+                    NodeRow.heartbeat_at > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, NodeRow.lease_ttl),
                 )
-            )
-        return kept, int(live or 0)
+            ).all()
+        return kept, [(node, int(limit)) for node, limit in live]
 
     def claim(self, candidates: Collection[str], room: int) -> list[Lease]:
         """Take up to `room` free or expired cameras among `candidates`, each at a new epoch."""

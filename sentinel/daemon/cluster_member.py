@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from sentinel.cluster.leader import LeaderLease
-from sentinel.cluster.leases import CameraLeases, Lease, LeaseLost, fair_share
+from sentinel.cluster.leases import CameraLeases, Lease, LeaseLost, shares
 from sentinel.config import NodeConfig
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class ClusterMember:
         self._leader_until = 0.0
         self.leader_epoch: int | None = None
         self.live_nodes = 1
+        self.peers: list[tuple[str, int]] = []  # live nodes (id, max_cameras) at the last renewal
         self.last_error: str | None = None
         self.cycles = 0
         self._registry_changed = threading.Event()
@@ -180,7 +181,8 @@ class ClusterMember:
         t0 = time.monotonic()
         held = self.held()
         kept, live = self.leases.renew(held)
-        self.live_nodes = max(1, live)
+        self.peers = live
+        self.live_nodes = max(1, len(live))
         with self._lock:
             for camera_id in held:
                 if camera_id not in self._held or self._held[camera_id] != held[camera_id]:
@@ -206,7 +208,10 @@ class ClusterMember:
 
     def _rebalance(self, t0: float) -> None:
         registry = self.camera_ids()
-        target = fair_share(len(registry), self.live_nodes, self.node.max_cameras)
+        peers = self.peers
+        if not any(node == self.node_id for node, _ in peers):
+            peers = [*peers, (self.node_id, self.node.max_cameras)]
+        target = shares(len(registry), peers)[self.node_id]
         with self._lock:
             held = sorted(self._held)
         if len(held) > target:
