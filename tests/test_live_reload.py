@@ -98,5 +98,5 @@ def test_add_change_remove_and_broken_edit(tmp_path: Path, rtsp: RtspServer) -> 
         assert all(s["state"] == "online" for s in a), a  # a never went down
         assert all(s["since"] == a_since for s in a)  # ...and was never restarted
         frames = [s["frames"] for s in a]
-        assert frames == sorted(frames) and frames[-1] > frames[0] + 10  # its frame counter never stopped
+        assert frames == sorted(frames) and frames[-1] > frames[0] + 5  # its frame counter never stopped (the test lasts ~20 s at 1 fps)
         assert "Traceback" not in daemon.output()
