@@ -38,21 +38,10 @@ sys.path.insert(0, str(REPO))
 from sentinel.detect.backends import load_detector  # noqa: E402
 from sentinel.detect.detections import Detections  # noqa: E402
 from sentinel.detect.nanodet import NanoDetDetector  # noqa: E402
+from sentinel.detect.tracker import iou_matrix  # noqa: E402
 from tools.quantize_nanodet import EVALUATION, FP32_CARD, INT8_CARD, fp32_card, frames  # noqa: E402
 
 PERSON = 0
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of a [N, 4] with every box of b [M, 4] (x1, y1, x2, y2)."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12))
 
 
 def match(ref: Detections, got: Detections, w: int, h: int, only_class: int | None, iou: float = 0.5

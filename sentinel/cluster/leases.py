@@ -101,6 +101,12 @@ class CameraLeases:
         self.node_id = node_id
         self.ttl = ttl
 
+    def _taken(self) -> dict[str, Any]:
+        """A lease row as this node takes it: ours, at the next epoch, for a lease time from now."""
+        now = func.now()
+        return dict(node_id=self.node_id, epoch=CameraLeaseRow.epoch + 1, expires_at=now + _ttl(self.ttl),
+                    acquired_at=now, renewed_at=now)  # fmt: skip
+
     # ---------------------------------------------------------------- node
 
     def join(self, host: str, pid: int, max_cameras: int, console_url: str | None) -> list[Lease]:
@@ -132,12 +138,7 @@ class CameraLeases:
             rows = s.execute(
                 update(CameraLeaseRow)
                 .where(CameraLeaseRow.node_id == self.node_id)
-                .values(
-                    epoch=CameraLeaseRow.epoch + 1,
-                    expires_at=func.now() + _ttl(self.ttl),
-                    acquired_at=func.now(),
-                    renewed_at=func.now(),
-                )  # fmt: skip
+                .values(**self._taken())
                 .returning(CameraLeaseRow.camera_id, CameraLeaseRow.epoch)
             ).all()
         return [Lease(c, e) for c, e in rows]
@@ -227,13 +228,7 @@ class CameraLeases:
             rows = s.execute(
                 update(CameraLeaseRow)
                 .where(CameraLeaseRow.camera_id == any_(_ids(ids)))
-                .values(
-                    node_id=self.node_id,
-                    epoch=CameraLeaseRow.epoch + 1,
-                    expires_at=func.now() + _ttl(self.ttl),
-                    acquired_at=func.now(),
-                    renewed_at=func.now(),
-                )  # fmt: skip
+                .values(**self._taken())
                 .returning(CameraLeaseRow.camera_id, CameraLeaseRow.epoch)
             ).all()
         return sorted((Lease(c, e) for c, e in rows), key=lambda lease: lease.camera_id)
