@@ -39,7 +39,7 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sentinel.config import CameraConfig, DetectorConfig, MotionGateConfig  # noqa: E402
+from sentinel.config.models import CameraConfig, DetectorConfig, MotionGateConfig  # noqa: E402
 from sentinel.daemon.worker import CameraPipeline, analyse_batch  # noqa: E402
 from sentinel.detect.detections import Detections  # noqa: E402
 from sentinel.detect.motion_gate import MotionGate  # noqa: E402

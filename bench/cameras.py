@@ -115,7 +115,7 @@ cameras:{cameras}""",
 
 def sentinel_cmd() -> list[str]:
     script = Path(sys.executable).with_name("sentinel")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "sentinel.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "sentinel.cli.main"]
 
 
 def prepare(config: Path) -> str:
@@ -396,7 +396,7 @@ def parse_counts(text: str) -> list[int]:
 
 
 def sweep(args: argparse.Namespace, footage: Footage, tmp: Path) -> list[dict[str, Any]]:
-    from sentinel.config_loader import load_config
+    from sentinel.config.loader import load_config
 
     results = []
     for n in args.cameras:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentinel.config import CameraConfig  # noqa: E402
+from sentinel.config.models import CameraConfig  # noqa: E402
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader  # noqa: E402
 from tests.support.footage import vtest_h264  # noqa: E402
 

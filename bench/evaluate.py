@@ -1,4 +1,4 @@
-"""Evaluation harness: Sentinel's replay pipeline (`sentinel.replay.replay`: reader → NanoDet → tracker → rules
+"""Evaluation harness: Sentinel's replay pipeline (`sentinel.replay.runner.replay`: reader → NanoDet → tracker → rules
 → alerts) over scenario clips of real footage with events injected at known times (`bench/scenarios.py`),
 and over the same footage with nothing injected. Prints, per event type: events, detected, recall, false
 alerts per camera-hour and time from onset to alert. A benchmark: it prints figures, it does not pass or fail.
@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.scenarios import CACHE_DIR, CAMERAS, Scenario, scenarios, write_clip  # noqa: E402
-from sentinel.config import CameraConfig, DetectorConfig, SentinelConfig  # noqa: E402
+from sentinel.config.models import CameraConfig, DetectorConfig, SentinelConfig  # noqa: E402
 
 TOLERANCE = 10.0  # seconds allowed past the debounce
 RULE_KIND = {
@@ -75,7 +75,7 @@ class RunResult:
 
 def implemented() -> set[str]:
     """Rule kinds that have an implementation (`sentinel.detect.rules.RULE_BUILDERS`)."""
-    from sentinel.config import RULE_KINDS, RULE_MODELS
+    from sentinel.config.models import RULE_KINDS, RULE_MODELS
 
     try:
         from sentinel.detect.rules import RULE_BUILDERS
@@ -119,9 +119,9 @@ def _init_worker(annotated: bool = False) -> None:
 
     cv2.setNumThreads(1)  # two workers on two cores: no oversubscription
     if not annotated:
-        import sentinel.replay
+        import sentinel.replay.runner
 
-        sentinel.replay.AnnotatedVideo = _NoVideo  # type: ignore[misc,assignment]
+        sentinel.replay.runner.AnnotatedVideo = _NoVideo  # type: ignore[misc,assignment]
 
 
 def run_scenario(s: Scenario, rules: list[Any] | None = None) -> RunResult:
@@ -129,7 +129,7 @@ def run_scenario(s: Scenario, rules: list[Any] | None = None) -> RunResult:
     rules), and report the alerts in media time."""
     global _detector
     from sentinel.daemon.worker import _load_detector
-    from sentinel.replay import replay
+    from sentinel.replay.runner import replay
 
     result = RunResult(s.name)
     why = s.available()

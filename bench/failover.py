@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentinel.alerts.db import make_engine, migrate  # noqa: E402
 from sentinel.cluster.overview import cluster_overview  # noqa: E402
+from sentinel.storage.db import make_engine, migrate  # noqa: E402
 from tests.mqtt_helpers import Recorder  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.cluster import CAMERAS, NODES, PREFIX, owners, stints, wait_until, write_configs  # noqa: E402

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, text, update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from sentinel.alerts.db import make_engine, migrate  # noqa: E402
 from sentinel.cluster.leases import CameraLeases, shares  # noqa: E402
 from sentinel.cluster.models import CameraLeaseRow, NodeRow  # noqa: E402
+from sentinel.storage.db import make_engine, migrate  # noqa: E402
 from tests.support import pg  # noqa: E402
 
 

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sentinel.config import (  # noqa: E402
+from sentinel.config.models import (  # noqa: E402
     CameraConfig,
     CameraHealthRule,
     CountInZoneRule,

@@ -394,7 +394,7 @@ def test_nanodet_loader_refuses_other_backends(tmp_path: Path) -> None:
 
 
 def test_worker_loads_detectors_through_the_factory(tmp_path: Path) -> None:
-    from sentinel.config import DetectorConfig
+    from sentinel.config.models import DetectorConfig
     from sentinel.daemon.worker import _load_detector
 
     model = yolo_model(tmp_path / "m.onnx", v8_rows((CXCYWH, [0.0, 0.0, 0.9])), layout="v8")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.cli import main
+from sentinel.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = """\

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from sentinel.cli import main
-from sentinel.config import CameraConfig
+from sentinel.cli.main import main
+from sentinel.config.models import CameraConfig
 from sentinel.ingest.snapshot_grab import draw_overlay, grab_frame, suggest_decode
 from sentinel.ingest.url_patterns import split_host_port, stream_urls
 from tests.support.footage import vtest_h264

@@ -21,23 +21,23 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentinel.alerts.db import MIGRATIONS, Base, make_engine, migrate, session_factory
 from sentinel.alerts.models import OutboxRow
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation
 from sentinel.alerts.store import AlertStore
-from sentinel.config import CasesConfig
-from sentinel.event_types import EventType, default_event_types
-from sentinel.grid import case_engine as case_engine_module
-from sentinel.grid.calendar import WorkingCalendar, add_working_time
-from sentinel.grid.case_engine import CaseChange, CaseEngine, Routing
-from sentinel.grid.case_models import CaseRow, CaseTimerRow, CaseTransitionRow
-from sentinel.grid.state_machine import (
+from sentinel.cases import engine as case_engine_module
+from sentinel.cases.calendar import WorkingCalendar, add_working_time
+from sentinel.cases.engine import CaseChange, CaseEngine, Routing
+from sentinel.cases.models import CaseRow, CaseTimerRow, CaseTransitionRow
+from sentinel.cases.state_machine import (
     BadRequest,
     ConcurrentChange,
     IllegalTransition,
     UnknownAction,
     UnknownCase,
 )
+from sentinel.config.event_types import EventType, default_event_types
+from sentinel.config.models import CasesConfig
+from sentinel.storage.db import MIGRATIONS, Base, make_engine, migrate, session_factory
 
 TZ = ZoneInfo("Asia/Shanghai")
 GRID = "110101001002003"
@@ -722,7 +722,7 @@ def test_migration_renders_for_postgresql() -> None:
 
 
 def test_case_messages_go_out_through_the_outbox_publisher(world: World) -> None:
-    from sentinel.alerts.publisher import BrokerAddress, MqttPublisher
+    from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher
     from tests.mqtt_helpers import Recorder
     from tests.support.servers import Mosquitto
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentinel.grid.state_machine import (
+from sentinel.cases.state_machine import (
     ACTIONS,
     OPEN,
     SYSTEM_ACTIONS,

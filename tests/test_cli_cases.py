@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from sentinel.alerts.models import OutboxRow
-from sentinel.cli import main
+from sentinel.cli.main import main
 from tests.test_case_engine import GRID, OTHER_GRID, ROUTING, SCHEMA, World, make_world
 
 CONFIG = """\
@@ -166,7 +166,7 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "sentinel.db").write_text("this is not a database")
     proc = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", "cases", "show", "1", "--config", str(config)],
+        [sys.executable, "-m", "sentinel.cli.main", "cases", "show", "1", "--config", str(config)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -23,14 +23,14 @@ import pytest
 import sqlalchemy as sa
 
 from sentinel.alerts.clip import ClipJob, ClipResult, ClipWriter, write_job
-from sentinel.alerts.db import make_engine, migrate
 from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.store import AlertStore
-from sentinel.config import CameraConfig
+from sentinel.config.models import CameraConfig
 from sentinel.detect.privacy import PrivacyMask, mask_pixels
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import Frame, StreamReader
+from sentinel.storage.db import make_engine, migrate
 from tests.mqtt_helpers import Recorder
 from tests.support.daemon import Daemon
 from tests.support.footage import vtest_h264
@@ -45,7 +45,7 @@ MASK = [(0.0, 0.0), (0.4, 0.0), (0.4, 0.3), (0.0, 0.3)]  # top-left: "a resident
 
 def make_alert() -> Alert:
     from sentinel.alerts.builder import build_alert, new_alert_id
-    from sentinel.event_types import default_event_types
+    from sentinel.config.event_types import default_event_types
 
     now = time.time()
     event = RuleEvent("c", "count_in_zone", "crowd_gathering", "plaza", now - 10, now, 3, 0.8, [], None)
@@ -341,7 +341,7 @@ def test_migration_0004_and_clip_updates(tmp_path: Path) -> None:
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
-    from sentinel.alerts.db import MIGRATIONS
+    from sentinel.storage.db import MIGRATIONS
 
     db = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
 
@@ -568,7 +568,7 @@ def test_replay_writes_clips_the_same_way(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", "replay", str(vtest_h264(768, 576, fps=25, gop=25)),
+        [sys.executable, "-m", "sentinel.cli.main", "replay", str(vtest_h264(768, 576, fps=25, gop=25)),
          "--config", str(config), "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

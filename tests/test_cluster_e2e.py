@@ -26,10 +26,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sentinel.alerts.db import make_engine, migrate
 from sentinel.alerts.models import AlertRow
+from sentinel.cases.models import CaseTimerRow, CaseTransitionRow
 from sentinel.cluster.overview import cluster_overview
-from sentinel.grid.case_models import CaseTimerRow, CaseTransitionRow
+from sentinel.storage.db import make_engine, migrate
 from tests.mqtt_helpers import Recorder
 from tests.support.cluster import (
     CAMERAS,
@@ -193,7 +193,7 @@ def test_three_nodes_share_fail_over_and_rebalance(tmp_path: Path, pg_database: 
 
 def add_admin(config: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", "users", "add", "admin", "--role", "admin", "--password-stdin",
+        [sys.executable, "-m", "sentinel.cli.main", "users", "add", "admin", "--role", "admin", "--password-stdin",
          "--config", str(config)],
         input="cluster-test-pw\n", capture_output=True, text=True, timeout=60, cwd=config.parent,
     )  # fmt: skip

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from sentinel.alerts.db import make_engine, migrate
 from sentinel.alerts.models import OutboxRow
 from sentinel.cluster.leader import LeaderLease
 from sentinel.cluster.leases import (
@@ -24,6 +23,7 @@ from sentinel.cluster.leases import (
     shares,
 )
 from sentinel.cluster.models import CameraLeaseRow, NodeRow
+from sentinel.storage.db import make_engine, migrate
 from tests.support.pg import PgDatabase
 
 CAMERAS = [f"cam{i:02d}" for i in range(12)]

@@ -1,4 +1,4 @@
-"""A node's membership (sentinel.daemon.cluster_member) against a real PostgreSQL: fair shares, handing cameras
+"""A node's membership (sentinel.cluster.member) against a real PostgreSQL: fair shares, handing cameras
 back when a node joins, and fencing when the node is cut off from the database (a TCP gate in front of the
 real server) — it stops its cameras before any other node can claim them."""
 
@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from sentinel.alerts.db import make_engine, migrate
 from sentinel.alerts.schema import Alert
 from sentinel.alerts.store import AlertStore
 from sentinel.cluster.leases import CameraLeases, Lease, LeaseLost
-from sentinel.config import NodeConfig
-from sentinel.daemon.cluster_member import ClusterMember, Start, Stop
+from sentinel.cluster.member import ClusterMember, Start, Stop
+from sentinel.config.models import NodeConfig
+from sentinel.storage.db import make_engine, migrate
 from tests.support.gated_port import GatedPort
 from tests.support.pg import PgDatabase
 from tests.test_case_engine import event_types, make_alert
@@ -184,7 +184,7 @@ def test_sentinel_nodes_lists_nodes_cameras_and_the_leader(db: tuple[str, Engine
     config = tmp_path / "sentinel.yaml"
     config.write_text(f'site: {{id: t}}\ndatabase: {{url: "{url}"}}\n', encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", "nodes", "--config", str(config)], capture_output=True, text=True,
+        [sys.executable, "-m", "sentinel.cli.main", "nodes", "--config", str(config)], capture_output=True, text=True,
         timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -195,7 +195,7 @@ def test_sentinel_nodes_lists_nodes_cameras_and_the_leader(db: tuple[str, Engine
     sqlite = tmp_path / "single.yaml"
     sqlite.write_text("site: {id: t}\n", encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", "nodes", "--config", str(sqlite)], capture_output=True, text=True,
+        [sys.executable, "-m", "sentinel.cli.main", "nodes", "--config", str(sqlite)], capture_output=True, text=True,
         timeout=60,
     )  # fmt: skip
     assert out.returncode == 2 and "single node" in out.stderr and "Traceback" not in out.stderr

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.cli import main
-from sentinel.config_loader import load_config
+from sentinel.cli.main import main
+from sentinel.config.loader import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -179,7 +179,7 @@ def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_cli_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD_CAMERA.replace("kind: count_in_zone", "kind: nope"))
     proc = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", "check", "--config", str(path)],
+        [sys.executable, "-m", "sentinel.cli.main", "check", "--config", str(path)],
         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "CAM_PW": "x"}, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -196,7 +196,7 @@ def test_durations_and_relative_paths(tmp_path: Path) -> None:
 
 
 def test_event_type_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from sentinel.event_types import effective_event_types
+    from sentinel.config.event_types import effective_event_types
 
     text = (
         "event_types:\n  crowd_gathering: {deadline: 15m, auto_register: true}\n"
@@ -215,7 +215,7 @@ def test_event_type_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_event_type_override_values_are_validated(tmp_path: Path) -> None:
-    from sentinel.event_types import Severity, effective_event_types
+    from sentinel.config.event_types import Severity, effective_event_types
 
     config = load_config(write(tmp_path, "event_types:\n  crowd_gathering: {severity: normal, deadline: 2h}\n" + GOOD_CAMERA))
     table = effective_event_types(config.event_types)

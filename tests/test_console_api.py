@@ -17,9 +17,9 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from sentinel.alerts.models import AlertRow
+from sentinel.cases.models import CaseRow, CaseTransitionRow
 from sentinel.console.app import ROUTERS
 from sentinel.console.models import AlertReviewRow
-from sentinel.grid.case_models import CaseRow, CaseTransitionRow
 from tests.support.browser import GRID, PASSWORD, TZ, ConsoleWorld, console_world, vtest_snapshot
 from tests.support.footage import vtest_h264
 
@@ -410,7 +410,7 @@ def test_an_alert_clip_is_served_with_byte_ranges(world: ConsoleWorld, tokens: d
 
 
 def test_cameras_status_and_a_fresh_view_with_zones(world: ConsoleWorld, tokens: dict[str, str]) -> None:
-    from sentinel.config import CameraConfig
+    from sentinel.config.models import CameraConfig
 
     with world.client(tokens["operator"]) as c:
         cams = c.get("/api/cameras").json()

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from sentinel.alerts.db import MIGRATIONS, make_engine, migrate, session_factory, sqlite_url
 from sentinel.console import passwords
 from sentinel.console.auth import SESSION_COOKIE, LoginLimiter
 from sentinel.console.models import ApiTokenRow, SessionRow, UserRow
 from sentinel.console.users import Users
+from sentinel.storage.db import MIGRATIONS, make_engine, migrate, session_factory, sqlite_url
 from tests.support.browser import PASSWORD, ConsoleWorld, console_world
 
 
@@ -215,11 +215,7 @@ def test_users_cli(tmp_path: Path) -> None:
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", "import sys; from sentinel import cli, cli_users;"
-             "p = cli.build_parser(); s = next(a for a in p._actions if a.dest == 'command');"
-             "'users' in s.choices or cli_users.register(s);"  # until cli.py registers it
-             "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))",
-             "users", *args, "--config", str(config)],
+            [sys.executable, "-m", "sentinel.cli", "users", *args, "--config", str(config)],
             input=stdin, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
 

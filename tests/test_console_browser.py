@@ -17,8 +17,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
+from sentinel.cases.models import CaseAlertRow
 from sentinel.console.models import AlertReviewRow
-from sentinel.grid.case_models import CaseAlertRow
 from tests.support.browser import GRID, PASSWORD, chromium, console_world, replay_alerts
 from tests.support.footage import REPO_ROOT
 

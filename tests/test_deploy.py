@@ -19,7 +19,7 @@ DEPLOY = REPO / "deploy"
 def test_example_cluster_config_passes_sentinel_check() -> None:
     env = {**os.environ, "SENTINEL_DB_PASSWORD": "not-used", "CAM_PASSWORD": "not-used"}
     out = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", "check", "--config", str(DEPLOY / "config" / "sentinel.yaml")],
+        [sys.executable, "-m", "sentinel.cli.main", "check", "--config", str(DEPLOY / "config" / "sentinel.yaml")],
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr

@@ -11,7 +11,7 @@ import jsonschema
 import paho.mqtt.client as mqtt
 import pytest
 
-from sentinel.grid.roster import load_roster
+from sentinel.cases.roster import load_roster
 from tests.mqtt_helpers import Recorder
 from tests.support.daemon import Daemon
 from tests.support.footage import crowd_then_empty

@@ -213,7 +213,7 @@ def test_killed_worker_is_restarted(tmp_path: Path, broker: Mosquitto, rtsp: Rts
 def test_run_with_broken_config_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "sentinel.yaml"
     path.write_text("cameras:\n  - id: a\n    source: /x.mp4\n    zones: [{name: z, polygon: [[0, 0], [1, 1]]}]\n")
-    proc = subprocess.run([sys.executable, "-m", "sentinel.cli", "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "sentinel.cli.main", "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert f"{path}:4: cameras[0].zones[0].polygon: a polygon needs at least 3 points" in proc.stderr
     assert "Traceback" not in proc.stderr

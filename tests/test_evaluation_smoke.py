@@ -24,7 +24,7 @@ from bench.scenarios import (
     smoke_scenarios,
     write_clip,
 )
-from sentinel.config import CountInZoneRule
+from sentinel.config.models import CountInZoneRule
 from tests.support.footage import vtest_path
 
 SMOKE = {s.family: s for s in smoke_scenarios()}

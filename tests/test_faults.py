@@ -365,11 +365,11 @@ def _event(camera_id: str = "cam1") -> Any:
 
 
 def _intake(data_dir: Path) -> Any:
-    from sentinel.alerts.db import make_engine, migrate
     from sentinel.alerts.snapshot import SnapshotStore
     from sentinel.alerts.store import AlertStore
+    from sentinel.config.event_types import default_event_types
     from sentinel.daemon.intake import AlertIntake
-    from sentinel.event_types import default_event_types
+    from sentinel.storage.db import make_engine, migrate
 
     engine = make_engine(f"sqlite:///{data_dir / 'sentinel.db'}")
     migrate(engine)
@@ -404,9 +404,9 @@ def tiny_filesystem(path: Path, size: str = "64k") -> Iterator[None]:
 def test_snapshot_write_failure_still_stores_and_publishes_the_alert(
     tmp_path: Path, fault: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from sentinel.alerts.publisher import BrokerAddress, MqttPublisher
     from sentinel.alerts.snapshot import render_snapshot
-    from sentinel.config import CameraConfig
+    from sentinel.config.models import CameraConfig
+    from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher
 
     data = tmp_path / "data"
     data.mkdir()
@@ -669,7 +669,7 @@ def test_bad_streams_get_clear_errors_and_the_others_keep_running(tmp_path: Path
 def test_corrupt_packets_do_not_reopen_the_stream(tmp_path: Path) -> None:
     """A recording with damaged frames in its middle third, read as fast as possible: the reader should decode
     past the damage (concealing or skipping frames), not reopen the file from the start again and again."""
-    from sentinel.config import CameraConfig
+    from sentinel.config.models import CameraConfig
     from sentinel.ingest.reader import StreamReader
 
     corrupt = _corrupted(tmp_path)

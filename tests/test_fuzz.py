@@ -27,13 +27,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from sentinel.alerts.db import make_engine, migrate, session_factory
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation
 from sentinel.alerts.store import AlertStore
-from sentinel.cli import main
-from sentinel.event_types import default_event_types
-from sentinel.grid.case_engine import CaseEngine, Routing
-from sentinel.grid.commands import FIELDS, MAX_PAYLOAD, CaseCommands, Reply
+from sentinel.cases.commands import FIELDS, MAX_PAYLOAD, CaseCommands, Reply
+from sentinel.cases.engine import CaseEngine, Routing
+from sentinel.cli.main import main
+from sentinel.config.event_types import default_event_types
+from sentinel.storage.db import make_engine, migrate, session_factory
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "config"

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentinel.config import CameraConfig, ControlPoint
-from sentinel.grid.cells import GridCells, load_cells
-from sentinel.grid.geolocate import (
+from sentinel.config.models import CameraConfig, ControlPoint
+from sentinel.geo.cells import GridCells, load_cells
+from sentinel.geo.geolocate import (
     Geolocator,
     Homography,
     HomographyError,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from shapely.geometry import Point
 
-from sentinel.config_loader import ConfigError, ConfigIssue, load_config
-from sentinel.grid.cells import GridCells, code_problem, load_cells, read_cells
-from sentinel.grid.geolocate import wgs84_to_gcj02
+from sentinel.config.loader import ConfigError, ConfigIssue, load_config
+from sentinel.geo.cells import GridCells, code_problem, load_cells, read_cells
+from sentinel.geo.geolocate import wgs84_to_gcj02
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "config" / "grid.geojson"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.config_loader import ConfigError, ConfigIssue, load_config_source
-from sentinel.grid.cells import GridCells, load_cells
-from sentinel.grid.roster import load_roster, read_roster
-from sentinel.grid.validate import grid_issues, load_grid
+from sentinel.cases.grid_check import grid_issues, load_grid
+from sentinel.cases.roster import load_roster, read_roster
+from sentinel.config.loader import ConfigError, ConfigIssue, load_config_source
+from sentinel.geo.cells import GridCells, load_cells
 from tests.test_geolocate import CAM_LAT, CAM_LON, PinholeCamera, control_points
 
 REPO = Path(__file__).resolve().parents[1]

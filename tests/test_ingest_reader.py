@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.config import CameraConfig
+from sentinel.config.models import CameraConfig
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus, StreamReader
 from sentinel.ingest.source import mask_url

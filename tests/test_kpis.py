@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.config import CasesConfig
-from sentinel.grid.case_engine import Routing
-from sentinel.grid.kpis import KpiReport, compute_kpis
+from sentinel.cases.engine import Routing
+from sentinel.cases.kpis import KpiReport, compute_kpis
+from sentinel.config.models import CasesConfig
 from tests.test_case_engine import GRID, MONDAY_9, OTHER_GRID, ROUTING, World, make_world
 
 ROUTING_B = Routing(OTHER_GRID, OTHER_GRID[:12], OTHER_GRID[:9], "w2", "gl2", "cd1", "sd1")

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sentinel.config import CameraConfig, MotionGateConfig
+from sentinel.config.models import CameraConfig, MotionGateConfig
 from sentinel.console.metrics import SentinelMetrics
 from sentinel.daemon.messages import EventMsg
 from sentinel.daemon.worker import CameraPipeline, analyse_batch

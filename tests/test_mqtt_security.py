@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.alerts.db import make_engine, migrate
-from sentinel.alerts.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
 from sentinel.alerts.store import AlertStore
-from sentinel.config import MqttConfig
-from sentinel.config_loader import ConfigError, load_config
+from sentinel.config.loader import ConfigError, load_config
+from sentinel.config.models import MqttConfig
+from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
+from sentinel.storage.db import make_engine, migrate
 from tests.support.tls import Pki, SecureMosquitto, TlsRecorder
 
 USER, PASSWORD = "sentinel", "Mq77-pa55-2b9e"
@@ -87,7 +87,7 @@ def test_wrong_or_missing_password_is_refused_clearly(
     broker: SecureMosquitto, store: AlertStore, password: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     pub = publisher(broker, store, password)
-    with caplog.at_level(logging.WARNING, logger="sentinel.alerts.publisher"):
+    with caplog.at_level(logging.WARNING, logger="sentinel.mqtt.publisher"):
         pub.start()
         try:
             error = wait_for_error(pub)
@@ -106,7 +106,7 @@ def test_unknown_certificate_authority_is_refused_clearly(
     broker: SecureMosquitto, store: AlertStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     pub = publisher(broker, store, PASSWORD, ca=broker.pki.other_ca)
-    with caplog.at_level(logging.WARNING, logger="sentinel.alerts.publisher"):
+    with caplog.at_level(logging.WARNING, logger="sentinel.mqtt.publisher"):
         pub.start()
         try:
             error = wait_for_error(pub)
@@ -146,7 +146,7 @@ def test_unreadable_tls_files_are_a_setup_error(pki: Pki, store: AlertStore, tmp
 
 
 def test_password_without_tls_is_warned_about(store: AlertStore, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="sentinel.alerts.publisher"):
+    with caplog.at_level(logging.WARNING, logger="sentinel.mqtt.publisher"):
         MqttPublisher(
             BrokerAddress.parse("mqtt://127.0.0.1:1883"), "p", store, "c", username=USER, password=PASSWORD
         )
@@ -204,7 +204,7 @@ def run_daemon(
     )  # fmt: skip
     log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it; closed when we read
     return subprocess.Popen(
-        [sys.executable, "-m", "sentinel.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "sentinel.cli.main", "run", "--config", str(config)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=tmp_path,
     )  # fmt: skip
 

@@ -88,7 +88,7 @@ def write_config(path: Path, mqtt: dict[str, Any], cameras: list[dict[str, Any]]
 
 def sentinel(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sentinel.cli", *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "sentinel.cli.main", *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **ENV}, cwd=cwd,
     )  # fmt: skip
 
@@ -129,7 +129,7 @@ def test_no_password_in_anything_captured(tmp_path: Path, database: tuple[str, s
         log_path = tmp_path / "daemon.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "sentinel.cli", "run", "--config", str(config)],
+                [sys.executable, "-m", "sentinel.cli.main", "run", "--config", str(config)],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **ENV}, cwd=tmp_path,
             )  # fmt: skip
             try:

@@ -17,8 +17,8 @@ from urllib.parse import quote
 import pytest
 from ruamel.yaml import YAML
 
-from sentinel.cli import main
-from sentinel.config import CameraConfig
+from sentinel.cli.main import main
+from sentinel.config.models import CameraConfig
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.onvif_probe import ProbeError, probe
 from sentinel.ingest.reader import Frame, StreamReader

@@ -12,12 +12,12 @@ import jsonschema
 import pytest
 
 from sentinel.alerts.builder import build_alert, new_alert_id
-from sentinel.alerts.db import make_engine, migrate
-from sentinel.alerts.publisher import BrokerAddress, MqttPublisher
 from sentinel.alerts.store import AlertStore
-from sentinel.config import CameraConfig
+from sentinel.config.event_types import default_event_types
+from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent, SeenObject
-from sentinel.event_types import default_event_types
+from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher
+from sentinel.storage.db import make_engine, migrate
 from tests.mqtt_helpers import Recorder
 from tests.support.servers import Mosquitto
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sentinel.config import CameraConfig
+from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import SeenObject
-from sentinel.grid.cells import load_cells
-from sentinel.grid.geolocate import Geolocator, ground_distance_m
-from sentinel.grid.placement import place_event
+from sentinel.geo.cells import load_cells
+from sentinel.geo.geolocate import Geolocator, ground_distance_m
+from sentinel.geo.placement import place_event
 
 CELLS = load_cells(Path(__file__).resolve().parents[1] / "config" / "grid.geojson")
 

@@ -22,14 +22,14 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from sentinel.alerts.db import MIGRATIONS, Base, driver_url, make_engine, migrate, session_factory
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation
 from sentinel.alerts.store import AlertStore
+from sentinel.cases import engine as case_engine_module
+from sentinel.cases.engine import CaseEngine, Routing
+from sentinel.cases.models import CaseRow
 from sentinel.cluster import models as cluster_models  # noqa: F401
-from sentinel.event_types import default_event_types
-from sentinel.grid import case_engine as case_engine_module
-from sentinel.grid.case_engine import CaseEngine, Routing
-from sentinel.grid.case_models import CaseRow
+from sentinel.config.event_types import default_event_types
+from sentinel.storage.db import MIGRATIONS, Base, driver_url, make_engine, migrate, session_factory
 from tests.support.pg import PgDatabase
 
 TZ = ZoneInfo("Asia/Shanghai")

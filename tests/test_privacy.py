@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from sentinel.alerts.snapshot import render_snapshot
-from sentinel.config import CameraConfig
+from sentinel.config.models import CameraConfig
 from sentinel.detect.privacy import BLOCK, PrivacyMask, apply_privacy_masks, mask_pixels, privacy_mask_of
 from sentinel.detect.rules import SeenObject
 from tests.support.footage import vtest_h264

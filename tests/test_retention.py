@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sentinel.alerts.retention import prune_media
 from sentinel.alerts.snapshot import SnapshotStore
-from sentinel.config import StorageConfig
+from sentinel.config.models import StorageConfig
 
 TODAY = date(2026, 11, 22)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sentinel.config import CameraConfig, CameraHealthRule
+from sentinel.config.models import CameraConfig, CameraHealthRule
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEvent, build_rules
 from sentinel.detect.rules.base import FrameContext

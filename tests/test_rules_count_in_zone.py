@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sentinel.config import CountInZoneRule, Zone
+from sentinel.config.models import CountInZoneRule, Zone
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv
 from sentinel.detect.rules.base import FrameContext

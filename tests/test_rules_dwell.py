@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sentinel.cli import main
-from sentinel.config import DwellRule, Zone
+from sentinel.cli.main import main
+from sentinel.config.models import DwellRule, Zone
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv, RuleEvent, build_rules
 from sentinel.detect.rules.base import FrameContext
@@ -396,7 +396,7 @@ cameras:
 def test_sentinel_check_accepts_the_rules_and_they_build(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sentinel.config_loader import load_config
+    from sentinel.config.loader import load_config
     from sentinel.detect.model_card import load_model_card
 
     path = tmp_path / "sentinel.yaml"

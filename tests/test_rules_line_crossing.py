@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sentinel.config import LineCrossingRule, Zone
+from sentinel.config.models import LineCrossingRule, Zone
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv, RuleEvent
 from sentinel.detect.rules.base import FrameContext

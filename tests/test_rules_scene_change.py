@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sentinel.config import CameraHealthRule, SceneChangeRule, Zone
+from sentinel.config.models import CameraHealthRule, SceneChangeRule, Zone
 from sentinel.detect.background import PENDING_FILE, REFERENCE_FILE
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv, RuleEvent

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from sentinel.config import CameraConfig, StaticObjectRule, Zone
+from sentinel.config.models import CameraConfig, StaticObjectRule, Zone
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv, RuleEvent, build_rules
 from sentinel.detect.rules.base import FrameContext

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.cli import main
+from sentinel.cli.main import main
 from sentinel.ingest.ws_discovery import (
     PROBE_ACTION,
     discover,

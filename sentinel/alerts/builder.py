@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sentinel.alerts.clip import clip_day, clip_url
 from sentinel.alerts.schema import Alert, AlertClip, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
 from sentinel.alerts.snapshot import StoredSnapshot
-from sentinel.config import CameraConfig
+from sentinel.config.event_types import EventType
+from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent
-from sentinel.event_types import EventType
 
 
 def new_alert_id() -> str:

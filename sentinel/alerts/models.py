@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sentinel.alerts.db import Base
+from sentinel.storage.db import Base
 
 # The node (sentinel.cluster) this process runs as; None on a single node. Every outbox row and alert this
 # process writes carries it: each node's publisher drains only its own rows, and rows of a node that died are

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from sentinel.alerts.db import session_factory
 from sentinel.alerts.models import AlertRow, OutboxRow, this_node
 from sentinel.alerts.schema import Alert, AlertClip
+from sentinel.storage.db import session_factory
 
 
 @dataclass(frozen=True)

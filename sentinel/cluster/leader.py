@@ -1,7 +1,7 @@
 """The leader lease: one named row in `cluster_locks`, held by one node at a time and renewed like a camera
 lease. The leader does the work that is not per camera (case timers, media retention, stale clips, adopting
 a dead node's unsent messages). Leadership only says who should do that work; the work itself is also safe
-against a stale leader (case timers are claimed row by row, `sentinel.grid.case_engine`)."""
+against a stale leader (case timers are claimed row by row, `sentinel.cases.engine`)."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ def _ttl(seconds: float) -> timedelta:
 
 
 class CameraLeases:
-    """The database side of one node's membership; `sentinel.daemon.cluster_member` drives it."""
+    """The database side of one node's membership; `sentinel.cluster.member` drives it."""
 
     def __init__(self, engine: Engine, node_id: str, ttl: float) -> None:
         if engine.dialect.name != "postgresql":

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sentinel.alerts.db import Base
+from sentinel.storage.db import Base
 
 
 class NodeRow(Base):

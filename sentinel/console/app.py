@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel import __version__
+from sentinel.cases.state_machine import CaseError
 from sentinel.console import (
     media,
     routes_alerts,
@@ -28,7 +29,6 @@ from sentinel.console import (
 from sentinel.console.auth import LoginLimiter
 from sentinel.console.deps import ActionError, ConsoleDeps
 from sentinel.console.users import NoSuchUser, UserError, UserExists
-from sentinel.grid.state_machine import CaseError
 
 log = logging.getLogger(__name__)
 

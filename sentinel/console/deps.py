@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentinel.alerts.db import session_factory
-from sentinel.config import SentinelConfig
+from sentinel.cases.roster import Roster
+from sentinel.config.event_types import EventType, effective_event_types
+from sentinel.config.models import SentinelConfig
 from sentinel.console.live import LiveFeed
 from sentinel.console.metrics import SentinelMetrics
 from sentinel.console.users import Users
-from sentinel.event_types import EventType, effective_event_types
-from sentinel.grid.cells import GridCells
-from sentinel.grid.roster import Roster
+from sentinel.geo.cells import GridCells
+from sentinel.storage.db import session_factory
 
 
 class ConsoleActions(Protocol):

@@ -20,13 +20,13 @@ from sqlalchemy import select
 
 from sentinel.alerts.models import AlertRow
 from sentinel.alerts.schema import Alert
-from sentinel.config import CameraConfig
+from sentinel.cases.engine import CaseChange, CaseEngine, Routing
+from sentinel.cases.models import CaseAlertRow
+from sentinel.cases.roster import Roster
+from sentinel.cases.state_machine import State
+from sentinel.config.models import CameraConfig
 from sentinel.console.deps import Conflict, NotFound, Unavailable
 from sentinel.console.live import LiveFeed
-from sentinel.grid.case_engine import CaseChange, CaseEngine, Routing
-from sentinel.grid.case_models import CaseAlertRow
-from sentinel.grid.roster import Roster
-from sentinel.grid.state_machine import State
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from sentinel.grid.state_machine import State
+from sentinel.cases.state_machine import State
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 INFERENCE_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5, 5.0)

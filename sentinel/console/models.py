@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sentinel.alerts.db import Base
-from sentinel.grid.case_models import UTCDateTime
+from sentinel.cases.models import UTCDateTime
+from sentinel.storage.db import Base
 
 ROLES = ("operator", "technician", "admin")
 

@@ -11,13 +11,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.sql import Select
 
 from sentinel.alerts.models import AlertRow
+from sentinel.cases.models import CaseAlertRow, CaseRow, CaseTransitionRow, find_case
+from sentinel.cases.state_machine import CLOCK_RUNS, OPEN, State
 from sentinel.console.auth import current_user, get_deps, require
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.schemas import CaseActionIn, CaseDetail, CasePage, ErrorOut, TransitionOut, invalid
 from sentinel.console.users import User
 from sentinel.console.views import alerts_out, case_out, transition_out
-from sentinel.grid.case_models import CaseAlertRow, CaseRow, CaseTransitionRow, find_case
-from sentinel.grid.state_machine import CLOCK_RUNS, OPEN, State
 
 router = APIRouter(prefix="/api", tags=["cases"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]

@@ -12,6 +12,9 @@ from fastapi.responses import Response
 from shapely.geometry import mapping
 from sqlalchemy import select
 
+from sentinel.cases.kpis import KpiRow, compute_kpis
+from sentinel.cases.models import CaseRow
+from sentinel.cases.state_machine import OPEN
 from sentinel.console.auth import current_user, get_deps, require
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.schemas import (
@@ -25,9 +28,6 @@ from sentinel.console.schemas import (
 )
 from sentinel.console.users import User
 from sentinel.console.views import is_overdue
-from sentinel.grid.case_models import CaseRow
-from sentinel.grid.kpis import KpiRow, compute_kpis
-from sentinel.grid.state_machine import OPEN
 
 router = APIRouter(prefix="/api", tags=["cameras, grid, KPIs"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]

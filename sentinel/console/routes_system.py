@@ -24,13 +24,13 @@ from fastapi.responses import (
 from sqlalchemy import func, select, text
 
 from sentinel import __version__
+from sentinel.cases.models import CaseRow
 from sentinel.console.auth import current_user, get_deps, user_from_request
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.live import FeedClosed
 from sentinel.console.metrics import CONTENT_TYPE
 from sentinel.console.schemas import HealthOut, SiteOut
 from sentinel.console.users import User
-from sentinel.grid.case_models import CaseRow
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"

@@ -227,7 +227,7 @@ class CaseActionIn(In):
     @field_validator("action")
     @classmethod
     def _known(cls, v: str) -> str:
-        from sentinel.grid.state_machine import ACTIONS
+        from sentinel.cases.state_machine import ACTIONS
 
         if v not in ACTIONS:
             raise ValueError(f"unknown action {v!r}; actions: {', '.join(ACTIONS)}")

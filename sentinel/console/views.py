@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sentinel.alerts.models import AlertRow
+from sentinel.cases.models import LEVEL_ROLES, CaseRow, CaseTransitionRow
+from sentinel.cases.state_machine import CLOCK_RUNS, OPEN, allowed_actions
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.models import AlertReviewRow
 from sentinel.console.schemas import AlertOut, CaseOut, PersonOut, PlaceOut, ReviewOut, TransitionOut
-from sentinel.grid.case_models import LEVEL_ROLES, CaseRow, CaseTransitionRow
-from sentinel.grid.state_machine import CLOCK_RUNS, OPEN, allowed_actions
 
 
 def iso(value: datetime | None, deps: ConsoleDeps) -> str | None:

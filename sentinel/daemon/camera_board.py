@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sentinel.alerts.builder import iso
-from sentinel.alerts.publisher import MqttPublisher
-from sentinel.config import CameraConfig
+from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.reader import CameraState, ReaderStatus
+from sentinel.mqtt.publisher import MqttPublisher
 
 log = logging.getLogger(__name__)
 

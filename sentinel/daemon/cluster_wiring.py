@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sentinel.alerts.models import set_this_node
 from sentinel.cluster.leases import NodeIdInUse, list_nodes
-from sentinel.daemon.cluster_member import ClusterMember, Start, Stop
-from sentinel.daemon.cluster_metrics import ClusterMetrics
+from sentinel.cluster.member import ClusterMember, Start, Stop
+from sentinel.cluster.metrics import ClusterMetrics
 from sentinel.daemon.messages import AddCamera, RemoveCamera
 from sentinel.ingest.reader import CameraState
 

@@ -21,17 +21,17 @@ from sentinel.alerts.clip import clip_day, clip_url
 from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
 from sentinel.alerts.store import AlertStore
+from sentinel.cases.engine import CaseEngine, Routing
+from sentinel.cases.roster import Roster
+from sentinel.cases.state_machine import CaseError
 from sentinel.cluster.leases import LeaseLost
-from sentinel.config import CameraConfig
+from sentinel.config.event_types import EventType
+from sentinel.config.models import CameraConfig
 from sentinel.daemon.messages import ClipMsg, ClipPlan
 from sentinel.detect.rules import RuleEvent
-from sentinel.event_types import EventType
-from sentinel.grid.case_engine import CaseEngine, Routing
-from sentinel.grid.cells import GridCell, GridCells
-from sentinel.grid.geolocate import Geolocator
-from sentinel.grid.placement import place_event
-from sentinel.grid.roster import Roster
-from sentinel.grid.state_machine import CaseError
+from sentinel.geo.cells import GridCell, GridCells
+from sentinel.geo.geolocate import Geolocator
+from sentinel.geo.placement import place_event
 
 log = logging.getLogger(__name__)
 

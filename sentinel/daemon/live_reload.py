@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinel.config import CameraConfig, SentinelConfig
+from sentinel.config.models import CameraConfig, SentinelConfig
 
 log = logging.getLogger(__name__)
 

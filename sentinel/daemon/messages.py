@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sentinel.alerts.clip import ClipResult
-from sentinel.config import CameraConfig
+from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.reader import ReaderStatus
 

@@ -18,18 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sentinel.alerts.db import make_engine, migrate, session_factory, sqlite_url
-from sentinel.alerts.embedded_broker import EmbeddedBroker
-from sentinel.alerts.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
 from sentinel.alerts.retention import prune_media
 from sentinel.alerts.snapshot import SnapshotStore
 from sentinel.alerts.store import AlertStore
-from sentinel.config import SentinelConfig, expand_env
+from sentinel.cases.commands import CaseCommands
+from sentinel.cases.engine import CaseEngine
+from sentinel.cluster.member import ClusterMember
+from sentinel.config.event_types import effective_event_types
+from sentinel.config.models import SentinelConfig, expand_env
 from sentinel.console.live import LiveFeed
 from sentinel.console.metrics import SentinelMetrics
 from sentinel.console.server import ConsoleServer, ConsoleServerError
 from sentinel.daemon.camera_board import CameraBoard
-from sentinel.daemon.cluster_member import ClusterMember
 from sentinel.daemon.cluster_wiring import ClusterWiring
 from sentinel.daemon.console_wiring import start_console
 from sentinel.daemon.intake import AlertIntake
@@ -47,9 +47,9 @@ from sentinel.daemon.messages import (
     WorkerMessage,
 )
 from sentinel.daemon.workers import WorkerPool
-from sentinel.event_types import effective_event_types
-from sentinel.grid.case_engine import CaseEngine
-from sentinel.grid.commands import CaseCommands
+from sentinel.mqtt.embedded_broker import EmbeddedBroker
+from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
+from sentinel.storage.db import make_engine, migrate, session_factory, sqlite_url
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +211,9 @@ class Supervisor:
 
     def _load_grid(self) -> None:
         """Grid cells, roster and each camera's geolocation (validated by `sentinel check` already)."""
-        from sentinel.grid.cells import load_cells
-        from sentinel.grid.geolocate import Geolocator
-        from sentinel.grid.roster import load_roster
+        from sentinel.cases.roster import load_roster
+        from sentinel.geo.cells import load_cells
+        from sentinel.geo.geolocate import Geolocator
 
         assert self.intake is not None
         grid = self.config.grid

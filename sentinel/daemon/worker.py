@@ -29,7 +29,7 @@ import cv2
 from sentinel.alerts.builder import new_alert_id
 from sentinel.alerts.clip import ClipJob, ClipResult, ClipWriter, clips_enabled, ring_for
 from sentinel.alerts.snapshot import render_snapshot
-from sentinel.config import CameraConfig, DetectorConfig, MotionGateConfig
+from sentinel.config.models import CameraConfig, DetectorConfig, MotionGateConfig
 from sentinel.daemon.messages import (
     AddCamera,
     CameraFailed,

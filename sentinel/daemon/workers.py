@@ -12,7 +12,7 @@ from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from sentinel.config import CameraConfig, DetectorConfig
+from sentinel.config.models import CameraConfig, DetectorConfig
 from sentinel.daemon.messages import AddCamera, RemoveCamera
 from sentinel.daemon.worker import WorkerSpec, worker_main
 from sentinel.ingest.backoff import Backoff

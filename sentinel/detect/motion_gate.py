@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sentinel.config import MotionGateConfig
+from sentinel.config.models import MotionGateConfig
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from sentinel.config import CameraConfig
+from sentinel.config.models import CameraConfig
 
 BLOCK = 16
 GROW = 8

@@ -7,7 +7,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
-from sentinel.config import Zone
+from sentinel.config.models import Zone
 from sentinel.detect.detections import Detections
 
 

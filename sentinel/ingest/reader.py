@@ -18,7 +18,7 @@ import av.error
 import cv2
 import numpy as np
 
-from sentinel.config import CameraConfig, DecodeMode
+from sentinel.config.models import CameraConfig, DecodeMode
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.errors import StreamEnded, StreamStalled, describe_error
 from sentinel.ingest.source import SourceError, file_path, mask_secrets, mask_url, resolve

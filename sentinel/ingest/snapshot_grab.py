@@ -17,7 +17,7 @@ import av.error
 import cv2
 import numpy as np
 
-from sentinel.config import CameraConfig, Zone
+from sentinel.config.models import CameraConfig, Zone
 from sentinel.ingest.source import file_path
 
 

@@ -29,20 +29,20 @@ import cv2
 import httpx
 import pytest
 
-from sentinel.alerts.db import make_engine, migrate, session_factory, sqlite_url
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
 from sentinel.alerts.snapshot import SnapshotStore, render_snapshot
 from sentinel.alerts.store import AlertStore
-from sentinel.config import SentinelConfig
+from sentinel.cases.engine import CaseEngine
+from sentinel.cases.roster import load_roster
+from sentinel.config.event_types import effective_event_types
+from sentinel.config.models import SentinelConfig
 from sentinel.console.app import create_app
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.engine_actions import EngineActions, routing_for
 from sentinel.console.live import LiveFeed
 from sentinel.console.server import ConsoleServer
-from sentinel.event_types import effective_event_types
-from sentinel.grid.case_engine import CaseEngine
-from sentinel.grid.cells import load_cells
-from sentinel.grid.roster import load_roster
+from sentinel.geo.cells import load_cells
+from sentinel.storage.db import make_engine, migrate, session_factory, sqlite_url
 from tests.support.footage import REPO_ROOT, vtest_h264, vtest_path
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -222,7 +222,7 @@ def replay_alerts(out: Path) -> list[dict[str, Any]]:
         config = out / "sentinel.yaml"
         config.write_text(json.dumps({"site": {"id": "demo"}, "cameras": [camera]}))  # JSON is YAML
         proc = subprocess.run(
-            [sys.executable, "-m", "sentinel.cli", "replay", str(clip), "--config", str(config),
+            [sys.executable, "-m", "sentinel.cli.main", "replay", str(clip), "--config", str(config),
              "--out", str(out), "--quiet"],
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip

@@ -19,7 +19,7 @@ class Daemon:
         self.log_path = config.parent / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()/kill()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sentinel.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "sentinel.cli.main", "run", "--config", str(config)],
             stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=config.parent,
         )  # fmt: skip
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentinel.config import (
+from sentinel.config.models import (
     CameraConfig,
     CameraHealthRule,
     CountInZoneRule,

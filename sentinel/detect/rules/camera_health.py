@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from sentinel.config import CameraHealthRule, HealthCheck
+from sentinel.config.models import CameraHealthRule, HealthCheck
 from sentinel.detect.background import (
     ReferenceView,
     Structure,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentinel.config import CountInZoneRule
+from sentinel.config.models import CountInZoneRule
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent, SeenObject
 from sentinel.detect.zones import ZoneArea

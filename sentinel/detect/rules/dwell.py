@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentinel.config import DwellRule
+from sentinel.config.models import DwellRule
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules.base import FrameContext, RuleEvent, SeenObject
 from sentinel.detect.rules.count_in_zone import seen_object, seen_objects, zone_polygon

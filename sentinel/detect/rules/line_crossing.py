@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentinel.config import LineCrossingRule
+from sentinel.config.models import LineCrossingRule
 from sentinel.detect.rules.base import FrameContext, RuleEvent, SeenObject
 from sentinel.detect.rules.count_in_zone import seen_object, zone_polygon
 from sentinel.detect.zones import ZoneArea

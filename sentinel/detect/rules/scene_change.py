@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from sentinel.config import SceneChangeRule
+from sentinel.config.models import SceneChangeRule
 from sentinel.detect.background import (
     ReferenceView,
     Structure,

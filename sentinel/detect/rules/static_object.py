@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentinel.config import StaticObjectRule
+from sentinel.config.models import StaticObjectRule
 from sentinel.detect.background import BackgroundModel, StaticBlobs, boxes_mask, polygon_mask
 from sentinel.detect.rules.base import FrameContext, RuleEvent, SeenObject
 from sentinel.detect.tracker import iou_matrix

@@ -1,0 +1,1 @@
+"""Grid cases: state machine, engine, routing (roster), calendar, timers, commands, KPIs."""

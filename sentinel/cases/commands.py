@@ -1,0 +1,182 @@
+"""Inbound case commands from the command platform over MQTT.
+
+`{prefix}/commands/cases/{case_id}` carries `{"action": ..., "actor": ..., "note": ..., "request_id": ...}`
+(optional: `assignee` for dispatch, `merge_into` for merge, `extend_by` seconds or "2h" for extend). Every
+message gets exactly one `Reply` for `{prefix}/commands/replies`: ok with the case's new state, or an error
+code and a reason. `handle_command` never raises: bad input is the sender's problem, not the daemon's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sentinel.alerts.models import OutboxRow
+from sentinel.cases.engine import CaseEngine
+from sentinel.cases.models import COMMAND_PLATFORM
+from sentinel.cases.state_machine import ACTIONS, CaseError, UnknownAction, check_action
+from sentinel.config.models import _parse_duration
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 64 * 1024
+REPLY_SCHEMA = "sentinel.case_reply/1"
+FIELDS = ("action", "actor", "note", "request_id", "assignee", "merge_into", "extend_by")
+
+
+@dataclass(frozen=True)
+class Reply:
+    ok: bool
+    case_id: str | None  # as named in the topic (an id or a case number)
+    action: str | None
+    request_id: str | None
+    state: str | None = None  # the case's state after the command (ok), or now (an illegal transition)
+    number: int | None = None
+    error: str | None = None  # bad_topic, too_large, bad_json, not_object, bad_field, unknown_action,
+    #                           missing_actor, unknown_actor, unknown_case, illegal_transition, bad_request,
+    #                           conflict, internal
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": REPLY_SCHEMA, **asdict(self)}
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False).encode("utf-8")
+
+
+class _Refused(Exception):
+    def __init__(self, error: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error, self.reason = error, reason
+
+
+def _text(body: dict[str, Any], key: str, limit: int = 1000) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Refused("bad_field", f"{key} must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise _Refused("bad_field", f"{key} is longer than {limit} characters")
+    return value
+
+
+class CaseCommands:
+    """Turns command messages into `CaseEngine.act` calls. `actors`: who may act (the roster's ids), as a set
+    or a function returning the current set; "command-platform" is always allowed."""
+
+    def __init__(
+        self,
+        engine: CaseEngine,
+        prefix: str,
+        actors: Collection[str] | Callable[[], Collection[str]],
+    ) -> None:
+        self.engine = engine
+        self.prefix = prefix.rstrip("/")
+        self._actors = actors
+
+    @property
+    def subscription(self) -> str:
+        return f"{self.prefix}/commands/cases/+"
+
+    @property
+    def reply_topic(self) -> str:
+        return f"{self.prefix}/commands/replies"
+
+    def known_actors(self) -> Collection[str]:
+        actors = self._actors() if callable(self._actors) else self._actors
+        return set(actors) | {COMMAND_PLATFORM}
+
+    def handle_command(self, topic: str, payload: bytes) -> Reply:
+        """One command in, one reply out; never raises."""
+        case_id = action = request_id = None
+        try:
+            case_id = self._case_id(topic)
+            if len(payload) > MAX_PAYLOAD:
+                raise _Refused("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD}")
+            try:
+                body = json.loads(payload.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise _Refused("bad_json", f"payload is not JSON: {exc}") from None
+            if not isinstance(body, dict):
+                raise _Refused("not_object", f"payload must be a JSON object, got {type(body).__name__}")
+            if isinstance(body.get("request_id"), int) and not isinstance(body.get("request_id"), bool):
+                body["request_id"] = str(body["request_id"])
+            request_id = _text(body, "request_id", 200)
+            raw_action = body.get("action")
+            if not isinstance(raw_action, str) or not raw_action:
+                raise _Refused("unknown_action", f"action is missing; actions: {', '.join(ACTIONS)}")
+            action = raw_action[:64]
+            unknown = sorted(set(body) - set(FIELDS))
+            if unknown:
+                raise _Refused(
+                    "bad_field", f"unknown field(s) {', '.join(unknown)}; fields: {', '.join(FIELDS)}"
+                )
+            check_action(action)
+            actor = _text(body, "actor", 100)
+            if not actor or not actor.strip():
+                raise _Refused(
+                    "missing_actor", "actor is missing: say who acts (a roster id or command-platform)"
+                )
+            if actor not in self.known_actors():
+                raise _Refused("unknown_actor", f"unknown actor {actor!r}: not on the roster")
+            change = self.engine.act(
+                case_id, action, actor, _text(body, "note"),
+                assignee=_text(body, "assignee", 64), merge_into=_text(body, "merge_into", 64),
+                extend_by=self._seconds(body.get("extend_by")),
+            )  # fmt: skip
+            return Reply(True, case_id, action, request_id, change.state, change.number)
+        except _Refused as exc:
+            return Reply(False, case_id, action, request_id, error=exc.error, reason=exc.reason)
+        except CaseError as exc:
+            state, number = self._state_of(case_id) if not isinstance(exc, UnknownAction) else (None, None)
+            return Reply(False, case_id, action, request_id, state, number, error=exc.code, reason=exc.reason)
+        except Exception as exc:  # a database outage, a bug: the reply says so, the daemon lives on
+            log.exception("case command on %s failed", topic)
+            reason = f"internal error: {type(exc).__name__}; the command was not applied"
+            return Reply(False, case_id, action, request_id, error="internal", reason=reason)
+
+    def handle_and_queue(self, topic: str, payload: bytes) -> Reply:
+        """`handle_command`, then queue the reply in the outbox (after the case message it answers)."""
+        reply = self.handle_command(topic, payload)
+        try:
+            with self.engine.session_factory.begin() as s:
+                s.add(OutboxRow(topic=self.reply_topic, payload=reply.to_json().decode("utf-8"), qos=1,
+                                retain=False, alert_id=None, created_at=self.engine.now(), attempts=0))  # fmt: skip
+        except Exception:
+            log.exception("cannot queue the reply to a case command on %s", topic)
+        return reply
+
+    def _case_id(self, topic: str) -> str:
+        head = f"{self.prefix}/commands/cases/"
+        case_id = topic[len(head) :] if topic.startswith(head) else ""
+        if not case_id or "/" in case_id or len(case_id) > 64:
+            raise _Refused("bad_topic", f"expected a topic {head}<case_id>, got {topic[:200]!r}")
+        return case_id
+
+    @staticmethod
+    def _seconds(value: Any) -> float | None:
+        if value is None:
+            return None
+        try:
+            seconds = _parse_duration(value)
+        except ValueError as exc:
+            raise _Refused("bad_field", f"extend_by: {exc}") from None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise _Refused("bad_field", f"extend_by must be seconds or a duration like '2h', got {value!r}")
+        if seconds <= 0:
+            raise _Refused("bad_field", f"extend_by must be positive, got {value!r}")
+        return float(seconds)
+
+    def _state_of(self, case_id: str | None) -> tuple[str | None, int | None]:
+        if case_id is None:
+            return None, None
+        try:
+            info = self.engine.get(case_id)
+        except Exception:
+            return None, None
+        return (info.state, info.number) if info is not None else (None, None)

@@ -1,0 +1,430 @@
+"""The case engine: alerts become grid cases, commands move them through the lifecycle, timers remind and
+escalate, the camera verifies.
+
+Every change is one transaction holding the case row, its transition row(s) and the outbox row that announces
+it on `{prefix}/cases/{grid_code}/{case_id}` (alerts joined to the case get `alerts.case_id` in the same
+transaction). Nothing is published from here: the outbox publisher sends what was committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from sentinel.alerts.models import AlertRow, OutboxRow
+from sentinel.alerts.schema import Alert
+from sentinel.cases import calendar as deadlines
+from sentinel.cases import models as rows
+from sentinel.cases.models import SYSTEM, CaseAlertRow, CaseRow, CaseTimerRow, case_payload, find_case
+from sentinel.cases.state_machine import (
+    CLOCK_RUNS,
+    OPEN,
+    BadRequest,
+    ConcurrentChange,
+    State,
+    UnknownCase,
+    check_action,
+    next_state,
+)
+from sentinel.config.event_types import EventType
+from sentinel.config.models import CasesConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Who answers for the place an alert came from (filled by the supervisor from the grid roster)."""
+
+    grid_code: str | None = None
+    community_code: str | None = None
+    street_code: str | None = None
+    worker_id: str | None = None
+    grid_leader_id: str | None = None
+    community_duty_id: str | None = None
+    street_duty_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """One committed change of a case, as queued in the outbox (`topic`, `payload`)."""
+
+    case_id: str
+    number: int
+    action: str
+    actor: str
+    from_state: str | None
+    state: str
+    topic: str
+    payload: dict[str, Any]
+    created: bool = False
+
+
+class CaseEngine:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        event_types: Mapping[str, EventType],
+        clock: Callable[[], datetime],
+        prefix: str,
+        *,
+        config: CasesConfig | None = None,
+        tz: ZoneInfo | str = "Asia/Shanghai",
+    ) -> None:
+        self.session_factory = self._session = session_factory
+        self.event_types = dict(event_types)
+        self.prefix = prefix.rstrip("/")
+        self.config = config or CasesConfig()
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.policy = deadlines.DeadlinePolicy(
+            self.config, deadlines.WorkingCalendar.from_config(self.config, self.tz)
+        )
+        self._clock = clock
+        self._lock = threading.RLock()  # one change at a time (MQTT commands arrive on another thread)
+
+    def now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return time-zone aware datetimes")
+        return now.astimezone(UTC)
+
+    # ---------------------------------------------------------------- alerts
+
+    def on_alert(self, alert: Alert, routing: Routing | None, confirmed: bool = False) -> CaseChange:
+        """File a stored alert: join the open case of its type at the same place, or open a new one
+        (registered and dispatched at once for auto-register types or `confirmed`, else pending_review)."""
+        event_type = self.event_types.get(alert.event_type)
+        if event_type is None:
+            raise BadRequest(f"unknown event type {alert.event_type!r}")
+        now = self.now()
+        detected = datetime.fromisoformat(alert.detected_at)
+        with self._lock, self._transaction() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                # nodes filing alerts of one type at once would each miss the other's new case and open
+                # two: one at a time per event type, cluster-wide (held until the transaction ends)
+                s.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"case:{alert.event_type}"}
+                )
+            if s.get(AlertRow, alert.alert_id) is None:
+                raise BadRequest(f"alert {alert.alert_id} is not stored (record it with AlertStore first)")
+            owner = s.scalar(select(CaseAlertRow.case_id).where(CaseAlertRow.alert_id == alert.alert_id))
+            if owner is not None:
+                raise BadRequest(f"alert {alert.alert_id} already belongs to case {owner}")
+            r = routing or Routing()
+            grid = r.grid_code or (alert.grid.grid if alert.grid else None)
+            here = alert.location
+            case = rows.open_case_at(
+                s, alert.event_type, alert.camera_id, alert.zone, grid,
+                (here.lon, here.lat) if here else None, self.config.join_radius_m,
+            )  # fmt: skip
+            if case is not None:
+                from_state = case.state
+                rows.attach_alert(s, case, alert.alert_id, now, detected)
+                where = "same camera and zone" if case.camera_id == alert.camera_id else "nearby in the grid"
+                rows.step(s, case, now, "join", SYSTEM, case.state, f"alert {alert.alert_id} ({where})")
+                action = "join"
+                if confirmed and case.state == State.pending_review:
+                    self._confirm(s, case, now, SYSTEM, "confirmed with a new alert")
+                    action = "confirm"
+                return self._emit(s, case, now, action, SYSTEM, from_state)
+            case = rows.new_case(s, event_type, alert, r, grid, now)
+            rows.attach_alert(s, case, alert.alert_id, now, detected)
+            register = event_type.auto_register or confirmed
+            why = "auto-registered event type" if event_type.auto_register else "confirmed alert"
+            first = State.registered if register else State.pending_review
+            note = f"alert {alert.alert_id}" + (f"; {why}" if register else "")
+            rows.step(s, case, now, "create", SYSTEM, first, note, from_state=None)
+            if register:
+                self._route(s, case, now)
+            return self._emit(s, case, now, "create", SYSTEM, None, created=True)
+
+    def get(self, case_ref: str) -> CaseRow | None:
+        """A case (detached) by id or number."""
+        with self._session() as s:
+            return find_case(s, case_ref)
+
+    def case_for_alert(self, alert_id: str) -> str | None:
+        """The case an alert is filed under (after a merge: the case it was merged into)."""
+        with self._session() as s:
+            return s.scalar(select(AlertRow.case_id).where(AlertRow.id == alert_id))
+
+    # ---------------------------------------------------------------- commands
+
+    def act(
+        self,
+        case_id: str,
+        action: str,
+        actor: str,
+        note: str | None = None,
+        *,
+        assignee: str | None = None,
+        merge_into: str | None = None,
+        extend_by: float | None = None,
+    ) -> CaseChange:
+        """Apply an action (see `state_machine.TRANSITIONS`); raises a `CaseError` subclass with the reason."""
+        check_action(action)
+        if not actor or not actor.strip():
+            raise BadRequest("actor is missing: say who acts")
+        now = self.now()
+        with self._lock, self._transaction() as s:
+            case = find_case(s, case_id, lock=True)
+            if case is None:
+                raise UnknownCase(f"no case {case_id!r}")
+            new = next_state(str(case.number), case.state, action, case.resume_state)
+            from_state = case.state
+            if action == "confirm":
+                self._confirm(s, case, now, actor, note)
+            elif action == "dispatch":
+                self._dispatch(s, case, now, actor, note, assignee)
+            elif action == "extend":
+                self._extend(s, case, now, actor, note, extend_by)
+            elif action == "feedback":
+                self._feedback(s, case, now, actor, note)
+            elif action == "verify":
+                rows.step(s, case, now, action, actor, new, note)
+                self._start_camera_check(s, case, now)
+            elif action == "close":
+                rows.close(s, case, now, actor, note)
+            elif action == "rework":
+                self._rework(s, case, now, actor, note)
+            elif action == "merge":
+                self._merge(s, case, now, actor, note, merge_into)
+            else:  # reject, accept, return, suspend, resume
+                if action in ("reject", "return"):
+                    rows.cancel_timers(s, case)
+                    case.deadline_at = None
+                elif action == "suspend":
+                    deadlines.stop_clock(s, self.policy, case, now)
+                elif action == "resume":
+                    self._resume(s, case, now)
+                rows.step(s, case, now, action, actor, new, note)
+            return self._emit(s, case, now, action, actor, from_state)
+
+    def _confirm(self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None) -> None:
+        rows.step(s, case, now, "confirm", actor, State.registered, note)
+        self._route(s, case, now)
+
+    def _route(self, s: Session, case: CaseRow, now: datetime) -> None:
+        """Dispatch a registered case by the roster; with nobody on it the case waits for a `dispatch`."""
+        if any(rows.contacts(case)):
+            self._dispatch(s, case, now, SYSTEM, "routed by the grid roster", None)
+
+    def _dispatch(
+        self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None, assignee: str | None
+    ) -> None:
+        level = self.policy.first_level(case.severity, rows.contacts(case))
+        if assignee:  # the named person holds the case at the severity's first level
+            level = self.policy.first_level(case.severity, [assignee] * len(rows.CONTACT_FIELDS))
+            setattr(case, rows.CONTACT_FIELDS[level], assignee)
+        elif not any(rows.contacts(case)):
+            raise BadRequest(f"case {case.number} has nobody on the roster to dispatch to: give an assignee")
+        case.dispatched_at = now
+        case.command_platform = case.command_platform or case.severity == "urgent"
+        deadlines.enter_level(s, self.policy, case, now, level)
+        case.due_at = case.deadline_at
+        rows.step(s, case, now, "dispatch", actor, State.dispatched, note)
+
+    def _extend(
+        self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None, extend_by: float | None
+    ) -> None:
+        seconds = case.base_deadline_s if extend_by is None else float(extend_by)
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise BadRequest(f"extend_by must be a positive number of seconds, got {extend_by!r}")
+        if case.deadline_at is None:
+            raise BadRequest(f"case {case.number} has no running deadline to extend")
+        remaining = self.policy.between(now, case.deadline_at, case.working_hours) + seconds
+        case.reminded_at = None
+        deadlines.rearm(s, self.policy, case, now, remaining, remaining)
+        case.extension_count += 1
+        rows.step(s, case, now, "extend", actor, State.extended, note)
+
+    def _feedback(self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None) -> None:
+        rows.cancel_timers(s, case)
+        rows.step(s, case, now, "feedback", actor, State.feedback, note)
+        if self.config.camera_verification and case.camera_id:
+            note = f"camera {case.camera_id} re-checks the place"
+            rows.step(s, case, now, "verify", SYSTEM, State.verifying, note)
+            self._start_camera_check(s, case, now)
+
+    def _start_camera_check(self, s: Session, case: CaseRow, now: datetime) -> None:
+        if not (self.config.camera_verification and case.camera_id) or case.verify_started_at is not None:
+            return
+        case.verify_round += 1
+        case.verify_started_at, case.verify_result, case.verify_last_at = now, None, None
+        case.verify_clear_count, case.verify_active_count = 0, 0
+        case.verify_clear_since = case.verify_active_since = None
+        due = self.policy.add(now, self.config.verify_timeout, False)
+        rows.add_timer(s, case, "verify_timeout", case.verify_round, due, now)
+
+    def _rework(self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None) -> None:
+        rows.cancel_timers(s, case)
+        case.rework_count += 1
+        case.verify_started_at = None
+        deadlines.enter_level(s, self.policy, case, now, case.escalation_level)
+        rows.step(s, case, now, "rework", actor, State.rework, note)
+
+    def _resume(self, s: Session, case: CaseRow, now: datetime) -> None:
+        if case.resume_state in CLOCK_RUNS and case.remaining_s is not None:
+            deadlines.rearm(s, self.policy, case, now, case.remaining_s, case.window_s or case.remaining_s)
+        case.resume_state, case.remaining_s = None, None
+
+    def _merge(
+        self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None, merge_into: str | None
+    ) -> None:
+        if not merge_into:
+            raise BadRequest(f"merge needs merge_into: the case that case {case.number} joins")
+        target = find_case(s, merge_into, lock=True)
+        if target is None:
+            raise UnknownCase(f"no case {merge_into!r} to merge case {case.number} into")
+        if target.id == case.id or target.state not in OPEN:
+            raise BadRequest(f"case {case.number} cannot merge into case {target.number} ({target.state})")
+        moved = rows.move_alerts(s, case, target, now)
+        rows.step(
+            s, target, now, "join", actor, target.state, f"case {case.number} merged in ({moved} alerts)"
+        )
+        self._emit(s, target, now, "join", actor, target.state)
+        rows.cancel_timers(s, case)
+        case.merged_into, case.deadline_at = target.id, None
+        rows.step(s, case, now, "merge", actor, State.merged, note or f"merged into case {target.number}")
+
+    # ---------------------------------------------------------------- output
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One change, one transaction; a lost optimistic-lock race becomes ConcurrentChange."""
+        try:
+            with self._session.begin() as s:
+                yield s
+        except StaleDataError:
+            raise ConcurrentChange(
+                "the case was changed by someone else at the same moment; try again"
+            ) from None
+
+    def _emit(
+        self, s: Session, case: CaseRow, now: datetime, action: str, actor: str, from_state: str | None,
+        created: bool = False,
+    ) -> CaseChange:  # fmt: skip
+        s.flush()
+        rows.sync_alert_review(s, case)
+        alert_ids = list(
+            s.scalars(
+                select(CaseAlertRow.alert_id)
+                .where(CaseAlertRow.case_id == case.id)
+                .order_by(CaseAlertRow.joined_at, CaseAlertRow.alert_id)
+            )
+        )
+        event_type = self.event_types.get(case.event_type)
+        payload = case_payload(
+            case, alert_ids, action, actor, self.tz, event_type.name_en if event_type else None
+        )
+        topic = f"{self.prefix}/cases/{case.grid_code or 'unassigned'}/{case.id}"
+        s.add(OutboxRow(topic=topic, payload=json.dumps(payload, ensure_ascii=False), qos=1, retain=False,
+                        alert_id=None, created_at=now, attempts=0))  # fmt: skip
+        return CaseChange(
+            case.id, case.number, action, actor, from_state, case.state, topic, payload, created
+        )
+
+    # ---------------------------------------------------------------- timers and the camera
+
+    def tick(self) -> list[CaseChange]:
+        """Fire every due timer (reminders, escalations, verification timeouts). After a restart it catches up:
+        an escalation counts its next level's time from the deadline that passed, not from now."""
+        changes: list[CaseChange] = []
+        with self._lock:
+            now = self.now()
+            for _ in range(10_000):  # each round fires timers; escalations may queue more that are due
+                try:
+                    with self._session() as s:
+                        due = deadlines.due_timers(s, now)
+                except Exception:  # the database is away: the timers stay due, the next tick retries
+                    log.exception("cannot read case timers")
+                    return changes
+                if not due:
+                    break
+                for timer_id in due:
+                    try:
+                        with self._transaction() as s:
+                            change = self._fire(s, timer_id, now)
+                    except Exception:  # one bad timer must not stop the others; it stays due and retries
+                        log.exception("case timer %d failed", timer_id)
+                        return changes
+                    if change is not None:
+                        changes.append(change)
+        return changes
+
+    def _fire(self, s: Session, timer_id: int, now: datetime) -> CaseChange | None:
+        # claimed row by row: another node firing the same timer holds the lock (skip it) or already marked
+        # it done (read again under the lock): never fired twice, even by a leader that lost its lease
+        timer = s.get(CaseTimerRow, timer_id, with_for_update={"skip_locked": True}, populate_existing=True)
+        if timer is None or timer.done:
+            return None
+        timer.done = True
+        case = s.get(CaseRow, timer.case_id)
+        if case is None:
+            return None
+        state = case.state
+        action = deadlines.fire_timer(s, self.policy, case, timer, now, self.tz)
+        return self._emit(s, case, now, action, SYSTEM, state) if action else None
+
+    def on_condition(
+        self, camera_id: str, event_type: str, zone: str | None, active: bool, ts: float | datetime
+    ) -> list[CaseChange]:
+        """A rule's condition report from a camera (repeated every few seconds). For the cases that camera is
+        re-checking: N consecutive reports of 'gone' spread over the configured span → verified (closed, or
+        handed to an operator for `operator_close_types`); M consecutive reports of 'still there' → rework."""
+        if not self.config.camera_verification:
+            return []
+        at = ts.astimezone(UTC) if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
+        try:
+            with self._lock:
+                return self._camera_report(camera_id, event_type, zone, active, at)
+        except Exception:  # a report lost to a database hiccup is repeated within seconds
+            log.exception("camera report %s/%s not counted", camera_id, event_type)
+            return []
+
+    def _camera_report(
+        self, camera_id: str, event_type: str, zone: str | None, active: bool, at: datetime
+    ) -> list[CaseChange]:
+        changes: list[CaseChange] = []
+        with self._transaction() as s:
+            zone_is = CaseRow.zone.is_(None) if zone is None else CaseRow.zone == zone
+            cases = s.scalars(
+                select(CaseRow).where(
+                    CaseRow.camera_id == camera_id, CaseRow.event_type == event_type, zone_is,
+                    CaseRow.state == State.verifying.value, CaseRow.verify_started_at.is_not(None),
+                    CaseRow.verify_result.is_(None) | (CaseRow.verify_result == "timeout"),
+                )
+            ).all()  # fmt: skip
+            for case in cases:
+                verdict = rows.count_report(case, active, at, self.config)
+                if verdict is not None:
+                    changes.append(self._camera_verdict(s, case, *verdict))
+        return changes
+
+    def _camera_verdict(self, s: Session, case: CaseRow, clear: bool, span: float) -> CaseChange:
+        now, actor, state = self.now(), f"camera:{case.camera_id}", case.state
+        rows.cancel_timers(s, case, ("verify_timeout",))
+        if not clear:
+            case.verify_result = "still_active"
+            note = f"still there: {case.verify_active_count} checks over {span:.0f} s"
+            self._rework(s, case, now, actor, note)
+            return self._emit(s, case, now, "rework", actor, state)
+        case.verify_result = "clear"
+        note = f"gone: {case.verify_clear_count} checks over {span:.0f} s"
+        if case.event_type in self.config.operator_close_types:
+            rows.step(s, case, now, "camera_verified", actor, state, note + "; an operator closes the case")
+            return self._emit(s, case, now, "camera_verified", actor, state)
+        rows.close(s, case, now, actor, note)
+        return self._emit(s, case, now, "close", actor, state)

@@ -1,0 +1,1 @@
+"""The `sentinel` command, one module per command group."""

@@ -1,0 +1,166 @@
+"""Command line: `sentinel run | check | demo`.
+
+Every failure an operator can cause (bad config, missing model, broker port taken, ...) ends with a clear
+message on stderr and a non-zero exit, never a traceback: 2 for config problems, 1 for runtime ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from sentinel import __version__
+from sentinel.config.loader import ConfigError, ConfigSource, load_config_source
+from sentinel.config.models import SentinelConfig
+
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 1
+DEFAULT_CONFIG = Path("config/sentinel.yaml")
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.yaml"
+DEMO_FOOTAGE = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def _load_checked(path: Path) -> tuple[SentinelConfig, ConfigSource]:
+    from sentinel.cli.check import preflight
+
+    config, source = load_config_source(path)
+    issues = preflight(config, source)
+    if issues:
+        raise ConfigError(issues)
+    return config, source
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config, _ = _load_checked(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    rules = sum(len(c.rules) for c in config.cameras)
+    print(f"{args.config}: OK: site {config.site.id}, {len(config.cameras)} cameras, {rules} rules")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(args.config, args.log_level)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    footage = Path(os.environ.setdefault("SENTINEL_DEMO_FOOTAGE", str(DEMO_FOOTAGE)))
+    if not footage.is_file():
+        print(
+            f"demo footage not found: {footage} (install Debian's opencv-doc, or set SENTINEL_DEMO_FOOTAGE)",
+            file=sys.stderr,
+        )
+        return EXIT_RUNTIME
+    os.environ.setdefault("SENTINEL_DEMO_DATA", str(Path.cwd() / "var" / "demo"))
+    return _run(DEMO_CONFIG, args.log_level, demo=True)
+
+
+def _demo_login(supervisor: object) -> None:
+    """The demo's console needs someone to sign in: create `demo` (admin) once, with a random password
+    written to a file only its owner can read (never printed or logged)."""
+    import secrets
+
+    from sentinel.console.users import Users
+    from sentinel.storage.db import session_factory
+
+    store = getattr(supervisor, "store", None)
+    config = getattr(supervisor, "config", None)
+    if store is None or config is None or not config.console.enabled:
+        return
+    users = Users(session_factory(store.engine))
+    login_file = config.storage.data_dir / "demo-login.txt"
+    if not users.all():
+        password = secrets.token_urlsafe(12)
+        users.add("demo", password, "admin", "Demo operator")
+        login_file.write_text(f"user: demo\npassword: {password}\n", encoding="utf-8")
+        login_file.chmod(0o600)
+    logging.getLogger("sentinel.demo").info(
+        "console: http://%s:%d/ (sign-in for user 'demo' in %s)",
+        config.console.host,
+        config.console.port,
+        login_file,
+    )
+
+
+def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
+    from sentinel.daemon.live_reload import ConfigWatcher
+    from sentinel.daemon.supervisor import StartupError, Supervisor
+
+    level = getattr(logging, log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config, _ = _load_checked(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    watched = [config_path] + ([config_path.parent / config.cameras_file] if config.cameras_file else [])
+    watcher = ConfigWatcher(watched, lambda: _load_checked(config_path)[0])
+    supervisor = Supervisor(config, log_level=level, watcher=watcher)
+    signal.signal(signal.SIGHUP, lambda *_: supervisor.reload_requested.set())
+    try:
+        supervisor.start()
+        if demo:
+            _demo_login(supervisor)
+    except StartupError as exc:
+        print(f"sentinel: {exc}", file=sys.stderr)
+        supervisor.stop()
+        return EXIT_RUNTIME
+    try:
+        supervisor.run(stop)
+    finally:
+        supervisor.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sentinel", description="Surveillance video in, governance alerts out."
+    )
+    parser.add_argument("--version", action="version", version=f"sentinel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="validate a config file and its camera registry")
+    p.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT")
+    p.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run on the sample footage with the embedded defaults")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_demo)
+
+    from sentinel.cli import camera, cases, nodes, replay, users
+
+    for module in (camera, cases, nodes, replay, users):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""`sentinel nodes`: the nodes of a cluster (PostgreSQL), the cameras each holds with lease ages, who leads,
+and cameras no node holds. Exit 2 for a config problem (or a SQLite config: no cluster), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+DEFAULT_CONFIG = Path("config/sentinel.yaml")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("nodes", help="cluster nodes (PostgreSQL): their cameras, lease ages, the leader")
+    p.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_nodes)
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    from sentinel.cluster.overview import cluster_overview
+    from sentinel.config.loader import ConfigError, load_config
+    from sentinel.config.models import expand_env
+    from sentinel.storage.db import make_engine, migrate
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if not config.database.url:
+        print(
+            f"{args.config}: database.url is not set: a single node on SQLite, there is no cluster",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    try:
+        engine = make_engine(expand_env(config.database.url))
+    except KeyError as exc:
+        print(f"database.url: environment variable {exc.args[0]} is not set", file=sys.stderr)
+        return EXIT_CONFIG
+    if engine.dialect.name != "postgresql":
+        print(f"{args.config}: nodes share cameras through PostgreSQL only; database.url is {engine.dialect.name}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CONFIG
+    try:
+        migrate(engine)
+        overview = cluster_overview(engine)
+    except Exception as exc:
+        print(f"cannot read the cluster: {type(exc).__name__}: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_RUNTIME
+    finally:
+        engine.dispose()
+    if args.json:
+        print(
+            json.dumps(
+                {"nodes": overview.as_dicts(), "unowned": overview.unowned}, ensure_ascii=False, indent=2
+            )
+        )
+        return 0
+    if not overview.nodes:
+        print("no node has joined yet")
+    for n in overview.nodes:
+        state = "stopped" if n.node.stopped else ("alive" if n.node.alive else "silent")
+        lead = "  leader" if n.leader else ""
+        cap = f"/{n.node.max_cameras}" if n.node.max_cameras else ""
+        print(
+            f"{n.node.id:<16} {state:<8} {len(n.leases)}{cap} cameras  renewed {n.node.heartbeat_age:.1f} s ago  "
+            f"{n.node.host} pid {n.node.pid}{lead}"
+        )
+        for lease in n.leases:
+            age = f"{lease.age:.0f} s" if lease.age is not None else "-"
+            expires = f"{lease.expires_in:.1f} s" if lease.expires_in is not None else "-"
+            print(f"    {lease.camera_id:<24} epoch {lease.epoch:<4} held {age:<8} expires in {expires}")
+    if overview.unowned:
+        print(f"unowned ({len(overview.unowned)}): {', '.join(overview.unowned)}")
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]

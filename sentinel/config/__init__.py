@@ -1,0 +1,1 @@
+"""Typed configuration (pydantic, unknown keys refused) and the YAML loader with FILE:LINE errors."""

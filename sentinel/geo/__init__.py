@@ -1,0 +1,1 @@
+"""Geography: grid cells, homography geolocation, placement of an event on the ground."""

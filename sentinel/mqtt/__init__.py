@@ -1,0 +1,1 @@
+"""MQTT: topics, the outbox publisher, the embedded broker, command intake."""

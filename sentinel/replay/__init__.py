@@ -1,0 +1,1 @@
+"""`sentinel replay`: the camera pipeline over a recording, with annotated output."""

@@ -1,0 +1,1 @@
+"""Storage at the bottom of the house: the SQLAlchemy Base, engines, migrations."""
