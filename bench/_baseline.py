@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentinel.detect.backends import load_detector  # noqa: E402
+from sentinel.detect.detectors import load_detector  # noqa: E402
 
 
 class Camera(threading.Thread):
@@ -80,7 +80,9 @@ def main() -> None:
     ap.add_argument("--ready-timeout", type=float, default=60.0)
     args = ap.parse_args()
 
-    detector = load_detector(args.model, score_threshold=args.score, nms_iou=args.nms, intra_op_threads=args.threads)
+    detector = load_detector(
+        args.model, score_threshold=args.score, nms_iou=args.nms, intra_op_threads=args.threads
+    )
     stop = threading.Event()
     cams = [Camera(i, url, stop) for i, url in enumerate(args.urls)]
     for cam in cams:

@@ -58,7 +58,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key, path in SUMMARY_KEYS.items():
         values = [v for r in runs if isinstance(v := _get(r, path), int | float) and not isinstance(v, bool)]
         out[key] = statistics.median(values) if values else None
-    out["baseline_kept_up"] = all(r["baseline"]["kept_up"] for r in runs) if all("baseline" in r for r in runs) else None
+    out["baseline_kept_up"] = (
+        all(r["baseline"]["kept_up"] for r in runs) if all("baseline" in r for r in runs) else None
+    )
     out["sentinel_kept_up"] = all(
         r["sentinel"]["analysed_fps"]["min"] >= 0.9 * r["sentinel"]["asked_fps"] for r in runs
     )
@@ -101,8 +103,11 @@ def print_run(n: int, r: int, runs: int, out: dict[str, Any]) -> None:
             f"second half {_f(al['second_half_p50_s'])}); dropped {s['dropped_frames']} frames; outbox at end "
             f"{_f(s['backlog']['outbox_depth_end'], '.0f')}{'; LATENCY GROWING' if s['backlog']['latency_growing'] else ''}\n"
             f"    CPU per analysed frame {_f(s['cpu_s_per_analysed_frame'], '.3f')} s"
-            + ("" if s["analysed_fps"]["min"] >= 0.9 * s["asked_fps"] else
-               f"  ** behind the asked rate{_busy(s)}: CPU per camera-second is understated **")
+            + (
+                ""
+                if s["analysed_fps"]["min"] >= 0.9 * s["asked_fps"]
+                else f"  ** behind the asked rate{_busy(s)}: CPU per camera-second is understated **"
+            )
             + f"\n    load average {_load(s['loadavg_start'])} → {_load(s['loadavg_end'])}; "
             f"rig (RTSP server, feeders, broker) {s['rig_cpu_cores']:.2f} cores"
         )

@@ -33,6 +33,7 @@ import paho.mqtt.client as mqtt
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from sentinel.mqtt.topics import AlertTopic, CameraStatusTopic, HealthTopic, Topics
 from tests.support.servers import MOSQUITTO, SYSTEM_PYTHON, RtspServer
 
 SETUP_HINT = "sh scripts/setup.sh --test installs them"
@@ -61,7 +62,9 @@ def check_tools() -> None:
     except (OSError, subprocess.TimeoutExpired):
         ok = False
     if not ok:
-        missing.append(f"the GStreamer RTSP server for {SYSTEM_PYTHON} (gir1.2-gst-rtsp-server-1.0, python3-gst-1.0)")
+        missing.append(
+            f"the GStreamer RTSP server for {SYSTEM_PYTHON} (gir1.2-gst-rtsp-server-1.0, python3-gst-1.0)"
+        )
     if missing:
         raise MissingTool(f"not installed: {'; '.join(missing)}. {SETUP_HINT}.")
 
@@ -236,9 +239,13 @@ def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, f
 # ---------------------------------------------------------------- daemon observability
 
 
-def scrape_metrics(port: int, token: str, timeout: float = 10.0) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape_metrics(
+    port: int, token: str, timeout: float = 10.0
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of `/metrics`: (name, sorted labels) → value."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         text = resp.read().decode()
     out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
@@ -248,7 +255,9 @@ def scrape_metrics(port: int, token: str, timeout: float = 10.0) -> dict[tuple[s
     return out
 
 
-def by_label(samples: Mapping[tuple[str, tuple[tuple[str, str], ...]], float], name: str, label: str) -> dict[str, float]:
+def by_label(
+    samples: Mapping[tuple[str, tuple[tuple[str, str], ...]], float], name: str, label: str
+) -> dict[str, float]:
     return {dict(k[1]).get(label, ""): v for k, v in samples.items() if k[0] == name}
 
 
@@ -266,18 +275,20 @@ class AlertSeen:
 
 
 class MqttWatch:
-    """Subscribes to `{prefix}/alerts/#`, the cameras' status and `{prefix}/health` on a broker."""
+    """Subscribes to `{prefix}/alerts/+/+`, the cameras' status and `{prefix}/health` on a broker."""
 
     def __init__(self, port: int, prefix: str) -> None:
-        self.prefix = prefix
+        self.topics = Topics(prefix)
         self.alerts: dict[str, AlertSeen] = {}
         self.status: dict[str, dict[str, Any]] = {}
         self.health: dict[str, Any] | None = None
         self._lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}-{time.monotonic_ns()}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}-{time.monotonic_ns()}"
+        )
         self.client.on_message = self._on_message
-        topics = [(f"{prefix}/alerts/#", 1), (f"{prefix}/cameras/+/status", 1), (f"{prefix}/health", 1)]
-        self.client.on_connect = lambda c, *_: c.subscribe(topics)
+        wanted = [(self.topics.alerts(), 1), (self.topics.camera_statuses(), 1), (self.topics.health(), 1)]
+        self.client.on_connect = lambda c, *_: c.subscribe(wanted)
         self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", port, keepalive=30)
         self.client.loop_start()
@@ -289,11 +300,12 @@ class MqttWatch:
         except ValueError:
             return
         with self._lock:
-            if msg.topic == f"{self.prefix}/health":
+            about = self.topics.parse(msg.topic)
+            if isinstance(about, HealthTopic):
                 self.health = payload
-            elif msg.topic.endswith("/status") and "/cameras/" in msg.topic:
-                self.status[msg.topic.split("/")[-2]] = payload
-            elif msg.topic.startswith(f"{self.prefix}/alerts/") and not msg.topic.endswith("/clip"):
+            elif isinstance(about, CameraStatusTopic):
+                self.status[about.camera_id] = payload
+            elif isinstance(about, AlertTopic) and not about.clip:
                 alert_id = str(payload.get("alert_id"))
                 if alert_id not in self.alerts and not msg.retain:  # a repeat after a lost PUBACK: first wins
                     detected = datetime.fromisoformat(payload["detected_at"]).timestamp()

@@ -5,9 +5,10 @@ measured in the same process, alternating, as medians (the machine is shared: fi
            detector preprocessing and image rules on it) against the new one (grey thumbnail from the luma
            plane for the motion gate; a 640-wide BGR made straight from YUV for detector and image rules;
            a gated frame needs the thumbnail only)
-  gate     the worker's analysis round (`analyse_batch`, real NanoDet detector, count_in_zone rule) with
-           the motion gate against without it: detector runs, CPU per analysed frame, and whether the
-           detections of skipped frames agree with what the detector would have found
+  gate     the worker's analysis round (`sentinel.pipeline.analyse_batch` over `CameraPipeline`, real
+           NanoDet detector, count_in_zone rule) with the motion gate against without it: detector runs,
+           CPU per analysed frame, and whether the detections of skipped frames agree with what the
+           detector would have found
   batch    one batched ONNX run over N frames against N runs of the batch-1 graph (a batch-N copy of the
            NanoDet graph, made by editing its input and reshape shapes)
   memory   RSS/PSS per camera of 16 readers on the local 720p file (one child process per variant):
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import statistics
 import subprocess
 import sys
@@ -40,11 +40,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sentinel.config.models import CameraConfig, DetectorConfig, MotionGateConfig  # noqa: E402
-from sentinel.daemon.worker import CameraPipeline, analyse_batch  # noqa: E402
 from sentinel.detect.detections import Detections  # noqa: E402
 from sentinel.detect.motion_gate import MotionGate  # noqa: E402
-from sentinel.detect.rules import build_rules  # noqa: E402
 from sentinel.ingest.reader import Frame, StreamReader  # noqa: E402
+from sentinel.pipeline import CameraPipeline, analyse_batch, camera_rules  # noqa: E402
 from tests.support.footage import crowd_then_empty, vtest_h264  # noqa: E402
 
 ANALYSIS_WIDTH = 640
@@ -83,7 +82,7 @@ def med(xs: list[float]) -> float:
 
 
 def bench_convert(rounds: int) -> None:
-    from sentinel.detect.backends import load_detector
+    from sentinel.detect.detectors import load_detector
 
     print("\n== convert: CPU per analysed frame without inference, 720p keyframes (ms, thread CPU) ==")
     frames = keyframes(vtest_h264(), limit=24)
@@ -95,7 +94,7 @@ def bench_convert(rounds: int) -> None:
         {"kind": "camera_health", "event_type": "camera_tampered"},
     ]
     cam = CameraConfig.model_validate({"id": "b", "source": "/x", "rules": image_rules})
-    rules = {k: build_rules(cam, det.class_names) for k in ("old", "new")}
+    rules = {k: camera_rules(cam, det.class_names, None) for k in ("old", "new")}
     gate = MotionGate(MotionGateConfig(max_skip=3600))
     ts = {"old": 0.0, "new": 0.0}
     empty = Detections.empty()
@@ -226,7 +225,7 @@ def still_view_clip(seconds: int = 80) -> Path:
 
 
 def bench_gate(rounds: int) -> None:
-    from sentinel.detect.backends import load_detector
+    from sentinel.detect.detectors import load_detector
 
     print("\n== gate: analysis round with / without the motion gate, real NanoDet, 0.5 fps ==")
     det: Any = load_detector(DetectorConfig().model)
@@ -239,7 +238,6 @@ def bench_gate(rounds: int) -> None:
     cam = CameraConfig.model_validate(
         {"id": "g", "source": "/x", "clip_pre": 0, "clip_post": 0, "rules": rule}
     )
-    out: queue.Queue[Any] = queue.Queue()
     for label, frames in footage.items():
         cpu: dict[str, list[float]] = {"ungated": [], "gated": []}
         runs = {"ungated": 0, "gated": 0}
@@ -248,11 +246,10 @@ def bench_gate(rounds: int) -> None:
         for rnd in range(rounds):
             pipes = {
                 "ungated": CameraPipeline(
-                    cam, build_rules(cam, det.class_names), threading.Event(),
-                    MotionGateConfig(enabled=False), ANALYSIS_WIDTH,
+                    cam, camera_rules(cam, det.class_names, None), MotionGateConfig(enabled=False), ANALYSIS_WIDTH,
                 ),
                 "gated": CameraPipeline(
-                    cam, build_rules(cam, det.class_names), threading.Event(), MotionGateConfig(), ANALYSIS_WIDTH
+                    cam, camera_rules(cam, det.class_names, None), MotionGateConfig(), ANALYSIS_WIDTH
                 ),
             }  # fmt: skip
             for i, vf in enumerate(frames):
@@ -264,7 +261,7 @@ def bench_gate(rounds: int) -> None:
                     cpu[name].append(
                         cpu_ms(
                             lambda p=pipes[name], f=f, box=box: box.append(
-                                analyse_batch(0, [(p, f)], det, out)[0]
+                                analyse_batch([(p, f)], det).inferred
                             )
                         )
                     )
@@ -274,8 +271,6 @@ def bench_gate(rounds: int) -> None:
                 m, n = iou_match(a, b)
                 matched, total = matched + m, total + n
                 count_err.append(abs(len(a) - len(b)))
-            while not out.empty():
-                out.get_nowait()
         n_frames = len(frames) * rounds
         mean = {k: statistics.fmean(v) for k, v in cpu.items()}
         print(f"  {label}: {len(frames)} frames x {rounds} rounds")
@@ -317,7 +312,7 @@ def batch_variant(model: Path, n: int) -> Path:
 def bench_batch(rounds: int) -> None:
     import onnxruntime as ort
 
-    from sentinel.detect.backends import load_detector
+    from sentinel.detect.detectors import load_detector
 
     print("\n== batch: batch-N graph vs N runs of the batch-1 graph (1 intra-op thread, ms per frame) ==")
     det: Any = load_detector(DetectorConfig().model)
@@ -386,7 +381,7 @@ MEMORY_VARIANTS = {
 def memory_child(variant: str, readers: int, seconds: float) -> None:
     """Runs in a child process: `readers` cameras on the 720p file in real time, one-frame mailboxes taken
     every 2 s by an analysis stand-in; prints JSON with RSS/PSS before and after."""
-    from sentinel.alerts.clip import ring_for
+    from sentinel.pipeline.clips import ring_for
 
     v = MEMORY_VARIANTS[variant]
     clip = vtest_h264()

@@ -62,7 +62,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="media seconds per run")
     args = ap.parse_args()
     clip = vtest_h264(1280, 720, fps=25, gop=50)
-    print(f"footage: {clip.name}; analysis rate {args.analyze_fps} fps; {args.seconds:g} media s per run; {args.runs} runs")
+    print(
+        f"footage: {clip.name}; analysis rate {args.analyze_fps} fps; {args.seconds:g} media s per run; {args.runs} runs"
+    )
     results: dict[str, list[float]] = {}
     for mode in ("all", "keyframes"):
         runs = []

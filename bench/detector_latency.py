@@ -20,7 +20,8 @@ import numpy as np
 import onnxruntime as ort
 from skimage import data
 
-from sentinel.detect.nanodet import NanoDetDetector, load_detector
+from sentinel.detect.detectors import load_nanodet
+from sentinel.detect.detectors.nanodet import NanoDetDetector
 
 CARD = Path(__file__).resolve().parents[1] / "models" / "nanodet-g-416.yaml"
 
@@ -66,7 +67,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for threads in args.threads:
-        detector = load_detector(CARD, intra_op_threads=threads)
+        detector = load_nanodet(CARD, intra_op_threads=threads)
         for name, frame in frames.items():
             r = measure(detector, frame, args.runs, args.warmup)
             print(

@@ -1,6 +1,7 @@
-"""Evaluation harness: Sentinel's replay pipeline (`sentinel.replay.runner.replay`: reader → NanoDet → tracker → rules
-→ alerts) over scenario clips of real footage with events injected at known times (`bench/scenarios.py`),
-and over the same footage with nothing injected. Prints, per event type: events, detected, recall, false
+"""Evaluation harness: the daemon's analysis path (`sentinel.replay.runner.replay`, which runs the worker's own
+`sentinel.pipeline.CameraPipeline`: reader → motion gate → NanoDet on the 640-wide analysis image → tracker →
+rules → alerts, stamped in media time) over scenario clips of real footage with events injected at known
+times (`bench/scenarios.py`), and over the same footage with nothing injected. Prints, per event type: events, detected, recall, false
 alerts per camera-hour and time from onset to alert. A benchmark: it prints figures, it does not pass or fail.
 
     .venv/bin/python bench/evaluate.py [--workers 2] [--only dumping crowd ...] [--list]
@@ -35,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.scenarios import CACHE_DIR, CAMERAS, Scenario, scenarios, write_clip  # noqa: E402
-from sentinel.config.models import CameraConfig, DetectorConfig, SentinelConfig  # noqa: E402
+from sentinel.config.models import CameraConfig, SentinelConfig  # noqa: E402
 
 TOLERANCE = 10.0  # seconds allowed past the debounce
 RULE_KIND = {
@@ -74,14 +75,12 @@ class RunResult:
 
 
 def implemented() -> set[str]:
-    """Rule kinds that have an implementation (`sentinel.detect.rules.RULE_BUILDERS`)."""
-    from sentinel.config.models import RULE_KINDS, RULE_MODELS
-
+    """Rule kinds that have an implementation (the rule registry: every registered kind has its rule)."""
     try:
-        from sentinel.detect.rules import RULE_BUILDERS
+        from sentinel.detect.rules.registry import rule_kinds
     except ImportError:  # a rule module mid-edit that does not import yet
         return set()
-    return {kind for model, kind in zip(RULE_MODELS, RULE_KINDS, strict=True) if model in RULE_BUILDERS}
+    return set(rule_kinds())
 
 
 def camera_for(s: Scenario, kinds: set[str]) -> CameraConfig:
@@ -100,35 +99,19 @@ def rule_types(camera: str, kinds: set[str] | None = None) -> set[str]:
 _detector: Any = None
 
 
-class _NoVideo:
-    """Stands in for replay's annotated video: a technician's aid that costs ~35 % of the replay time here
-    (libx264 at 768x576 per analysed frame) and plays no part in detection."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def add(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _init_worker(annotated: bool = False) -> None:
+def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)  # two workers on two cores: no oversubscription
-    if not annotated:
-        import sentinel.replay.runner
-
-        sentinel.replay.runner.AnnotatedVideo = _NoVideo  # type: ignore[misc,assignment]
 
 
-def run_scenario(s: Scenario, rules: list[Any] | None = None) -> RunResult:
+def run_scenario(s: Scenario, rules: list[Any] | None = None, annotated: bool = False) -> RunResult:
     """Build (or reuse) the clip, replay it with the scenario's camera (or with `rules` instead of the camera's
-    rules), and report the alerts in media time."""
+    rules) through `sentinel.replay.runner.replay` -- the daemon's own `CameraPipeline` -- and report the
+    alerts in media seconds from the clip's start. `annotated`: also write replay's annotated.mp4 (a
+    technician's aid, ~35 % of the replay time here, no part in detection)."""
     global _detector
-    from sentinel.daemon.worker import _load_detector
+    from sentinel.detect.detectors import load_detector
     from sentinel.replay.runner import replay
 
     result = RunResult(s.name)
@@ -140,20 +123,20 @@ def run_scenario(s: Scenario, rules: list[Any] | None = None) -> RunResult:
         t0 = time.monotonic()
         clip = write_clip(s)
         result.build_seconds = time.monotonic() - t0
-        if _detector is None:
-            _detector = _load_detector(DetectorConfig())
-        kinds = implemented()
-        cam = camera_for(s, kinds)
+        config = SentinelConfig(cameras=[camera_for(s, implemented())])
         if rules is not None:
-            cam = cam.model_copy(update={"rules": rules})
+            cam = config.cameras[0].model_copy(update={"rules": rules})
+            config = SentinelConfig(cameras=[cam])
+        cam = config.cameras[0]
+        if _detector is None:
+            _detector = load_detector(config.detector)
         out = CACHE_DIR / "runs" / s.name
         shutil.rmtree(out, ignore_errors=True)  # a reference view left by an earlier run would be reused
-        config = SentinelConfig(cameras=[cam])
         t1 = time.monotonic()
-        origin = time.time()  # the reader's media clock starts a few ms later: snapped to the frame below
-        replayed = replay(clip, config, cam.id, out, _detector)
+        replayed = replay(clip, config, cam.id, out, _detector, annotated=annotated)
         result.run_seconds = time.monotonic() - t1
         result.frames, result.media_seconds = replayed.frames, replayed.media_seconds
+        origin = replayed.media_origin  # the clip's first frame: alerts are stamped in media time
         for a in replayed.alerts:
             at = datetime.fromisoformat(a.detected_at).timestamp() - origin
             started = datetime.fromisoformat(a.started_at).timestamp() - origin
@@ -167,7 +150,7 @@ def run_scenario(s: Scenario, rules: list[Any] | None = None) -> RunResult:
 
 
 def _snap(t: float, fps: float) -> float:
-    """Media time of the clip frame nearest to `t` (frames are at i / fps)."""
+    """Media time of the clip frame nearest to `t` (frames are at i / fps; millisecond ISO times round)."""
     return round(t * fps) / fps
 
 
@@ -365,11 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: dict[str, RunResult] = {}
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(
-        args.workers, mp_context=ctx, initializer=_init_worker, initargs=(args.annotated,)
-    ) as pool:
+    with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker) as pool:
         futures: dict[Future[RunResult], Scenario] = {
-            pool.submit(run_scenario, s): s for s in sorted(chosen, key=_cost, reverse=True)
+            pool.submit(run_scenario, s, None, args.annotated): s
+            for s in sorted(chosen, key=_cost, reverse=True)
         }
         for fut in as_completed(futures):
             r = fut.result()

@@ -35,9 +35,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sentinel.detect.backends import load_detector  # noqa: E402
 from sentinel.detect.detections import Detections  # noqa: E402
-from sentinel.detect.nanodet import NanoDetDetector  # noqa: E402
+from sentinel.detect.detectors import load_detector  # noqa: E402
+from sentinel.detect.detectors.nanodet import NanoDetDetector  # noqa: E402
 from sentinel.detect.tracker import iou_matrix  # noqa: E402
 from tools.quantize_nanodet import EVALUATION, FP32_CARD, INT8_CARD, fp32_card, frames  # noqa: E402
 

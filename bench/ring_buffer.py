@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentinel.alerts.clip import ring_for  # noqa: E402
 from sentinel.config.models import CameraConfig  # noqa: E402
 from sentinel.ingest.packet_ring import PacketRing  # noqa: E402
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader  # noqa: E402
+from sentinel.pipeline.clips import ring_for  # noqa: E402
 from tests.support.footage import vtest_h264  # noqa: E402
 
 

@@ -27,7 +27,9 @@ class Recorder:
         self.messages: list[Received] = []
         self.times: list[float] = []  # when each message arrived (monotonic seconds)
         self._cond = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"recorder-{time.monotonic_ns()}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"recorder-{time.monotonic_ns()}"
+        )
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.reconnect_delay_set(0.2, 1)
@@ -50,7 +52,9 @@ class Recorder:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     topics = sorted({m.topic for m in self.messages})
-                    raise AssertionError(f"waited {timeout} s for {count} matching messages, got {len(hits)}; topics seen: {topics}")
+                    raise AssertionError(
+                        f"waited {timeout} s for {count} matching messages, got {len(hits)}; topics seen: {topics}"
+                    )
                 self._cond.wait(left)
 
     def timed(self) -> list[tuple[float, Received]]:

@@ -15,20 +15,13 @@ import cv2
 import numpy as np
 import pytest
 
-from sentinel.detect import nanodet
-from sentinel.detect.backends import load_detector
-from sentinel.detect.generic_onnx import GenericOnnxDetector
-from sentinel.detect.letterbox import Letterbox
-from sentinel.detect.model_card import (
-    BACKENDS,
-    ModelError,
-    OnnxInputSpec,
-    YoloCard,
-    load_model_card,
-    parse_class_names,
-)
-from sentinel.detect.nanodet import NanoDetDetector
-from sentinel.detect.yolo import YoloDetector
+from sentinel.detect.detectors import backend_names, load_detector, load_model_card, load_nanodet
+from sentinel.detect.detectors.cards import ModelError, OnnxInputSpec, YoloCard
+from sentinel.detect.detectors.class_names import parse_class_names
+from sentinel.detect.detectors.generic import GenericOnnxDetector
+from sentinel.detect.detectors.letterbox import Letterbox
+from sentinel.detect.detectors.nanodet import NanoDetDetector
+from sentinel.detect.detectors.yolo import YoloDetector
 from tests.support.onnx_models import generic_model, yolo_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -340,7 +333,7 @@ def test_unknown_backend(tmp_path: Path) -> None:
     msg = one_line_error(err, "unknown detector backend 'yolov99'", str(card))
     for name in ("nanodet", "yolov5", "yolov8", "yolov11", "generic"):
         assert name in msg
-    assert set(BACKENDS) == {"nanodet", "yolov5", "yolov8", "yolov11", "generic"}
+    assert set(backend_names()) == {"nanodet", "yolov5", "yolov8", "yolov11", "generic"}
 
 
 def test_missing_backend(tmp_path: Path) -> None:
@@ -390,16 +383,15 @@ def test_factory_builds_nanodet_for_the_shipped_card() -> None:
 def test_nanodet_loader_refuses_other_backends(tmp_path: Path) -> None:
     model = yolo_model(tmp_path / "m.onnx", v8_rows((CXCYWH, [0.0, 0.0, 0.9])), layout="v8")
     with pytest.raises(ModelError, match="is for backend 'yolov8', not nanodet"):
-        nanodet.load_detector(yolo_card(tmp_path, "yolov8", model))
+        load_nanodet(yolo_card(tmp_path, "yolov8", model))
 
 
 def test_worker_loads_detectors_through_the_factory(tmp_path: Path) -> None:
-    from sentinel.config.models import DetectorConfig
-    from sentinel.daemon.worker import _load_detector
+    from sentinel.detect.settings import DetectorConfig
 
     model = yolo_model(tmp_path / "m.onnx", v8_rows((CXCYWH, [0.0, 0.0, 0.9])), layout="v8")
     card = yolo_card(tmp_path, "yolov8", model)
-    det = _load_detector(DetectorConfig(model=card, score_threshold=0.5, nms_iou=0.4, threads=1))
+    det = load_detector(DetectorConfig(model=card, score_threshold=0.5, nms_iou=0.4, threads=1))
     assert isinstance(det, YoloDetector)
     assert (det.score_threshold, det.nms_iou) == (0.5, 0.4)
 
@@ -587,3 +579,12 @@ def test_generic_boxes_of_the_wrong_shape(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
         load_detector(generic_card(tmp_path, model, outputs=("scores", "boxes", "classes")))
     one_line_error(err, "output 'scores' has shape [5], expected [N, 4] or [1, N, 4]")
+
+
+def test_an_execution_provider_this_build_lacks_is_a_model_error(tmp_path: Path) -> None:
+    from sentinel.detect.detectors import open_detector
+
+    model = yolo_model(tmp_path / "m.onnx", v8_rows((CXCYWH, [0.0, 0.0, 0.9])), layout="v8")
+    with pytest.raises(ModelError) as err:
+        open_detector(yolo_card(tmp_path, "yolov8", model), providers=("NoSuchExecutionProvider",))
+    one_line_error(err, "execution provider NoSuchExecutionProvider is not in this onnxruntime build")

@@ -46,6 +46,14 @@ def test_misclicked_point_is_named(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_too_few_points(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["camera", "calibrate", "cam", "--config", str(write(tmp_path, "\n".join(GOOD.splitlines()[:3]) + "\n"))])
+    code = main(
+        [
+            "camera",
+            "calibrate",
+            "cam",
+            "--config",
+            str(write(tmp_path, "\n".join(GOOD.splitlines()[:3]) + "\n")),
+        ]
+    )
     assert code == 1
     assert "3 control points; a homography needs at least 4" in capsys.readouterr().err

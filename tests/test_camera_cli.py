@@ -11,7 +11,9 @@ import pytest
 
 from sentinel.cli.main import main
 from sentinel.config.models import CameraConfig
-from sentinel.ingest.snapshot_grab import draw_overlay, grab_frame, suggest_decode
+from sentinel.detect.annotate import draw_overlay
+from sentinel.ingest.snapshot_grab import grab_frame, suggest_decode
+from sentinel.ingest.sources import source_for
 from sentinel.ingest.url_patterns import split_host_port, stream_urls
 from tests.support.footage import vtest_h264
 from tests.support.servers import HOST, RtspServer, free_port
@@ -165,7 +167,7 @@ def test_snapshot_of_a_file_has_the_grid(
     assert out == f"wrote {out_file} (1280x720, grid 0.1)\n"
     image = imread(out_file)
     assert image.shape == (720, 1280, 3)
-    raw = grab_frame(str(clip), CameraConfig(id="x", source=str(clip)))
+    raw = grab_frame(source_for(str(clip)), CameraConfig(id="x", source=str(clip)))
     # grid lines at every 0.1 (white), 0.5 in yellow, away from the labels
     for v in (0.1, 0.2, 0.3, 0.7, 0.9):
         assert tuple(image[400, grid_x(v, 1280)]) == (255, 255, 255)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sentinel.alerts.models import OutboxRow
 from sentinel.cases.commands import MAX_PAYLOAD, CaseCommands, Reply
 from sentinel.cases.engine import CaseChange
+from sentinel.storage.outbox import OutboxRow
 from tests.test_case_engine import ROUTING, World, make_world
 
 ROSTER = {"w1", "gl1", "cd1", "sd1", "op1"}

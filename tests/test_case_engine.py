@@ -21,13 +21,14 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentinel.alerts.models import OutboxRow
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation
 from sentinel.alerts.store import AlertStore
+from sentinel.cases import announce as case_announce_module
 from sentinel.cases import engine as case_engine_module
 from sentinel.cases.calendar import WorkingCalendar, add_working_time
-from sentinel.cases.engine import CaseChange, CaseEngine, Routing
+from sentinel.cases.engine import CaseChange, CaseEngine
 from sentinel.cases.models import CaseRow, CaseTimerRow, CaseTransitionRow
+from sentinel.cases.routing import Routing
 from sentinel.cases.state_machine import (
     BadRequest,
     ConcurrentChange,
@@ -38,6 +39,7 @@ from sentinel.cases.state_machine import (
 from sentinel.config.event_types import EventType, default_event_types
 from sentinel.config.models import CasesConfig
 from sentinel.storage.db import MIGRATIONS, Base, make_engine, migrate, session_factory
+from sentinel.storage.outbox import OutboxRow
 
 TZ = ZoneInfo("Asia/Shanghai")
 GRID = "110101001002003"
@@ -288,7 +290,7 @@ def test_a_failed_change_leaves_nothing_behind(world: World, monkeypatch: pytest
     def broken(*_a: Any, **_k: Any) -> dict[str, Any]:
         raise RuntimeError("payload exploded")
 
-    monkeypatch.setattr(case_engine_module, "case_payload", broken)
+    monkeypatch.setattr(case_announce_module, "case_payload", broken)
     with pytest.raises(RuntimeError):
         world.cases.on_alert(alert, ROUTING, False)
     with world.sessions() as s:

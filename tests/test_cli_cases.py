@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import sqlalchemy as sa
 
-from sentinel.alerts.models import OutboxRow
 from sentinel.cli.main import main
+from sentinel.storage.outbox import OutboxRow
 from tests.test_case_engine import GRID, OTHER_GRID, ROUTING, SCHEMA, World, make_world
 
 CONFIG = """\

@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from sentinel.alerts.clip import ClipJob, ClipResult, ClipWriter, write_job
 from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.store import AlertStore
 from sentinel.config.models import CameraConfig
@@ -30,6 +29,7 @@ from sentinel.detect.privacy import PrivacyMask, mask_pixels
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import Frame, StreamReader
+from sentinel.pipeline.clips import ClipJob, ClipResult, ClipWriter, write_job
 from sentinel.storage.db import make_engine, migrate
 from tests.mqtt_helpers import Recorder
 from tests.support.daemon import Daemon
@@ -233,7 +233,9 @@ def test_remuxed_and_masked_clips_from_real_footage(tmp_path: Path) -> None:
         assert len(frames) == round((r.end - r.start) * 25)
         # the alert frame sits where the clip's times say
         offset = alert.ts - r.start
-        t_best = min(frames, key=lambda f: float(np.abs(f[1].astype(int) - alert.image.astype(int)).mean()))[0]
+        t_best = min(frames, key=lambda f: float(np.abs(f[1].astype(int) - alert.image.astype(int)).mean()))[
+            0
+        ]
         assert abs(t_best - offset) <= 0.1, (t_best, offset)
     assert not r_plain.reencoded and r_masked.reencoded
     assert r_plain.path is not None and r_plain.path.read_bytes()[4:8] == b"ftyp"
@@ -331,7 +333,9 @@ def test_schema_accepts_old_payloads_and_every_clip_state() -> None:
         AlertClip(url=None, sha256=None, start=None, end=None, state="failed", error="disk full"),
     ]
     for clip in clips:
-        payload = Alert.model_validate({**base, "clip": clip.model_dump()}).model_dump(mode="json", by_alias=True)
+        payload = Alert.model_validate({**base, "clip": clip.model_dump()}).model_dump(
+            mode="json", by_alias=True
+        )
         jsonschema.validate(payload, SCHEMA)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**base, "clip": {**clips[0].model_dump(), "state": "lost"}}, SCHEMA)
@@ -367,7 +371,9 @@ def test_migration_0004_and_clip_updates(tmp_path: Path) -> None:
     assert updated is not None and updated.clip == ready
     assert store.update_clip("no-such-alert", ready, "t/x") is None
     with db.connect() as conn:
-        row = conn.execute(sa.text("SELECT clip, payload FROM alerts WHERE id = :i"), {"i": new.alert_id}).one()
+        row = conn.execute(
+            sa.text("SELECT clip, payload FROM alerts WHERE id = :i"), {"i": new.alert_id}
+        ).one()
         topics = [r[0] for r in conn.execute(sa.text("SELECT topic FROM outbox ORDER BY id"))]
     assert json.loads(row[0])["state"] == "ready" and json.loads(row[1])["clip"]["sha256"] == "b" * 64
     assert topics == ["t/old", "t/new", "t/new/clip"]
@@ -435,8 +441,15 @@ def rtsp() -> Iterator[RtspServer]:
 
 @pytest.mark.slow
 def test_alert_clips_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
-    config = daemon_config(tmp_path, broker.url, rtsp.url("plaza"), extra_camera=clip_camera("masked", rtsp.url("plaza"), True))
-    config.write_text(config.read_text().replace("    grid: \"110101001001001\"\n", f"    grid: \"110101001001001\"\n    clip_pre: {PRE}s\n    clip_post: {POST}s\n"))
+    config = daemon_config(
+        tmp_path, broker.url, rtsp.url("plaza"), extra_camera=clip_camera("masked", rtsp.url("plaza"), True)
+    )
+    config.write_text(
+        config.read_text().replace(
+            '    grid: "110101001001001"\n',
+            f'    grid: "110101001001001"\n    clip_pre: {PRE}s\n    clip_post: {POST}s\n',
+        )
+    )
     recorder = Recorder(broker.port, "sentinel/e2e/alerts/#")
     daemon = Daemon(config)
     data = tmp_path / "data"
@@ -446,8 +459,12 @@ def test_alert_clips_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
             first = recorder.wait_for(lambda m, t=topic: m.topic == t, timeout=120)[0].json()
             jsonschema.validate(first, SCHEMA)
             assert first["clip"]["state"] == "pending" and first["clip"]["sha256"] is None
-            assert iso_ts(first["clip"]["start"]) == pytest.approx(iso_ts(first["detected_at"]) - PRE, abs=0.01)
-            assert iso_ts(first["clip"]["end"]) == pytest.approx(iso_ts(first["detected_at"]) + POST, abs=0.01)
+            assert iso_ts(first["clip"]["start"]) == pytest.approx(
+                iso_ts(first["detected_at"]) - PRE, abs=0.01
+            )
+            assert iso_ts(first["clip"]["end"]) == pytest.approx(
+                iso_ts(first["detected_at"]) + POST, abs=0.01
+            )
             update = recorder.wait_for(lambda m, t=topic: m.topic == t + "/clip", timeout=60)[0].json()
             jsonschema.validate(update, SCHEMA)
             assert update["alert_id"] == first["alert_id"]
@@ -456,7 +473,9 @@ def test_alert_clips_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
             assert clip["url"] == first["clip"]["url"] and clip["url"].startswith("/media/clips/")
             path = data / clip["url"].removeprefix("/media/")
             assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == clip["sha256"]
-            assert path.parent.name == Path(first["snapshot"]["url"]).parent.name  # next to the snapshot's day
+            assert (
+                path.parent.name == Path(first["snapshot"]["url"]).parent.name
+            )  # next to the snapshot's day
             start, end = iso_ts(clip["start"]), iso_ts(clip["end"])
             assert start <= detected - PRE + 0.01  # from the keyframe at or before `pre` before the alert
             assert end >= detected + POST - 0.01
@@ -470,7 +489,9 @@ def test_alert_clips_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
             assert snap is not None
             if camera == "plaza":
                 # the snapshot's frame is in the clip where the clip's times put it
-                t_best = min(frames, key=lambda f: float(np.abs(f[1].astype(int) - snap.astype(int)).mean()))[0]
+                t_best = min(frames, key=lambda f: float(np.abs(f[1].astype(int) - snap.astype(int)).mean()))[
+                    0
+                ]
                 assert abs(t_best - (detected - start)) <= 0.25, (t_best, detected - start)
             else:
                 polygon = np.zeros(snap.shape[:2], bool)
@@ -493,9 +514,16 @@ def test_alert_clips_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
 
 
 @pytest.mark.slow
-def test_unwritable_clip_folder_alert_still_goes_out(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
+def test_unwritable_clip_folder_alert_still_goes_out(
+    tmp_path: Path, broker: Mosquitto, rtsp: RtspServer
+) -> None:
     config = daemon_config(tmp_path, broker.url, rtsp.url("plaza"))
-    config.write_text(config.read_text().replace("    grid: \"110101001001001\"\n", "    grid: \"110101001001001\"\n    clip_pre: 2s\n    clip_post: 2s\n"))
+    config.write_text(
+        config.read_text().replace(
+            '    grid: "110101001001001"\n',
+            '    grid: "110101001001001"\n    clip_pre: 2s\n    clip_post: 2s\n',
+        )
+    )
     data = tmp_path / "data"
     data.mkdir()
     (data / "clips").write_text("not a folder")  # root ignores permissions: a file in the way is unwritable
@@ -509,7 +537,9 @@ def test_unwritable_clip_folder_alert_still_goes_out(tmp_path: Path, broker: Mos
         jsonschema.validate(update, SCHEMA)
         clip = update["clip"]
         assert clip["state"] == "failed" and clip["url"] is None and clip["sha256"] is None
-        assert clip["error"].startswith("cannot write the clip: ") and "Not a directory" in clip["error"], clip
+        assert clip["error"].startswith("cannot write the clip: ") and "Not a directory" in clip["error"], (
+            clip
+        )
     finally:
         code = daemon.stop()
         recorder.close()
@@ -521,37 +551,30 @@ def test_unwritable_clip_folder_alert_still_goes_out(tmp_path: Path, broker: Mos
 
 
 def test_worker_masks_snapshot_before_it_leaves(tmp_path: Path) -> None:
-    """`_apply_rules` renders the snapshot with the camera's masks (what goes into EventMsg)."""
-    import queue
-
+    """The pipeline renders the snapshot with the camera's masks (what the worker puts into EventMsg)."""
     from sentinel.daemon.messages import EventMsg
-    from sentinel.daemon.worker import CameraPipeline, _apply_rules
+    from sentinel.daemon.worker import outcome_messages
     from sentinel.detect.detections import Detections
+    from sentinel.pipeline import CameraPipeline
 
     camera = CameraConfig(id="c", source="/x", privacy_masks=[MASK], clip_pre=0, clip_post=0)
 
     class Fires:
-        event_type, zone, active = "crowd_gathering", None, True
+        event_type, zone, active, uses_image = "crowd_gathering", None, True, True
 
         def evaluate(self, ctx: object) -> RuleEvent:
             return RuleEvent("c", "count_in_zone", "crowd_gathering", None, time.time(), time.time(), 3, 0.9)
 
-    pipe = CameraPipeline(camera, [Fires()], __import__("threading").Event())  # type: ignore[list-item]
+    pipe = CameraPipeline(camera, [Fires()])  # type: ignore[list-item]
     assert pipe.ring is None  # clip_pre = clip_post = 0: no clips, no ring
     image = np.full((576, 768, 3), 200, np.uint8)
-    out: queue.Queue = queue.Queue()
-    _apply_rules(0, pipe, Frame("c", image, time.time(), True, 1), Detections.empty(), out)  # type: ignore[arg-type]
-    msgs = []
-    while not out.empty():
-        m = out.get_nowait()
-        if isinstance(m, EventMsg):
-            msgs.append(m)
+    outcome = pipe.analyse(Frame("c", image, time.time(), True, 1), Detections.empty())
+    msgs = [m for m in outcome_messages(0, outcome) if isinstance(m, EventMsg)]
     assert len(msgs) == 1 and msgs[0].alert_id and msgs[0].clip is None
     assert msgs[0].snapshot_jpeg is not None
     snap = cv2.imdecode(np.frombuffer(msgs[0].snapshot_jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert snap[: int(0.3 * 576), : int(0.4 * 768)].max() <= 2 and snap[500, 700].min() > 150
     assert image.min() == 200  # the frame the rules see is untouched
-
 
 
 def test_replay_writes_clips_the_same_way(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from sentinel.alerts.models import OutboxRow
 from sentinel.cluster.leader import LeaderLease
 from sentinel.cluster.leases import (
     CameraLeases,
@@ -24,6 +23,7 @@ from sentinel.cluster.leases import (
 )
 from sentinel.cluster.models import CameraLeaseRow, NodeRow
 from sentinel.storage.db import make_engine, migrate
+from sentinel.storage.outbox import OutboxRow
 from tests.support.pg import PgDatabase
 
 CAMERAS = [f"cam{i:02d}" for i in range(12)]
@@ -166,7 +166,11 @@ def test_rejoining_under_the_same_id_takes_back_its_leases_at_a_new_epoch(engine
         CameraLeases(engine, "a", 5.0).join("host", 11, 0, None)
     expire(engine, "a")
     with Session(engine) as s, s.begin():  # the old process is dead, its leases not yet expired
-        s.execute(update(CameraLeaseRow).where(CameraLeaseRow.node_id == "a").values(expires_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, 30.0)))
+        s.execute(
+            update(CameraLeaseRow)
+            .where(CameraLeaseRow.node_id == "a")
+            .values(expires_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, 30.0))
+        )
     again = CameraLeases(engine, "a", 5.0).join("host", 11, 0, None)
     assert {x.camera_id for x in again} == {x.camera_id for x in old}
     assert all(x.epoch == 2 for x in again)
@@ -197,7 +201,9 @@ def test_one_leader_at_a_time_and_a_new_epoch_after_it_dies(engine: Engine) -> N
     assert la.acquire_or_renew() == 1  # renewing keeps the epoch
     assert la.holder() == "a"
     with Session(engine) as s, s.begin():
-        s.execute(update(la_table()).values(expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1.0)))
+        s.execute(
+            update(la_table()).values(expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1.0))
+        )
     assert lb.acquire_or_renew() == 2
     assert la.acquire_or_renew() is None
     lb.release()
@@ -215,21 +221,39 @@ def test_leader_adopts_unsent_messages_of_dead_nodes_only(engine: Engine) -> Non
     now = datetime.now(UTC)
     with Session(engine) as s, s.begin():
         for owner in ("a", "b", None, "a"):
-            s.add(OutboxRow(topic="t", payload="{}", qos=1, retain=False, created_at=now, attempts=0, node_id=owner))
-        s.add(OutboxRow(topic="t", payload="{}", qos=1, retain=False, created_at=now, attempts=0, node_id="b", sent_at=now))
+            s.add(
+                OutboxRow(
+                    topic="t", payload="{}", qos=1, retain=False, created_at=now, attempts=0, node_id=owner
+                )
+            )
+        s.add(
+            OutboxRow(
+                topic="t",
+                payload="{}",
+                qos=1,
+                retain=False,
+                created_at=now,
+                attempts=0,
+                node_id="b",
+                sent_at=now,
+            )
+        )
     expire(engine, "b")
     adopted = LeaderLease(engine, "c", 5.0).adopt_orphaned_outbox()
     assert adopted == 2  # b's unsent row and the single-node row; a is alive, b's sent row stays b's
     with Session(engine) as s:
-        owners = sorted(str(o) for o in s.scalars(select(OutboxRow.node_id).where(OutboxRow.sent_at.is_(None))))
+        owners = sorted(
+            str(o) for o in s.scalars(select(OutboxRow.node_id).where(OutboxRow.sent_at.is_(None)))
+        )
     assert owners == ["a", "a", "c", "c"]
 
 
 def test_heartbeat_age_is_measured_by_the_database_clock(engine: Engine) -> None:
     a = node(engine, "a")
-    time.sleep(0.3)
+    time.sleep(1.5)
     (info,) = list_nodes(engine)
-    assert info.heartbeat_age >= 0.25 and info.alive
+    assert info.heartbeat_age >= 1.45 and info.alive
     a.renew({})
     (info,) = list_nodes(engine)
-    assert info.heartbeat_age < 0.25
+    # the renew reset the age (measured by the database: a loaded machine may take a moment between the two)
+    assert info.heartbeat_age < 1.0

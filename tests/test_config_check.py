@@ -62,71 +62,122 @@ def test_shipped_sample_config_passes(capsys: pytest.CaptureFixture[str]) -> Non
 BROKEN = [
     pytest.param(
         "cameras:\n  - id: cam1\n    source: [unclosed\n",
-        4, "", "invalid YAML", id="bad-yaml",
+        4,
+        "",
+        "invalid YAML",
+        id="bad-yaml",
     ),
     pytest.param(
         GOOD_CAMERA.replace("    zones:", "    colour: red\n    zones:"),
-        4, "cameras[0].colour", "unknown key", id="unknown-camera-key",
+        4,
+        "cameras[0].colour",
+        "unknown key",
+        id="unknown-camera-key",
     ),
     pytest.param(
         "mqtt:\n  url: mqtt://127.0.0.1:1883\n  qos: 2\n" + GOOD_CAMERA,
-        3, "mqtt.qos", "unknown key", id="unknown-section-key",
+        3,
+        "mqtt.qos",
+        "unknown key",
+        id="unknown-section-key",
     ),
     pytest.param(
         GOOD_CAMERA.replace("[[0, 0.2], [1, 0.2], [1, 1], [0, 1]]", "[[0, 0], [1, 1], [1, 0], [0, 1]]"),
-        6, "cameras[0].zones[0].polygon", "crosses itself", id="self-crossing-polygon",
+        6,
+        "cameras[0].zones[0].polygon",
+        "crosses itself",
+        id="self-crossing-polygon",
     ),
     pytest.param(
         GOOD_CAMERA.replace("[[0, 0.2], [1, 0.2], [1, 1], [0, 1]]", "[[0, 0.2], [1.5, 0.2], [1, 1]]"),
-        6, "cameras[0].zones[0].polygon", "outside the image", id="polygon-out-of-range",
+        6,
+        "cameras[0].zones[0].polygon",
+        "outside the image",
+        id="polygon-out-of-range",
     ),
     pytest.param(
         GOOD_CAMERA.replace("[[0, 0.2], [1, 0.2], [1, 1], [0, 1]]", "[[0, 0.2], [1, 0.2]]"),
-        6, "cameras[0].zones[0].polygon", "at least 3 points", id="polygon-two-points",
+        6,
+        "cameras[0].zones[0].polygon",
+        "at least 3 points",
+        id="polygon-two-points",
     ),
     pytest.param(
         GOOD_CAMERA + "  - id: cam1\n    source: /tmp/x.mp4\n",
-        12, "cameras[1].id", "duplicate camera id 'cam1'", id="duplicate-camera-id",
+        12,
+        "cameras[1].id",
+        "duplicate camera id 'cam1'",
+        id="duplicate-camera-id",
     ),
     pytest.param(
         GOOD_CAMERA.replace("${CAM_PW}", "${NOT_SET_ANYWHERE}"),
-        3, "cameras[0].source", "environment variable NOT_SET_ANYWHERE is not set", id="unset-env",
+        3,
+        "cameras[0].source",
+        "environment variable NOT_SET_ANYWHERE is not set",
+        id="unset-env",
     ),
     pytest.param(
         GOOD_CAMERA.replace("zone: plaza", "zone: plazza"),
-        2, "cameras[0]", "names zone 'plazza', which is not defined", id="unknown-zone",
+        2,
+        "cameras[0]",
+        "names zone 'plazza', which is not defined",
+        id="unknown-zone",
     ),
     pytest.param(
         GOOD_CAMERA.replace("kind: count_in_zone", "kind: count_heads"),
-        8, "cameras[0].rules[0]", "unknown rule kind 'count_heads'", id="unknown-rule-kind",
+        8,
+        "cameras[0].rules[0]",
+        "unknown rule kind 'count_heads'",
+        id="unknown-rule-kind",
     ),
     pytest.param(
         GOOD_CAMERA.replace("event_type: crowd_gathering", "event_type: crowd_gatherin"),
-        9, "cameras[0].rules[0].event_type", "unknown event type 'crowd_gatherin'", id="unknown-event-type",
+        9,
+        "cameras[0].rules[0].event_type",
+        "unknown event type 'crowd_gatherin'",
+        id="unknown-event-type",
     ),
     pytest.param(
         GOOD_CAMERA.replace("min_count: 3", "min_count: 3\n        min_duration: 10 minutes"),
-        12, "cameras[0].rules[0].min_duration", "not a duration", id="bad-duration",
+        12,
+        "cameras[0].rules[0].min_duration",
+        "not a duration",
+        id="bad-duration",
     ),
     pytest.param(
         GOOD_CAMERA.replace("min_count: 3", "min_count: 3\n        classes: [person, unicorn]"),
-        12, "cameras[0].rules[0].classes[1]", "has no class 'unicorn'", id="class-not-in-model",
+        12,
+        "cameras[0].rules[0].classes[1]",
+        "has no class 'unicorn'",
+        id="class-not-in-model",
     ),
     pytest.param(
         "detector:\n  model: missing/model.yaml\n" + GOOD_CAMERA,
-        2, "detector.model", "model.yaml", id="missing-model-card",
+        2,
+        "detector.model",
+        "model.yaml",
+        id="missing-model-card",
     ),
     pytest.param(
         GOOD_CAMERA.replace("rtsp://admin", "ftp://admin"),
-        3, "cameras[0].source", "unsupported URL scheme", id="bad-url-scheme",
+        3,
+        "cameras[0].source",
+        "unsupported URL scheme",
+        id="bad-url-scheme",
     ),
     pytest.param(
         "site:\n  timezone: Mars/Olympus\n" + GOOD_CAMERA,
-        2, "site.timezone", "unknown time zone", id="bad-timezone",
+        2,
+        "site.timezone",
+        "unknown time zone",
+        id="bad-timezone",
     ),
     pytest.param(
         GOOD_CAMERA.replace("    zones:", '    grid: "1101"\n    zones:'),
-        4, "cameras[0].grid", "String should match pattern", id="bad-grid-code",
+        4,
+        "cameras[0].grid",
+        "String should match pattern",
+        id="bad-grid-code",
     ),
 ]
 
@@ -164,7 +215,9 @@ def test_errors_in_cameras_file_name_that_file(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_all_problems_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = "site:\n  colour: red\n" + GOOD_CAMERA.replace("min_count: 3", "min_count: -1").replace("zones:", "zonez:")
+    text = "site:\n  colour: red\n" + GOOD_CAMERA.replace("min_count: 3", "min_count: -1").replace(
+        "zones:", "zonez:"
+    )
     code, out = run_check(write(tmp_path, text), capsys)
     assert code == 2
     assert len(out.strip().splitlines()) >= 3, out
@@ -188,7 +241,9 @@ def test_cli_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
 
 
 def test_durations_and_relative_paths(tmp_path: Path) -> None:
-    text = "storage:\n  data_dir: data\n" + GOOD_CAMERA.replace("min_count: 3", "min_count: 3\n        cooldown: 5m")
+    text = "storage:\n  data_dir: data\n" + GOOD_CAMERA.replace(
+        "min_count: 3", "min_count: 3\n        cooldown: 5m"
+    )
     config = load_config(write(tmp_path, text))
     assert config.storage.data_dir == (tmp_path / "data").resolve()
     assert config.cameras[0].rules[0].cooldown == 300.0
@@ -211,12 +266,16 @@ def test_event_type_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert table["bin_overflow"].code == "06042"
     broken = write(tmp_path, "event_types:\n  bin_overflow: {name: 垃圾满溢}\n" + GOOD_CAMERA, name="b.yaml")
     code, out = run_check(broken, capsys)
-    assert code == 2 and f"{broken}:2: event_types.bin_overflow: a new event type needs every field" in out, out
+    assert code == 2 and f"{broken}:2: event_types.bin_overflow: a new event type needs every field" in out, (
+        out
+    )
 
 
 def test_event_type_override_values_are_validated(tmp_path: Path) -> None:
     from sentinel.config.event_types import Severity, effective_event_types
 
-    config = load_config(write(tmp_path, "event_types:\n  crowd_gathering: {severity: normal, deadline: 2h}\n" + GOOD_CAMERA))
+    config = load_config(
+        write(tmp_path, "event_types:\n  crowd_gathering: {severity: normal, deadline: 2h}\n" + GOOD_CAMERA)
+    )
     table = effective_event_types(config.event_types)
     assert table["crowd_gathering"].severity is Severity.normal and table["crowd_gathering"].deadline == 7200

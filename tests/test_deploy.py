@@ -62,6 +62,8 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
     # the paths of an installed node, pointed at this checkout's executable so verify can find it
     local = tmp_path / "sentinel.service"
     local.write_text(unit.replace("/opt/sentinel/.venv/bin/sentinel", sentinel))
-    out = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert "Unknown" not in out.stderr and "bad" not in out.stderr.lower(), out.stderr

@@ -84,16 +84,26 @@ def test_alert_to_closed_case(tmp_path: Path) -> None:
             cmd_topic = f"sentinel/e2e/commands/cases/{case_id}"
 
             send(broker.port, cmd_topic, {"action": "accept", "actor": worker, "request_id": "r1"})
-            reply = rec.wait_for(lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("request_id") == "r1", 20)
+            reply = rec.wait_for(
+                lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("request_id") == "r1",
+                20,
+            )
             assert reply[0].json()["ok"] is True, reply[0].json()
-            send(broker.port, cmd_topic, {"action": "feedback", "actor": worker, "note": "人群已疏散", "request_id": "r2"})
-            reply = rec.wait_for(lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("request_id") == "r2", 20)
+            send(
+                broker.port,
+                cmd_topic,
+                {"action": "feedback", "actor": worker, "note": "人群已疏散", "request_id": "r2"},
+            )
+            reply = rec.wait_for(
+                lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("request_id") == "r2",
+                20,
+            )
             assert reply[0].json()["ok"] is True, reply[0].json()
 
             # the camera sees the plaza empty (the grey part of the clip) and verifies: the case closes
-            closed = rec.wait_for(
-                lambda m: m.topic == created.topic and m.json()["state"] == "closed", 120
-            )[0].json()
+            closed = rec.wait_for(lambda m: m.topic == created.topic and m.json()["state"] == "closed", 120)[
+                0
+            ].json()
             jsonschema.validate(closed, CASE_SCHEMA)
             states = [m.json()["state"] for m in rec.messages if m.topic == created.topic]
             assert states[0] == "dispatched" and "accepted" in states and "verifying" in states
@@ -101,10 +111,16 @@ def test_alert_to_closed_case(tmp_path: Path) -> None:
 
             # a command that breaks the rules gets an error reply, never a crash
             send(broker.port, cmd_topic, {"action": "feedback", "actor": worker, "request_id": "r3"})
-            bad = rec.wait_for(lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("request_id") == "r3", 20)[0].json()
+            bad = rec.wait_for(
+                lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("request_id") == "r3",
+                20,
+            )[0].json()
             assert bad["ok"] is False and bad["error"] == "illegal_transition" and "closed" in bad["reason"]
             send(broker.port, cmd_topic, b"{not json")
-            rec.wait_for(lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("error") == "bad_json", 20)
+            rec.wait_for(
+                lambda m: m.topic == "sentinel/e2e/commands/replies" and m.json().get("error") == "bad_json",
+                20,
+            )
             assert daemon.proc.poll() is None
         finally:
             code = daemon.stop()

@@ -82,7 +82,9 @@ def test_crowd_alert_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
     recorder = Recorder(broker.port, "sentinel/e2e/#")
     daemon = Daemon(daemon_config(tmp_path, broker.url, rtsp.url("plaza")))
     try:
-        alert_msg = recorder.wait_for(lambda m: m.topic == "sentinel/e2e/alerts/crowd_gathering/plaza", timeout=90)[0]
+        alert_msg = recorder.wait_for(
+            lambda m: m.topic == "sentinel/e2e/alerts/crowd_gathering/plaza", timeout=90
+        )[0]
         alert = alert_msg.json()
         jsonschema.validate(alert, SCHEMA)
         assert alert["event_type"] == "crowd_gathering" and alert["name"] == "人员聚集"
@@ -102,7 +104,9 @@ def test_crowd_alert_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
 
         assert hashlib.sha256(snap.read_bytes()).hexdigest() == alert["snapshot"]["sha256"]
 
-        status = recorder.wait_for(lambda m: m.topic == "sentinel/e2e/cameras/plaza/status" and m.json()["state"] == "online", 10)
+        status = recorder.wait_for(
+            lambda m: m.topic == "sentinel/e2e/cameras/plaza/status" and m.json()["state"] == "online", 10
+        )
         assert status[0].json()["error"] is None
         assert recorder.wait_for(lambda m: m.topic == "sentinel/e2e/status", 5)[0].payload == b"online"
     finally:
@@ -122,27 +126,44 @@ def test_crowd_alert_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
     assert "Traceback" not in daemon.output()
 
 
-def test_rtsp_server_restart_camera_goes_offline_and_back(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
+def test_rtsp_server_restart_camera_goes_offline_and_back(
+    tmp_path: Path, broker: Mosquitto, rtsp: RtspServer
+) -> None:
     recorder = Recorder(broker.port, "sentinel/e2e/cameras/#")
     daemon = Daemon(daemon_config(tmp_path, broker.url, rtsp.url("plaza")))
 
     def camera_state(state: str) -> bool:
-        return len([m for m in recorder.messages if m.topic.endswith("/plaza/status") and m.json()["state"] == state]) > 0
+        return (
+            len(
+                [
+                    m
+                    for m in recorder.messages
+                    if m.topic.endswith("/plaza/status") and m.json()["state"] == state
+                ]
+            )
+            > 0
+        )
 
     try:
         recorder.wait_for(lambda m: m.topic.endswith("/plaza/status") and m.json()["state"] == "online", 60)
         rtsp.stop()
-        offline = recorder.wait_for(lambda m: m.topic.endswith("/plaza/status") and m.json()["state"] == "offline", 30)
+        offline = recorder.wait_for(
+            lambda m: m.topic.endswith("/plaza/status") and m.json()["state"] == "offline", 30
+        )
         assert offline[0].json()["error"], offline[0].json()
         assert offline[0].json()["error"].startswith("rtsp://127.0.0.1:")
         time.sleep(3)  # stay down across a few reconnect attempts
         recorder.messages.clear()
         rtsp.start()
-        back = recorder.wait_for(lambda m: m.topic.endswith("/plaza/status") and m.json()["state"] == "online", 90)
+        back = recorder.wait_for(
+            lambda m: m.topic.endswith("/plaza/status") and m.json()["state"] == "online", 90
+        )
         assert back[0].json()["reconnects"] >= 1
         assert daemon.proc.poll() is None  # the same daemon process, never restarted
 
-        retained = Recorder(broker.port, "sentinel/e2e/cameras/plaza/status")  # a newcomer sees the retained state
+        retained = Recorder(
+            broker.port, "sentinel/e2e/cameras/plaza/status"
+        )  # a newcomer sees the retained state
         msg = retained.wait_for(lambda m: True, 5)[0]
         assert msg.retain and msg.json()["state"] == "online"
         retained.close()
@@ -156,17 +177,26 @@ def test_rtsp_server_restart_camera_goes_offline_and_back(tmp_path: Path, broker
 def test_bad_camera_does_not_stop_the_good_one(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
     bad = '  - id: broken\n    source: "rtsp://admin:${E2E_SECRET}@127.0.0.1:9/nothing"\n    open_timeout: 2\n    offline_alert_after: 3s\n'
     recorder = Recorder(broker.port, "sentinel/e2e/#")
-    daemon = Daemon(daemon_config(tmp_path, broker.url, rtsp.url("plaza"), extra_camera=bad), env={"E2E_SECRET": "pa55word"})
+    daemon = Daemon(
+        daemon_config(tmp_path, broker.url, rtsp.url("plaza"), extra_camera=bad),
+        env={"E2E_SECRET": "pa55word"},
+    )
     try:
-        err = recorder.wait_for(lambda m: m.topic.endswith("/broken/status") and m.json()["state"] == "offline", 30)[0]
+        err = recorder.wait_for(
+            lambda m: m.topic.endswith("/broken/status") and m.json()["state"] == "offline", 30
+        )[0]
         assert "connection refused" in err.json()["error"]
         assert "pa55word" not in err.payload.decode()
-        offline_alert = recorder.wait_for(lambda m: m.topic == "sentinel/e2e/alerts/camera_offline/broken", 30)[0].json()
+        offline_alert = recorder.wait_for(
+            lambda m: m.topic == "sentinel/e2e/alerts/camera_offline/broken", 30
+        )[0].json()
         jsonschema.validate(offline_alert, SCHEMA)
         assert offline_alert["name"] == "设备离线" and offline_alert["snapshot"] is None
         recorder.wait_for(lambda m: m.topic == "sentinel/e2e/alerts/crowd_gathering/plaza", timeout=90)
         time.sleep(4)
-        assert len([m for m in recorder.messages if "/alerts/camera_offline/" in m.topic]) == 1  # once per outage
+        assert (
+            len([m for m in recorder.messages if "/alerts/camera_offline/" in m.topic]) == 1
+        )  # once per outage
     finally:
         daemon.stop()
         recorder.close()
@@ -212,8 +242,15 @@ def test_killed_worker_is_restarted(tmp_path: Path, broker: Mosquitto, rtsp: Rts
 
 def test_run_with_broken_config_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "sentinel.yaml"
-    path.write_text("cameras:\n  - id: a\n    source: /x.mp4\n    zones: [{name: z, polygon: [[0, 0], [1, 1]]}]\n")
-    proc = subprocess.run([sys.executable, "-m", "sentinel.cli.main", "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
+    path.write_text(
+        "cameras:\n  - id: a\n    source: /x.mp4\n    zones: [{name: z, polygon: [[0, 0], [1, 1]]}]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert f"{path}:4: cameras[0].zones[0].polygon: a polygon needs at least 3 points" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -257,7 +294,9 @@ def test_broker_down_at_start_alert_waits_then_arrives(tmp_path: Path, rtsp: Rts
             if db_path.exists():
                 try:
                     with sqlite3.connect(db_path) as db:
-                        stored = db.execute("SELECT a.id, o.sent_at FROM alerts a JOIN outbox o ON o.alert_id = a.id").fetchall()
+                        stored = db.execute(
+                            "SELECT a.id, o.sent_at FROM alerts a JOIN outbox o ON o.alert_id = a.id"
+                        ).fetchall()
                 except sqlite3.OperationalError:  # the daemon is still creating the schema
                     pass
         assert stored, daemon.output()
@@ -272,9 +311,15 @@ def test_broker_down_at_start_alert_waits_then_arrives(tmp_path: Path, rtsp: Rts
         daemon.stop()
 
 
-def test_last_will_says_offline_when_daemon_is_killed(tmp_path: Path, broker: Mosquitto, rtsp: RtspServer) -> None:
+def test_last_will_says_offline_when_daemon_is_killed(
+    tmp_path: Path, broker: Mosquitto, rtsp: RtspServer
+) -> None:
     config = daemon_config(tmp_path, broker.url, rtsp.url("plaza"))
-    config.write_text(config.read_text().replace(f'mqtt: {{url: "{broker.url}"}}', f'mqtt: {{url: "{broker.url}", keepalive: 5}}'))
+    config.write_text(
+        config.read_text().replace(
+            f'mqtt: {{url: "{broker.url}"}}', f'mqtt: {{url: "{broker.url}", keepalive: 5}}'
+        )
+    )
     recorder = Recorder(broker.port, "sentinel/e2e/#")
     daemon = Daemon(config)
     try:

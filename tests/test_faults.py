@@ -404,9 +404,9 @@ def tiny_filesystem(path: Path, size: str = "64k") -> Iterator[None]:
 def test_snapshot_write_failure_still_stores_and_publishes_the_alert(
     tmp_path: Path, fault: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from sentinel.alerts.snapshot import render_snapshot
     from sentinel.config.models import CameraConfig
     from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher
+    from sentinel.pipeline.snapshot import render_snapshot
 
     data = tmp_path / "data"
     data.mkdir()

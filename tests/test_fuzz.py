@@ -30,7 +30,8 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation
 from sentinel.alerts.store import AlertStore
 from sentinel.cases.commands import FIELDS, MAX_PAYLOAD, CaseCommands, Reply
-from sentinel.cases.engine import CaseEngine, Routing
+from sentinel.cases.engine import CaseEngine
+from sentinel.cases.routing import Routing
 from sentinel.cli.main import main
 from sentinel.config.event_types import default_event_types
 from sentinel.storage.db import make_engine, migrate, session_factory

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sentinel.config.models import CameraConfig, ControlPoint
-from sentinel.geo.cells import GridCells, load_cells
+from sentinel.geo.cells import GridCells
 from sentinel.geo.geolocate import (
     Geolocator,
     Homography,
@@ -26,6 +26,7 @@ from sentinel.geo.geolocate import (
     ground_distance_m,
     wgs84_to_gcj02,
 )
+from sentinel.geo.grid_file import load_cells
 
 REPO = Path(__file__).resolve().parents[1]
 W, H = 1920, 1080

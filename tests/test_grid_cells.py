@@ -12,8 +12,9 @@ import pytest
 from shapely.geometry import Point
 
 from sentinel.config.loader import ConfigError, ConfigIssue, load_config
-from sentinel.geo.cells import GridCells, code_problem, load_cells, read_cells
+from sentinel.geo.cells import GridCells, code_problem
 from sentinel.geo.geolocate import wgs84_to_gcj02
+from sentinel.geo.grid_file import load_cells, read_cells
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "config" / "grid.geojson"

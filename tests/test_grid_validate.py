@@ -12,7 +12,8 @@ import pytest
 from sentinel.cases.grid_check import grid_issues, load_grid
 from sentinel.cases.roster import load_roster, read_roster
 from sentinel.config.loader import ConfigError, ConfigIssue, load_config_source
-from sentinel.geo.cells import GridCells, load_cells
+from sentinel.geo.cells import GridCells
+from sentinel.geo.grid_file import load_cells
 from tests.test_geolocate import CAM_LAT, CAM_LON, PinholeCamera, control_points
 
 REPO = Path(__file__).resolve().parents[1]

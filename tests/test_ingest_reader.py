@@ -116,9 +116,9 @@ def test_connection_refused_message_masks_password(monkeypatch: pytest.MonkeyPat
 
 
 def test_mask_url() -> None:
-    assert mask_url("rtsp://admin:p@ss@10.0.0.1/x") == "rtsp://admin:***@10.0.0.1/x" or "p@ss" not in mask_url(
+    assert mask_url(
         "rtsp://admin:p@ss@10.0.0.1/x"
-    )
+    ) == "rtsp://admin:***@10.0.0.1/x" or "p@ss" not in mask_url("rtsp://admin:p@ss@10.0.0.1/x")
     assert mask_url("rtsp://admin:secret@10.0.0.1:554/a?b=1") == "rtsp://admin:***@10.0.0.1:554/a?b=1"
     assert mask_url("rtsp://10.0.0.1/x") == "rtsp://10.0.0.1/x"
     assert mask_url("rtsp://admin@10.0.0.1/x") == "rtsp://admin@10.0.0.1/x"
@@ -138,7 +138,9 @@ def test_backoff_grows_with_jitter_and_caps() -> None:
 
 
 def test_realtime_file_is_paced(clip: Path) -> None:
-    cam = CameraConfig.model_validate({"id": "c1", "source": str(clip), "realtime": True, "decode": "all", "analyze_fps": 5})
+    cam = CameraConfig.model_validate(
+        {"id": "c1", "source": str(clip), "realtime": True, "decode": "all", "analyze_fps": 5}
+    )
     col = Collector(6)
     reader = StreamReader(cam, col.frame, col.status)
     t0 = time.monotonic()

@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sentinel.detect.backends import load_detector
 from sentinel.detect.detections import Detections
-from sentinel.detect.model_card import NanoDetCard, load_model_card
+from sentinel.detect.detectors import load_detector, load_model_card
+from sentinel.detect.detectors.cards import NanoDetCard
 from tests.support.footage import vtest_path
 
 REPO = Path(__file__).resolve().parents[1]

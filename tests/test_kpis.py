@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.cases.engine import Routing
 from sentinel.cases.kpis import KpiReport, compute_kpis
+from sentinel.cases.routing import Routing
 from sentinel.config.models import CasesConfig
 from tests.test_case_engine import GRID, MONDAY_9, OTHER_GRID, ROUTING, World, make_world
 

@@ -7,12 +7,12 @@ import os
 import signal
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.mqtt_helpers import Recorder
+from tests.mqtt_helpers import Received, Recorder
 from tests.support.daemon import Daemon
 from tests.support.footage import vtest_h264
 from tests.support.servers import Mosquitto, RtspServer
@@ -58,17 +58,29 @@ def test_add_change_remove_and_broken_edit(tmp_path: Path, rtsp: RtspServer) -> 
         rec = Recorder(broker.port, "sentinel/lr/cameras/#")
         daemon = Daemon(config)
         try:
-            online = lambda cid: lambda m: m.topic.endswith(f"/{cid}/status") and m.payload and m.json()["state"] == "online"  # noqa: E731
+            def online(cid: str) -> Callable[[Received], bool]:
+                return lambda m: bool(
+                    m.topic.endswith(f"/{cid}/status") and m.payload and m.json()["state"] == "online"
+                )
             rec.wait_for(online("a"), 60)
             rec.wait_for(online("b"), 60)
             a_since = statuses(rec, "a")[-1]["since"]
 
             # add c, change b
-            cams.write_text("cameras:\n" + camera("a", rtsp.url("a")) + camera("b", rtsp.url("b"), fps=2) + camera("c", rtsp.url("c")))
+            cams.write_text(
+                "cameras:\n"
+                + camera("a", rtsp.url("a"))
+                + camera("b", rtsp.url("b"), fps=2)
+                + camera("c", rtsp.url("c"))
+            )
             rec.wait_for(online("c"), 60)
-            rec.wait_for(lambda m: m.topic.endswith("/b/status") and m.payload and m.json()["state"] == "stopped", 20)
+            rec.wait_for(
+                lambda m: m.topic.endswith("/b/status") and m.payload and m.json()["state"] == "stopped", 20
+            )
             n_b = len(statuses(rec, "b"))
-            rec.wait_for(online("b"), 60, count=len([s for s in statuses(rec, "b") if s["state"] == "online"]) + 1)
+            rec.wait_for(
+                online("b"), 60, count=len([s for s in statuses(rec, "b") if s["state"] == "online"]) + 1
+            )
             assert n_b > 0
 
             # a broken edit: refused, nothing changes
@@ -98,5 +110,7 @@ def test_add_change_remove_and_broken_edit(tmp_path: Path, rtsp: RtspServer) -> 
         assert all(s["state"] == "online" for s in a), a  # a never went down
         assert all(s["since"] == a_since for s in a)  # ...and was never restarted
         frames = [s["frames"] for s in a]
-        assert frames == sorted(frames) and frames[-1] > frames[0] + 5  # its frame counter never stopped (the test lasts ~20 s at 1 fps)
+        assert (
+            frames == sorted(frames) and frames[-1] > frames[0] + 5
+        )  # its frame counter never stopped (the test lasts ~20 s at 1 fps)
         assert "Traceback" not in daemon.output()

@@ -5,8 +5,6 @@ and "sees" the dark rectangles drawn as people."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from pathlib import Path
 
 import av
@@ -16,12 +14,11 @@ import pytest
 
 from sentinel.config.models import CameraConfig, MotionGateConfig
 from sentinel.console.metrics import SentinelMetrics
-from sentinel.daemon.messages import EventMsg
-from sentinel.daemon.worker import CameraPipeline, analyse_batch
 from sentinel.detect.detections import Detections
 from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.rules import build_rules
 from sentinel.ingest.reader import Frame
+from sentinel.pipeline import CameraPipeline, RuleAlert, analyse_batch
 
 W, H = 1280, 720
 PERSON = (40, 110)  # a person's box in pixels at 720p, seen from a pole
@@ -74,22 +71,20 @@ def pipeline(rules: list[dict[str, object]] | None = None, **gate: object) -> Ca
         {"id": "cam", "source": "/x", "clip_pre": 0, "clip_post": 0, "rules": rules or []}
     )
     built = build_rules(camera, CountingDetector.class_names)
-    return CameraPipeline(camera, built, threading.Event(), MotionGateConfig(**gate), analysis_width=640)  # type: ignore[arg-type]
+    return CameraPipeline(camera, built, MotionGateConfig(**gate), analysis_width=640)  # type: ignore[arg-type]
 
 
-def run(pipe: CameraPipeline, det: CountingDetector, frames: list[Frame]) -> tuple[list[int], list[EventMsg]]:
-    """Feed frames one round each; returns the indices the detector ran on and the alerts sent."""
-    out: queue.Queue[object] = queue.Queue()
+def run(
+    pipe: CameraPipeline, det: CountingDetector, frames: list[Frame]
+) -> tuple[list[int], list[RuleAlert]]:
+    """Feed frames one round each; returns the indices the detector ran on and the alerts raised."""
     ran = []
+    events: list[RuleAlert] = []
     for i, frame in enumerate(frames):
-        n, _ = analyse_batch(0, [(pipe, frame)], det, out)  # type: ignore[arg-type]
-        if n:
+        result = analyse_batch([(pipe, frame)], det)
+        if result.inferred:
             ran.append(i)
-    events = []
-    while not out.empty():
-        m = out.get_nowait()
-        if isinstance(m, EventMsg):
-            events.append(m)
+        events += [a for outcome in result.outcomes for a in outcome.alerts]
     return ran, events
 
 

@@ -16,8 +16,9 @@ import pytest
 from skimage import data
 
 from sentinel.detect.detections import Detections
-from sentinel.detect.model_card import ModelError, load_model_card
-from sentinel.detect.nanodet import NanoDetDetector, load_detector, nms_classwise
+from sentinel.detect.detectors import ModelError, load_model_card, load_nanodet
+from sentinel.detect.detectors.nanodet import NanoDetDetector
+from sentinel.detect.detectors.postprocess import nms_classwise
 
 REPO = Path(__file__).resolve().parents[1]
 CARD = REPO / "models" / "nanodet-g-416.yaml"
@@ -58,7 +59,7 @@ def best(det: Detections, class_id: int, ref: tuple[float, ...]) -> tuple[float,
 
 @pytest.fixture(scope="module")
 def detector() -> NanoDetDetector:
-    return load_detector(CARD)
+    return load_nanodet(CARD)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ def test_rejects_non_bgr_uint8_frames(detector: NanoDetDetector) -> None:
 
 
 def test_threshold_filters(astronaut: np.ndarray) -> None:
-    strict = load_detector(CARD, score_threshold=0.9)
+    strict = load_nanodet(CARD, score_threshold=0.9)
     assert len(strict.detect([astronaut])[0]) == 0
 
 
@@ -176,7 +177,7 @@ def card_copy(tmp_path: Path, *, with_model: bool, replace: tuple[str, str] | No
 def test_missing_model_file(tmp_path: Path) -> None:
     card = card_copy(tmp_path, with_model=False)
     with pytest.raises(ModelError) as err:
-        load_detector(card)
+        load_nanodet(card)
     msg = str(err.value)
     assert "model file not found" in msg and "nanodet-g-416.onnx" in msg and str(card) in msg
     assert "\n" not in msg
@@ -190,7 +191,7 @@ def test_missing_model_path_given_directly() -> None:
 
 def test_missing_card(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="model card not found: .*absent.yaml"):
-        load_detector(tmp_path / "absent.yaml")
+        load_nanodet(tmp_path / "absent.yaml")
 
 
 def test_card_input_size_disagrees_with_model(tmp_path: Path) -> None:
@@ -198,7 +199,7 @@ def test_card_input_size_disagrees_with_model(tmp_path: Path) -> None:
         tmp_path, with_model=True, replace=("  width: 416\n  height: 416\n", "  width: 320\n  height: 320\n")
     )
     with pytest.raises(ModelError) as err:
-        load_detector(card)
+        load_nanodet(card)
     msg = str(err.value)
     assert "nanodet-g-416.onnx" in msg and "input shape" in msg and "320" in msg
     assert "\n" not in msg
@@ -207,7 +208,7 @@ def test_card_input_size_disagrees_with_model(tmp_path: Path) -> None:
 def test_card_output_name_disagrees_with_model(tmp_path: Path) -> None:
     card = card_copy(tmp_path, with_model=True, replace=('boxes: "Identity_5:0"', 'boxes: "Identity_9:0"'))
     with pytest.raises(ModelError, match=r"nanodet-g-416\.onnx.*Identity_9:0"):
-        load_detector(card)
+        load_nanodet(card)
 
 
 def test_unreadable_and_invalid_cards(tmp_path: Path) -> None:
@@ -227,7 +228,7 @@ def test_corrupt_model_file(tmp_path: Path) -> None:
     card = card_copy(tmp_path, with_model=False)
     (tmp_path / MODEL.name).write_bytes(b"not an onnx file")
     with pytest.raises(ModelError, match=r"model file unreadable: .*nanodet-g-416\.onnx"):
-        load_detector(card)
+        load_nanodet(card)
 
 
 def test_model_file_is_the_one_the_card_describes() -> None:
@@ -280,5 +281,5 @@ def test_copying_card_and_model_elsewhere_works(tmp_path: Path, astronaut: np.nd
     card = tmp_path / CARD.name
     shutil.copyfile(CARD, card)
     (tmp_path / MODEL.name).symlink_to(MODEL)
-    (det,) = load_detector(card).detect([astronaut])
+    (det,) = load_nanodet(card).detect([astronaut])
     assert det.class_id[0] == 0

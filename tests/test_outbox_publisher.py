@@ -21,10 +21,18 @@ from sentinel.storage.db import make_engine, migrate
 from tests.mqtt_helpers import Recorder
 from tests.support.servers import Mosquitto
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "sentinel" / "data" / "alert.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[1] / "sentinel" / "data" / "alert.schema.json").read_text()
+)
 TZ = ZoneInfo("Asia/Shanghai")
 CAMERA = CameraConfig.model_validate(
-    {"id": "cam1", "name": "北门", "source": "/x.mp4", "location": {"lon": 116.4, "lat": 39.9}, "grid": "110101001002003"}
+    {
+        "id": "cam1",
+        "name": "北门",
+        "source": "/x.mp4",
+        "location": {"lon": 116.4, "lat": 39.9},
+        "grid": "110101001002003",
+    }
 )
 
 
@@ -50,7 +58,12 @@ def test_alert_json_matches_schema(store: AlertStore) -> None:
     row = store.alert(alert_id)
     assert row is not None
     jsonschema.validate(row.payload, SCHEMA)
-    assert row.payload["grid"] == {"street": "110101001", "community": "110101001002", "grid": "110101001002003", "name": None}
+    assert row.payload["grid"] == {
+        "street": "110101001",
+        "community": "110101001002",
+        "grid": "110101001002003",
+        "name": None,
+    }
     assert row.payload["detected_at"].endswith("+08:00")
     assert store.outbox_depth() == 1
 
@@ -116,7 +129,7 @@ def test_status_retained_and_offline_on_clean_stop(store: AlertStore) -> None:
         pub = MqttPublisher(BrokerAddress.parse(broker.url), "sentinel/demo", store, client_id="t-pub2")
         pub.start()
         assert pub.wait_connected(10)
-        pub.set_retained("cameras/cam1/status", {"state": "online"})
+        pub.set_retained(pub.topics.camera_status("cam1"), {"state": "online"})
         time.sleep(0.5)
         late = Recorder(broker.port, "sentinel/demo/#")  # subscribes after the fact: sees retained values
         status = late.wait_for(lambda m: m.topic == "sentinel/demo/cameras/cam1/status", timeout=5)[0]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import SeenObject
-from sentinel.geo.cells import load_cells
 from sentinel.geo.geolocate import Geolocator, ground_distance_m
+from sentinel.geo.grid_file import load_cells
 from sentinel.geo.placement import place_event
 
 CELLS = load_cells(Path(__file__).resolve().parents[1] / "config" / "grid.geojson")
@@ -40,7 +40,9 @@ def test_objects_placed_through_homography_in_their_cell() -> None:
     assert west is not None and west.method == "homography"
     assert grid_w is not None and grid_w.grid == "110101001001001" and grid_w.name == "天街社区第一网格"
     assert grid_w.community == "110101001001" and grid_w.street == "110101001"
-    east, grid_e, _ = place_event(geo, CELLS, CAMERA, [person(0.9, 0.9), person(0.92, 0.88), person(0.94, 0.9)])
+    east, grid_e, _ = place_event(
+        geo, CELLS, CAMERA, [person(0.9, 0.9), person(0.92, 0.88), person(0.94, 0.9)]
+    )
     assert grid_e is not None and grid_e.grid == "110101001001002"  # the crowd is across the border
     assert east is not None and ground_distance_m((west.lon, west.lat), (east.lon, east.lat)) > 100
     assert cell_w is not None and cell_w.code == "110101001001001"

@@ -25,10 +25,12 @@ from alembic.script import ScriptDirectory
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation
 from sentinel.alerts.store import AlertStore
 from sentinel.cases import engine as case_engine_module
-from sentinel.cases.engine import CaseEngine, Routing
+from sentinel.cases.engine import CaseEngine
 from sentinel.cases.models import CaseRow
+from sentinel.cases.routing import Routing
 from sentinel.cluster import models as cluster_models  # noqa: F401
 from sentinel.config.event_types import default_event_types
+from sentinel.console import models as console_models  # noqa: F401  (its tables are in the migrations too)
 from sentinel.storage.db import MIGRATIONS, Base, driver_url, make_engine, migrate, session_factory
 from tests.support.pg import PgDatabase
 

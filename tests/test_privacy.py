@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sentinel.alerts.snapshot import render_snapshot
 from sentinel.config.models import CameraConfig
 from sentinel.detect.privacy import BLOCK, PrivacyMask, apply_privacy_masks, mask_pixels, privacy_mask_of
 from sentinel.detect.rules import SeenObject
+from sentinel.pipeline.snapshot import render_snapshot
 from tests.support.footage import vtest_h264
 
 WINDOW = [(0.55, 0.05), (0.9, 0.05), (0.9, 0.4), (0.55, 0.4)]

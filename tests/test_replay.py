@@ -31,7 +31,12 @@ def config(tmp_path: Path, min_count: int = 3) -> Path:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sentinel.cli.main", "replay", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", "replay", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_replay_writes_alerts_video_and_sheet(tmp_path: Path) -> None:

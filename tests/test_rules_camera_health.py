@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sentinel.config.models import CameraConfig, CameraHealthRule
+from sentinel.config import CameraConfig
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEvent, build_rules
 from sentinel.detect.rules.base import FrameContext
-from sentinel.detect.rules.camera_health import CameraHealth
+from sentinel.detect.rules.camera_health import CameraHealth, CameraHealthParams
 from tests.support.scenes import (
     T_BASE,
     Scene,
@@ -119,12 +119,12 @@ def test_camera_re_aimed_on_purpose_is_accepted(tmp_path: Path) -> None:
 
 def test_config() -> None:
     with pytest.raises(ValidationError, match="whole view"):
-        CameraHealthRule.model_validate(
+        CameraHealthParams.model_validate(
             {"kind": "camera_health", "event_type": "camera_tampered", "zone": "x"}
         )
     with pytest.raises(ValidationError):
-        CameraHealthRule.model_validate(
+        CameraHealthParams.model_validate(
             {"kind": "camera_health", "event_type": "camera_tampered", "checks": ["smoke"]}
         )
-    cfg = CameraHealthRule.model_validate({"kind": "camera_health", "event_type": "camera_tampered"})
+    cfg = CameraHealthParams.model_validate({"kind": "camera_health", "event_type": "camera_tampered"})
     assert (cfg.min_duration, cfg.blocked_area, cfg.max_shift, cfg.min_sharpness) == (30.0, 0.6, 0.02, 0.4)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sentinel.config.models import CountInZoneRule, Zone
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv
 from sentinel.detect.rules.base import FrameContext
-from sentinel.detect.rules.count_in_zone import CountInZone
+from sentinel.detect.rules.count_in_zone import CountInZone, CountInZoneParams
+from sentinel.detect.settings import Zone
 from sentinel.detect.tracker import IouTracker
 from sentinel.detect.zones import ZoneArea
 
@@ -33,7 +33,7 @@ def rule(**kw: object) -> CountInZone:
         "cooldown": 60,
     }
     params.update(kw)
-    cfg = CountInZoneRule.model_validate(params)
+    cfg = CountInZoneParams.model_validate(params)
     zone = LEFT_HALF if cfg.zone == "left" else None
     return CountInZone(cfg, ZoneArea(zone), RuleEnv("cam", CLASSES))
 
@@ -201,10 +201,10 @@ def test_per_class_hysteresis_keeps_one_episode() -> None:
 
 
 def test_crowd_reads_naturally_either_way() -> None:
-    a = CountInZoneRule.model_validate(
+    a = CountInZoneParams.model_validate(
         {"kind": "count_in_zone", "event_type": "crowd_gathering", "min_count": 8}
     )
-    b = CountInZoneRule.model_validate(
+    b = CountInZoneParams.model_validate(
         {"kind": "count_in_zone", "event_type": "crowd_gathering", "min_per_class": {"person": 8}}
     )
     assert a.classes == b.classes == ["person"]
@@ -229,11 +229,13 @@ def test_crowd_reads_naturally_either_way() -> None:
 )
 def test_bad_minimums_are_refused(params: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        CountInZoneRule.model_validate({"kind": "count_in_zone", "event_type": "nonmotor_parking", **params})
+        CountInZoneParams.model_validate(
+            {"kind": "count_in_zone", "event_type": "nonmotor_parking", **params}
+        )
 
 
 def test_unknown_class_in_min_per_class_is_refused_when_built() -> None:
-    cfg = CountInZoneRule.model_validate(
+    cfg = CountInZoneParams.model_validate(
         {"kind": "count_in_zone", "event_type": "nonmotor_parking", "min_per_class": {"ebike": 3}}
     )
     with pytest.raises(ValueError, match="no class 'ebike'"):

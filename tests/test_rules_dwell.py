@@ -11,11 +11,11 @@ import pytest
 from pydantic import ValidationError
 
 from sentinel.cli.main import main
-from sentinel.config.models import DwellRule, Zone
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv, RuleEvent, build_rules
 from sentinel.detect.rules.base import FrameContext
-from sentinel.detect.rules.dwell import Dwell
+from sentinel.detect.rules.dwell import Dwell, DwellParams
+from sentinel.detect.settings import Zone
 from sentinel.detect.tracker import IouTracker
 from sentinel.detect.zones import ZoneArea
 
@@ -58,7 +58,7 @@ def rule(**kw: object) -> Dwell:
         "zone": "road",
     }
     params.update(kw)
-    cfg = DwellRule.model_validate(params)
+    cfg = DwellParams.model_validate(params)
     return Dwell(cfg, ZoneArea(ROAD if cfg.zone == "road" else None), RuleEnv("cam", CLASSES))
 
 
@@ -341,11 +341,11 @@ def test_parasol_above_the_zone_is_placed_by_its_vendors_feet() -> None:
 def test_bad_dwell_config_is_refused(extra: dict[str, object], message: str) -> None:
     params = {"kind": "dwell", "event_type": "motor_parking", "classes": MOTOR, **extra}
     with pytest.raises(ValidationError, match=message):
-        DwellRule.model_validate(params)
+        DwellParams.model_validate(params)
 
 
 def test_unknown_companion_class_is_refused_when_built() -> None:
-    cfg = DwellRule.model_validate(
+    cfg = DwellParams.model_validate(
         {"kind": "dwell", "event_type": "road_vending", "classes": ["umbrella"], "with_classes": ["vendor"]}
     )
     with pytest.raises(ValueError, match="no class 'vendor'"):
@@ -397,7 +397,7 @@ def test_sentinel_check_accepts_the_rules_and_they_build(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from sentinel.config.loader import load_config
-    from sentinel.detect.model_card import load_model_card
+    from sentinel.detect.detectors import load_model_card
 
     path = tmp_path / "sentinel.yaml"
     path.write_text(CHECKED, encoding="utf-8")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sentinel.config.models import LineCrossingRule, Zone
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv, RuleEvent
 from sentinel.detect.rules.base import FrameContext
-from sentinel.detect.rules.line_crossing import LineCrossing
+from sentinel.detect.rules.line_crossing import LineCrossing, LineCrossingParams
+from sentinel.detect.settings import Zone
 from sentinel.detect.tracker import IouTracker
 from sentinel.detect.zones import ZoneArea
 
@@ -47,7 +47,7 @@ def rule(**kw: object) -> LineCrossing:
         "cooldown": 0,
     }
     params.update(kw)
-    cfg = LineCrossingRule.model_validate(params)
+    cfg = LineCrossingParams.model_validate(params)
     return LineCrossing(cfg, ZoneArea(LEFT_HALF if cfg.zone == "left" else None), RuleEnv("cam", CLASSES))
 
 
@@ -213,7 +213,7 @@ def test_active_while_the_window_holds_enough() -> None:
 )
 def test_bad_lines_are_refused(line: list[list[float]], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        LineCrossingRule.model_validate(
+        LineCrossingParams.model_validate(
             {"kind": "line_crossing", "event_type": "crowd_gathering", "line": line}
         )
 
@@ -221,6 +221,6 @@ def test_bad_lines_are_refused(line: list[list[float]], message: str) -> None:
 def test_bad_direction_and_window_are_refused() -> None:
     base = {"kind": "line_crossing", "event_type": "crowd_gathering", "line": HORIZONTAL}
     with pytest.raises(ValidationError, match="a_to_b"):
-        LineCrossingRule.model_validate({**base, "direction": "in"})
+        LineCrossingParams.model_validate({**base, "direction": "in"})
     with pytest.raises(ValidationError, match="greater than 0"):
-        LineCrossingRule.model_validate({**base, "window": 0})
+        LineCrossingParams.model_validate({**base, "window": 0})

@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from sentinel.config.models import CameraHealthRule, SceneChangeRule, Zone
-from sentinel.detect.background import PENDING_FILE, REFERENCE_FILE
 from sentinel.detect.detections import Detections
+from sentinel.detect.reference_view import PENDING_FILE, REFERENCE_FILE
 from sentinel.detect.rules import RuleEnv, RuleEvent
 from sentinel.detect.rules.base import FrameContext
-from sentinel.detect.rules.camera_health import CameraHealth
-from sentinel.detect.rules.scene_change import SceneChange
+from sentinel.detect.rules.camera_health import CameraHealth, CameraHealthParams
+from sentinel.detect.rules.scene_change import SceneChange, SceneChangeParams
+from sentinel.detect.settings import Zone
 from sentinel.detect.tracker import iou_matrix
 from sentinel.detect.zones import ZoneArea
 from tests.support.scenes import (
@@ -62,7 +62,7 @@ def rule(
     }
     params.update(kw)
     return SceneChange(
-        SceneChangeRule.model_validate(params), ZoneArea(zone), RuleEnv("cam", classes, state_dir)
+        SceneChangeParams.model_validate(params), ZoneArea(zone), RuleEnv("cam", classes, state_dir)
     )
 
 
@@ -153,7 +153,7 @@ def test_reference_view_is_saved_reloaded_and_replaced_only_on_accept(
 
     # a sibling rule on the same camera (camera_health shares the reference view)
     health = CameraHealth(
-        CameraHealthRule(kind="camera_health", event_type="camera_tampered"),
+        CameraHealthParams(kind="camera_health", event_type="camera_tampered"),
         ZoneArea(None),
         RuleEnv("cam", [], tmp_path),
     )

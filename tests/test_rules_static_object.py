@@ -10,11 +10,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from sentinel.config.models import CameraConfig, StaticObjectRule, Zone
+from sentinel.config import CameraConfig
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEnv, RuleEvent, build_rules
 from sentinel.detect.rules.base import FrameContext
-from sentinel.detect.rules.static_object import StaticObject
+from sentinel.detect.rules.static_object import StaticObject, StaticObjectParams
+from sentinel.detect.settings import Zone
 from sentinel.detect.tracker import iou_matrix
 from sentinel.detect.zones import ZoneArea
 from tests.support.scenes import (
@@ -56,7 +57,7 @@ def rule(classes: list[str], zone: Zone | None = None, **kw: object) -> StaticOb
         "cooldown": 600,
     }
     params.update(kw)
-    cfg = StaticObjectRule.model_validate(params)
+    cfg = StaticObjectParams.model_validate(params)
     return StaticObject(cfg, ZoneArea(zone), RuleEnv("cam", classes))
 
 
@@ -182,7 +183,7 @@ def test_lighting_changes_are_not_static_objects(classes: list[str], dets: DetsA
 
 def test_config_and_registry() -> None:
     with pytest.raises(ValueError, match="learn_time"):
-        StaticObjectRule.model_validate(
+        StaticObjectParams.model_validate(
             {
                 "kind": "static_object",
                 "event_type": "garbage_exposed",
@@ -190,7 +191,7 @@ def test_config_and_registry() -> None:
                 "learn_time": "10m",
             }
         )
-    cfg = StaticObjectRule.model_validate({"kind": "static_object", "event_type": "debris_accumulation"})
+    cfg = StaticObjectParams.model_validate({"kind": "static_object", "event_type": "debris_accumulation"})
     assert (cfg.min_duration, cfg.settle_time, cfg.learn_time) == (300.0, 30.0, 1800.0)
     camera = CameraConfig.model_validate(
         {
@@ -203,7 +204,9 @@ def test_config_and_registry() -> None:
     assert isinstance(built, StaticObject) and built.event_type == "material_clutter" and not built.active
     assert built.evaluate(FrameContext("c1", 0.0, Detections.empty())) is None  # no image: nothing to say
     bad = camera.model_copy(
-        update={"rules": [StaticObjectRule(kind="static_object", event_type="x", ignore_classes=["preson"])]}
+        update={
+            "rules": [StaticObjectParams(kind="static_object", event_type="x", ignore_classes=["preson"])]
+        }
     )
     with pytest.raises(ValueError, match="preson"):
         build_rules(bad, ["person", "car"])

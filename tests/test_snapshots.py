@@ -9,13 +9,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sentinel.alerts.snapshot import BOX_COLOUR, SnapshotStore, render_snapshot
+from sentinel.alerts.snapshot import SnapshotStore
+from sentinel.detect.annotate import BOX_COLOUR
 from sentinel.detect.rules import SeenObject
+from sentinel.pipeline.snapshot import render_snapshot
 
 
 def test_render_draws_box_and_zone_in_place() -> None:
     frame = np.zeros((200, 400, 3), np.uint8)
-    jpeg = render_snapshot(frame, [SeenObject("person", 0.9, (0.25, 0.25, 0.5, 0.75))], [(0.6, 0.1), (0.9, 0.1), (0.9, 0.9)])
+    jpeg = render_snapshot(
+        frame, [SeenObject("person", 0.9, (0.25, 0.25, 0.5, 0.75))], [(0.6, 0.1), (0.9, 0.1), (0.9, 0.9)]
+    )
     img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert img.shape == (200, 400, 3)
     # left edge of the box at x=100, rows 50..150: red-ish

@@ -10,7 +10,7 @@ Input: models/nanodet-g-416.onnx (tools/convert_nanodet.py). Only the project's 
 Calibration data: a fixed set of frames (`CALIBRATION`, chosen by frame index, decoded sequentially with
 OpenCV) from the test footage of tests/support/footage.py, `vtest_h264()` (720p, the footage
 bench/cameras.py streams) and `crowd_then_empty()` (768x576: people, then an empty grey view), each
-preprocessed by the detector's own `sentinel.detect.letterbox.Letterbox` for the fp32 card's input spec
+preprocessed by the detector's own `sentinel.detect.detectors.letterbox.Letterbox` for the fp32 card's input spec
 (letterbox, BGR, mean/std) -- the exact tensors the detector feeds the model. `EVALUATION` is a disjoint set
 of frames (no source frame of vtest.avi is in both) for bench/int8_detector.py.
 
@@ -42,8 +42,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sentinel.detect.letterbox import Letterbox  # noqa: E402
-from sentinel.detect.model_card import NanoDetCard, load_model_card  # noqa: E402
+from sentinel.detect.detectors import load_model_card  # noqa: E402
+from sentinel.detect.detectors.cards import NanoDetCard  # noqa: E402
+from sentinel.detect.detectors.letterbox import Letterbox  # noqa: E402
 
 FP32_CARD = REPO / "models" / "nanodet-g-416.yaml"
 FP32_MODEL = REPO / "models" / "nanodet-g-416.onnx"
@@ -116,7 +117,7 @@ def fp32_card() -> NanoDetCard:
 
 
 def input_tensors(bgr: list[np.ndarray], card: NanoDetCard) -> list[np.ndarray]:
-    """The detector's own preprocessing (sentinel.detect.letterbox, as NanoDetDetector uses it)."""
+    """The detector's own preprocessing (sentinel.detect.detectors.letterbox, as NanoDetDetector uses it)."""
     pre = Letterbox(card.input)
     tensors = []
     for frame in bgr:

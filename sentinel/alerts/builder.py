@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,10 +11,8 @@ from sentinel.alerts.snapshot import StoredSnapshot
 from sentinel.config.event_types import EventType
 from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent
-
-
-def new_alert_id() -> str:
-    return str(uuid.uuid4())
+from sentinel.fields.grid_code import GridCode
+from sentinel.pipeline.outcomes import new_alert_id as new_alert_id  # picked where the event is seen
 
 
 def iso(ts: float, tz: ZoneInfo) -> str:
@@ -32,10 +29,11 @@ def pending_clip(alert_id: str, detected_at: float, start: float, end: float, tz
 
 
 def grid_of(code: str | None) -> AlertGrid | None:
-    """The 15-digit cell code holds its parents: 6 division + 3 street + 3 community + 3 grid."""
+    """The 15-digit cell code holds its parents (sentinel.fields.grid_code)."""
     if not code:
         return None
-    return AlertGrid(street=code[:9], community=code[:12], grid=code, name=None)
+    cell = GridCode.parse(code)
+    return AlertGrid(street=cell.street, community=cell.community, grid=str(cell), name=None)
 
 
 def build_alert(

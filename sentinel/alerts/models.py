@@ -1,27 +1,15 @@
-"""ORM rows for alerts and the MQTT outbox. An alert and its outbox row are written in one transaction."""
+"""ORM rows for alerts (the outbox rows are sentinel.storage.outbox). An alert and its outbox row are written
+in one transaction."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, event, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, DateTime, Engine, Float, ForeignKeyConstraint, Integer, String, event, text
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from sentinel.storage.db import Base
-
-# The node (sentinel.cluster) this process runs as; None on a single node. Every outbox row and alert this
-# process writes carries it: each node's publisher drains only its own rows, and rows of a node that died are
-# handed to a live one (sentinel.cluster.leader_jobs).
-_this_node: str | None = None
-
-
-def set_this_node(node_id: str | None) -> None:
-    global _this_node
-    _this_node = node_id
-
-
-def this_node() -> str | None:
-    return _this_node
+from sentinel.storage.db import Base, session_factory
+from sentinel.storage.outbox import OutboxRow  # re-exported: the outbox rows live in storage
 
 
 class AlertRow(Base):
@@ -50,27 +38,26 @@ class AlertRow(Base):
     node_id: Mapped[str | None] = mapped_column(String(64), deferred=True, server_default=text("NULL"))
 
 
-class OutboxRow(Base):
-    __tablename__ = "outbox"
-    __mapper_args__ = {"eager_defaults": False}
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # publish order
-    topic: Mapped[str] = mapped_column(String(512))
-    payload: Mapped[str] = mapped_column(Text)
-    qos: Mapped[int] = mapped_column(Integer, default=1)
-    retain: Mapped[bool] = mapped_column(default=False)
-    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    node_id: Mapped[str | None] = mapped_column(String(64), server_default=text("NULL"))  # whose publisher
+# an outbox row announcing an alert goes with it (revision 0001); declared here, beside the alerts table it
+# names, because the outbox (sentinel.storage) sits below alerts and knows nothing of them
+Base.metadata.tables["outbox"].append_constraint(
+    ForeignKeyConstraint(["alert_id"], ["alerts.id"], ondelete="CASCADE")
+)
 
 
-@event.listens_for(AlertRow, "before_insert")
-@event.listens_for(OutboxRow, "before_insert")
-def _stamp_node(_mapper: object, _conn: object, row: AlertRow | OutboxRow) -> None:
-    """Rows written by a node of several carry its id; on a single node the column is left out of the INSERT
-    (so the store still writes to a database from before revision 0005, as the migration tests do)."""
-    if _this_node is not None and row.node_id is None:
-        row.node_id = _this_node
+def node_sessions(engine: Engine, node_id: str | None) -> sessionmaker[Session]:
+    """Sessions for a process that runs as `node_id` (sentinel.cluster): every alert and outbox row they insert
+    carries it, so each node's publisher drains only its own rows and a dead node's rows can be handed to a
+    live one (sentinel.cluster.leader). On a single node (None) the column is left out of the INSERT, so the
+    store still writes to a database from before revision 0005 (as the migration tests do)."""
+    sessions = session_factory(engine)
+    if node_id is None:
+        return sessions
+
+    def stamp(session: Session, _context: object, _instances: object) -> None:
+        for row in session.new:
+            if isinstance(row, AlertRow | OutboxRow) and row.node_id is None:
+                row.node_id = node_id
+
+    event.listen(sessions, "before_flush", stamp)  # on this factory only: no process-wide state
+    return sessions

@@ -4,34 +4,31 @@ so a crash or a broker outage can delay a message but never lose it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from sentinel.alerts.models import AlertRow, OutboxRow, this_node
+from sentinel.alerts.models import AlertRow, node_sessions
 from sentinel.alerts.schema import Alert, AlertClip
-from sentinel.storage.db import session_factory
+from sentinel.storage.outbox import Outbox, OutboxRow
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
+class AlertStore(Outbox):
+    """Alerts and the outbox rows that announce them; the outbox queries are sentinel.storage.outbox's."""
 
-
-class AlertStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._session = session_factory(engine)
+    def __init__(self, engine: Engine, node_id: str | None = None) -> None:
+        """`node_id`: the node this process runs as (sentinel.cluster), None on a single node. The rows this
+        store writes carry it, and its outbox queries see only that node's rows."""
+        super().__init__(engine, node_id)
+        self._session = self.sessions = node_sessions(engine, node_id)  # `sessions`: for the case engine too
 
     def record(
-        self, alert: Alert, topic: str, snapshot_path: str | None, fence: Callable[[Session], None] | None = None
+        self,
+        alert: Alert,
+        topic: str,
+        snapshot_path: str | None,
+        fence: Callable[[Session], None] | None = None,
     ) -> None:
         """Store the alert and queue its MQTT message in one transaction. `fence` runs first in that
         transaction and may raise to refuse it (a node that lost the camera's lease: sentinel.cluster)."""
@@ -113,37 +110,6 @@ class AlertStore:
             if isinstance(clip, dict) and clip.get("state") == "pending"
         ]
 
-    def pending(self, after_id: int = 0, limit: int = 100) -> list[OutboxItem]:
-        with self._session() as s:
-            rows = s.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.sent_at.is_(None), OutboxRow.id > after_id, *_mine())
-                .order_by(OutboxRow.id)
-                .limit(limit)
-            ).all()
-            return [OutboxItem(r.id, r.topic, r.payload.encode("utf-8"), r.qos, r.retain) for r in rows]
-
-    def mark_attempted(self, ids: list[int]) -> None:
-        if ids:
-            with self._session.begin() as s:
-                s.execute(
-                    update(OutboxRow).where(OutboxRow.id.in_(ids)).values(attempts=OutboxRow.attempts + 1)
-                )
-
-    def mark_sent(self, ids: list[int]) -> None:
-        if ids:
-            with self._session.begin() as s:
-                s.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(sent_at=datetime.now(UTC)))
-
-    def outbox_depth(self) -> int:
-        with self._session() as s:
-            return int(
-                s.scalar(
-                    select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None), *_mine())
-                )
-                or 0
-            )
-
     def alert(self, alert_id: str) -> AlertRow | None:
         with self._session() as s:
             return s.get(AlertRow, alert_id)
@@ -151,9 +117,3 @@ class AlertStore:
     def alerts(self, limit: int = 100) -> list[AlertRow]:
         with self._session() as s:
             return list(s.scalars(select(AlertRow).order_by(AlertRow.detected_at.desc()).limit(limit)).all())
-
-
-def _mine() -> list[Any]:
-    """On a node of several, the outbox rows this node's publisher sends; on a single node, all of them."""
-    node = this_node()
-    return [] if node is None else [OutboxRow.node_id == node]

@@ -29,12 +29,9 @@ from sentinel.cases.models import (
     TOP_LEVEL,
     CaseRow,
     CaseTimerRow,
-    add_timer,
-    cancel_timers,
-    contacts,
-    step,
 )
 from sentinel.cases.state_machine import CLOCK_RUNS, IN_VERIFICATION
+from sentinel.cases.steps import add_timer, cancel_timers, contacts, step
 from sentinel.config.models import CasesConfig
 
 _MAX_DAYS = 3660  # a calendar without working time for ten years is a configuration error

@@ -15,11 +15,12 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sentinel.alerts.models import OutboxRow
 from sentinel.cases.engine import CaseEngine
 from sentinel.cases.models import COMMAND_PLATFORM
 from sentinel.cases.state_machine import ACTIONS, CaseError, UnknownAction, check_action
-from sentinel.config.models import _parse_duration
+from sentinel.fields import parse_duration
+from sentinel.mqtt.topics import Topics
+from sentinel.storage.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,16 @@ class CaseCommands:
         actors: Collection[str] | Callable[[], Collection[str]],
     ) -> None:
         self.engine = engine
-        self.prefix = prefix.rstrip("/")
+        self.topics = Topics(prefix.rstrip("/"))
         self._actors = actors
 
     @property
     def subscription(self) -> str:
-        return f"{self.prefix}/commands/cases/+"
+        return self.topics.commands()
 
     @property
     def reply_topic(self) -> str:
-        return f"{self.prefix}/commands/replies"
+        return self.topics.command_replies()
 
     def known_actors(self) -> Collection[str]:
         actors = self._actors() if callable(self._actors) else self._actors
@@ -152,18 +153,18 @@ class CaseCommands:
         return reply
 
     def _case_id(self, topic: str) -> str:
-        head = f"{self.prefix}/commands/cases/"
-        case_id = topic[len(head) :] if topic.startswith(head) else ""
-        if not case_id or "/" in case_id or len(case_id) > 64:
-            raise _Refused("bad_topic", f"expected a topic {head}<case_id>, got {topic[:200]!r}")
-        return case_id
+        command = self.topics.parse_command(topic)
+        if command is None or len(command.case_id) > 64:
+            expected = self.topics.command("<case_id>")
+            raise _Refused("bad_topic", f"expected a topic {expected}, got {topic[:200]!r}")
+        return command.case_id
 
     @staticmethod
     def _seconds(value: Any) -> float | None:
         if value is None:
             return None
         try:
-            seconds = _parse_duration(value)
+            seconds = parse_duration(value)
         except ValueError as exc:
             raise _Refused("bad_field", f"extend_by: {exc}") from None
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):

@@ -8,26 +8,25 @@ transaction). Nothing is published from here: the outbox publisher sends what wa
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from sentinel.alerts.models import AlertRow, OutboxRow
+from sentinel.alerts.models import AlertRow
 from sentinel.alerts.schema import Alert
 from sentinel.cases import calendar as deadlines
-from sentinel.cases import models as rows
-from sentinel.cases.models import SYSTEM, CaseAlertRow, CaseRow, CaseTimerRow, case_payload, find_case
+from sentinel.cases import steps as rows
+from sentinel.cases.announce import CaseChange, announce
+from sentinel.cases.models import CONTACT_FIELDS, SYSTEM, CaseAlertRow, CaseRow, CaseTimerRow
+from sentinel.cases.routing import Routing
 from sentinel.cases.state_machine import (
     CLOCK_RUNS,
     OPEN,
@@ -38,38 +37,12 @@ from sentinel.cases.state_machine import (
     check_action,
     next_state,
 )
+from sentinel.cases.steps import find_case
 from sentinel.config.event_types import EventType
 from sentinel.config.models import CasesConfig
+from sentinel.mqtt.topics import Topics
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Routing:
-    """Who answers for the place an alert came from (filled by the supervisor from the grid roster)."""
-
-    grid_code: str | None = None
-    community_code: str | None = None
-    street_code: str | None = None
-    worker_id: str | None = None
-    grid_leader_id: str | None = None
-    community_duty_id: str | None = None
-    street_duty_id: str | None = None
-
-
-@dataclass(frozen=True)
-class CaseChange:
-    """One committed change of a case, as queued in the outbox (`topic`, `payload`)."""
-
-    case_id: str
-    number: int
-    action: str
-    actor: str
-    from_state: str | None
-    state: str
-    topic: str
-    payload: dict[str, Any]
-    created: bool = False
 
 
 class CaseEngine:
@@ -85,7 +58,7 @@ class CaseEngine:
     ) -> None:
         self.session_factory = self._session = session_factory
         self.event_types = dict(event_types)
-        self.prefix = prefix.rstrip("/")
+        self.topics = Topics(prefix.rstrip("/"))
         self.config = config or CasesConfig()
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.policy = deadlines.DeadlinePolicy(
@@ -226,8 +199,8 @@ class CaseEngine:
     ) -> None:
         level = self.policy.first_level(case.severity, rows.contacts(case))
         if assignee:  # the named person holds the case at the severity's first level
-            level = self.policy.first_level(case.severity, [assignee] * len(rows.CONTACT_FIELDS))
-            setattr(case, rows.CONTACT_FIELDS[level], assignee)
+            level = self.policy.first_level(case.severity, [assignee] * len(CONTACT_FIELDS))
+            setattr(case, CONTACT_FIELDS[level], assignee)
         elif not any(rows.contacts(case)):
             raise BadRequest(f"case {case.number} has nobody on the roster to dispatch to: give an assignee")
         case.dispatched_at = now
@@ -316,24 +289,8 @@ class CaseEngine:
         self, s: Session, case: CaseRow, now: datetime, action: str, actor: str, from_state: str | None,
         created: bool = False,
     ) -> CaseChange:  # fmt: skip
-        s.flush()
-        rows.sync_alert_review(s, case)
-        alert_ids = list(
-            s.scalars(
-                select(CaseAlertRow.alert_id)
-                .where(CaseAlertRow.case_id == case.id)
-                .order_by(CaseAlertRow.joined_at, CaseAlertRow.alert_id)
-            )
-        )
-        event_type = self.event_types.get(case.event_type)
-        payload = case_payload(
-            case, alert_ids, action, actor, self.tz, event_type.name_en if event_type else None
-        )
-        topic = f"{self.prefix}/cases/{case.grid_code or 'unassigned'}/{case.id}"
-        s.add(OutboxRow(topic=topic, payload=json.dumps(payload, ensure_ascii=False), qos=1, retain=False,
-                        alert_id=None, created_at=now, attempts=0))  # fmt: skip
-        return CaseChange(
-            case.id, case.number, action, actor, from_state, case.state, topic, payload, created
+        return announce(
+            s, case, now, action, actor, from_state, self.topics, self.event_types, self.tz, created
         )
 
     # ---------------------------------------------------------------- timers and the camera

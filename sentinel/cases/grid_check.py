@@ -15,8 +15,9 @@ from pathlib import Path
 from sentinel.cases.roster import Roster, read_roster
 from sentinel.config.loader import ConfigIssue, ConfigSource
 from sentinel.config.models import CameraConfig, SentinelConfig
-from sentinel.geo.cells import GridCells, read_cells
+from sentinel.geo.cells import GridCells
 from sentinel.geo.geolocate import Homography, HomographyError, ground_distance_m
+from sentinel.geo.grid_file import read_cells
 
 MAX_REPROJECTION_ERROR_M = 2.0
 MAX_VIEW_DISTANCE_M = 1000.0

@@ -24,16 +24,17 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from sentinel.config.loader import (
+from sentinel.config.models import Strict
+from sentinel.config.yaml_source import (
     ConfigError,
     ConfigIssue,
-    _dotted,
-    _issues_from,
-    _line_of,
-    _load_yaml,
-    _plain,
+    dotted_path,
+    issues_from,
+    line_of,
+    load_yaml,
+    plain,
 )
-from sentinel.config.models import Strict
+from sentinel.fields.grid_code import area_of
 from sentinel.geo.cells import GridCells, Level, code_problem
 
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{3,8})$")
@@ -155,8 +156,8 @@ class Roster:
     def for_grid(self, grid_code: str) -> Responsible:
         """Workers, leader and duty staff for a grid; empty where the roster names no one."""
         grid = self.data.grids.get(grid_code)
-        community = self.data.communities.get(grid_code[:12])
-        street = self.data.streets.get(grid_code[:9])
+        community = self.data.communities.get(area_of(grid_code, "community") or "")
+        street = self.data.streets.get(area_of(grid_code, "street") or "")
         leader_id = (grid.leader if grid else None) or (community.grid_leader if community else None)
         return Responsible(
             grid=grid_code,
@@ -188,7 +189,7 @@ def read_roster(path: Path | str, cells: GridCells | None = None) -> tuple[Roste
     """Read and check a roster (against `cells` when given); the roster is None when its shape is wrong."""
     file = Path(path)
     try:
-        tree = _load_yaml(file)
+        tree = load_yaml(file)
     except ConfigError as exc:
         return None, exc.issues
     if tree is None:
@@ -199,12 +200,12 @@ def read_roster(path: Path | str, cells: GridCells | None = None) -> tuple[Roste
         ]
     _str_keys(tree)
     try:
-        data = RosterFile.model_validate(_plain(tree))
+        data = RosterFile.model_validate(plain(tree))
     except ValidationError as exc:
-        issues = _issues_from(exc, file, tree)
+        issues = issues_from(exc, file, tree)
         return None, [ConfigIssue(i.file, i.line, i.path.replace(".[key]", ""), i.message) for i in issues]
     issues = [
-        ConfigIssue(file, _line_of(tree, loc), _dotted(loc, tree), message)
+        ConfigIssue(file, line_of(tree, loc), dotted_path(loc, tree), message)
         for loc, message in _cross_checks(data, cells)
     ]
     return Roster(data), issues
@@ -240,13 +241,14 @@ def _cross_checks(data: RosterFile, cells: GridCells | None) -> list[tuple[Loc, 
     for code, grid in data.grids.items():
         refs(("grids", code, "workers"), grid.workers)
         ref(("grids", code, "leader"), grid.leader)
-        community = data.communities.get(code[:12])
+        community_code = area_of(code, "community") or ""
+        community = data.communities.get(community_code)
         if code in known and grid.leader is None and (community is None or community.grid_leader is None):
             out.append(
                 (
                     ("grids", code),
                     f"grid {code} has no grid leader (set leader: here, or grid_leader: under "
-                    f"communities: {code[:12]})",
+                    f"communities: {community_code})",
                 )
             )
     for code, community in data.communities.items():
@@ -255,7 +257,7 @@ def _cross_checks(data: RosterFile, cells: GridCells | None) -> list[tuple[Loc, 
     for code, street in data.streets.items():
         refs(("streets", code, "duty"), street.duty)
 
-    for community_code in sorted({g[:12] for g in known}):
+    for community_code in sorted({area_of(g, "community") or "" for g in known} - {""}):
         entry = data.communities.get(community_code)
         if entry is None or not entry.duty:
             loc: Loc = ("communities", community_code) if entry is not None else ("communities",)
@@ -265,7 +267,7 @@ def _cross_checks(data: RosterFile, cells: GridCells | None) -> list[tuple[Loc, 
                     f"community {community_code} has no duty staff (add duty: [...] under communities: {community_code})",
                 )
             )
-    for street_code in sorted({g[:9] for g in known}):
+    for street_code in sorted({area_of(g, "street") or "" for g in known} - {""}):
         street_entry = data.streets.get(street_code)
         if street_entry is None or not street_entry.duty:
             loc = ("streets", street_code) if street_entry is not None else ("streets",)

@@ -26,8 +26,8 @@ def add_calibrate(cam_sub: argparse._SubParsersAction[argparse.ArgumentParser], 
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from sentinel.geo.cells import load_cells
     from sentinel.geo.geolocate import Homography, HomographyError, ground_distance_m
+    from sentinel.geo.grid_file import load_cells
 
     try:
         config = load_config(args.config)

@@ -70,46 +70,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 @contextmanager
 def _context(config_path: Path) -> Iterator[Any]:
     """Config, database (migrated) and a case engine; CliError for anything that goes wrong."""
-    from sqlalchemy.engine import make_url
-
     from sentinel.cases.engine import CaseEngine
     from sentinel.config.event_types import effective_event_types
     from sentinel.config.loader import ConfigError, load_config
-    from sentinel.config.models import expand_env
-    from sentinel.storage.db import make_engine, migrate, session_factory, sqlite_url
+    from sentinel.storage.db import DatabaseError, DatabaseUrlError, open_database
 
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
     try:
-        url = expand_env(config.database.url or sqlite_url(config.storage.data_dir))
-    except KeyError as exc:
-        raise CliError(f"database.url: environment variable {exc.args[0]} is not set", EXIT_CONFIG) from None
-    try:
-        parsed = make_url(url)
-    except Exception:
-        raise CliError("database.url is not a database URL", EXIT_CONFIG) from None
-    database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite" and database != ":memory:" and not Path(database).is_file():
-        raise CliError(f"no database at {database} (has `sentinel run` ever started with this config?)")
-    try:
-        engine = make_engine(url)
-        migrate(engine)
-    except Exception as exc:
-        raise CliError(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}") from None
-    try:
+        database = open_database(config.database, config.storage.data_dir, create=False)
+    except DatabaseUrlError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from None
+    except DatabaseError as exc:  # also DatabaseMissing: nothing to read before `sentinel run` made it
+        raise CliError(str(exc)) from None
+    with database:
         tz = ZoneInfo(config.site.timezone)
         yield CaseEngine(
-            session_factory(engine),
+            database.sessions,
             effective_event_types(config.event_types),
             lambda: datetime.now(UTC),
             config.topic_prefix(),
             config=config.cases,
             tz=tz,
         )
-    finally:
-        engine.dispose()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -250,13 +235,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_act(args: argparse.Namespace) -> int:
-    from sentinel.config.models import _parse_duration
+    from sentinel.fields import parse_duration
 
     def body(engine: Any) -> None:
         extend_by = None
         if args.extend_by is not None:
             try:
-                extend_by = float(_parse_duration(args.extend_by))
+                extend_by = float(parse_duration(args.extend_by))
             except ValueError as exc:
                 raise CliError(f"--extend-by: {exc}") from None
         change = engine.act(

@@ -11,8 +11,8 @@ from sentinel.config.models import SentinelConfig
 
 
 def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
-    from sentinel.detect.model_card import ModelError, load_model_card
-    from sentinel.detect.rules import RULE_BUILDERS
+    from sentinel.detect.detectors import ModelError, load_model_card
+    from sentinel.detect.rules.registry import registered
 
     issues: list[ConfigIssue] = []
     for key, override in config.event_types.items():
@@ -31,7 +31,7 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
         return [*issues, source.issue(("detector", "model"), str(exc))]
     for c_index, camera in enumerate(config.cameras):
         for r_index, rule in enumerate(camera.rules):
-            if type(rule) not in RULE_BUILDERS:
+            if registered(rule.kind) is None:
                 issues.append(
                     source.issue(
                         ("cameras", c_index, "rules", r_index, "kind"),

@@ -14,10 +14,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sentinel import __version__
 from sentinel.config.loader import ConfigError, ConfigSource, load_config_source
 from sentinel.config.models import SentinelConfig
+
+if TYPE_CHECKING:
+    from sentinel.daemon.services import Services
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
@@ -26,7 +30,7 @@ DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.yaml"
 DEMO_FOOTAGE = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
-def _load_checked(path: Path) -> tuple[SentinelConfig, ConfigSource]:
+def load_checked(path: Path) -> tuple[SentinelConfig, ConfigSource]:
     from sentinel.cli.check import preflight
 
     config, source = load_config_source(path)
@@ -38,7 +42,7 @@ def _load_checked(path: Path) -> tuple[SentinelConfig, ConfigSource]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
-        config, _ = _load_checked(args.config)
+        config, _ = load_checked(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
@@ -63,7 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(DEMO_CONFIG, args.log_level, demo=True)
 
 
-def _demo_login(supervisor: object) -> None:
+def _demo_login(services: Services) -> None:
     """The demo's console needs someone to sign in: create `demo` (admin) once, with a random password
     written to a file only its owner can read (never printed or logged)."""
     import secrets
@@ -71,11 +75,10 @@ def _demo_login(supervisor: object) -> None:
     from sentinel.console.users import Users
     from sentinel.storage.db import session_factory
 
-    store = getattr(supervisor, "store", None)
-    config = getattr(supervisor, "config", None)
-    if store is None or config is None or not config.console.enabled:
+    config = services.config
+    if not config.console.enabled:
         return
-    users = Users(session_factory(store.engine))
+    users = Users(session_factory(services.store.engine))
     login_file = config.storage.data_dir / "demo-login.txt"
     if not users.all():
         password = secrets.token_urlsafe(12)
@@ -91,13 +94,14 @@ def _demo_login(supervisor: object) -> None:
 
 
 def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
+    from sentinel.daemon.compose import compose
     from sentinel.daemon.live_reload import ConfigWatcher
     from sentinel.daemon.supervisor import StartupError, Supervisor
 
     level = getattr(logging, log_level.upper())
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config, _ = _load_checked(config_path)
+        config, _ = load_checked(config_path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
@@ -105,13 +109,18 @@ def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     watched = [config_path] + ([config_path.parent / config.cameras_file] if config.cameras_file else [])
-    watcher = ConfigWatcher(watched, lambda: _load_checked(config_path)[0])
-    supervisor = Supervisor(config, log_level=level, watcher=watcher)
-    signal.signal(signal.SIGHUP, lambda *_: supervisor.reload_requested.set())
+    watcher = ConfigWatcher(watched, lambda: load_checked(config_path)[0])
+    try:
+        services = compose(config, log_level=level, watcher=watcher)  # the composition root
+    except StartupError as exc:
+        print(f"sentinel: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    supervisor = Supervisor(services)
+    signal.signal(signal.SIGHUP, lambda *_: supervisor.request_reload())
     try:
         supervisor.start()
         if demo:
-            _demo_login(supervisor)
+            _demo_login(services)
     except StartupError as exc:
         print(f"sentinel: {exc}", file=sys.stderr)
         supervisor.stop()

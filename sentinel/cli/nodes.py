@@ -26,8 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_nodes(args: argparse.Namespace) -> int:
     from sentinel.cluster.overview import cluster_overview
     from sentinel.config.loader import ConfigError, load_config
-    from sentinel.config.models import expand_env
-    from sentinel.storage.db import make_engine, migrate
+    from sentinel.storage.db import DatabaseError, DatabaseUrlError, migrate, open_database
 
     try:
         config = load_config(args.config)
@@ -41,22 +40,21 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         )
         return EXIT_CONFIG
     try:
-        engine = make_engine(expand_env(config.database.url))
-    except KeyError as exc:
-        print(f"database.url: environment variable {exc.args[0]} is not set", file=sys.stderr)
-        return EXIT_CONFIG
-    if engine.dialect.name != "postgresql":
-        print(f"{args.config}: nodes share cameras through PostgreSQL only; database.url is {engine.dialect.name}",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_CONFIG
-    try:
-        migrate(engine)
-        overview = cluster_overview(engine)
-    except Exception as exc:
-        print(f"cannot read the cluster: {type(exc).__name__}: {_first_line(exc)}", file=sys.stderr)
-        return EXIT_RUNTIME
-    finally:
-        engine.dispose()
+        database = open_database(config.database, config.storage.data_dir, upgrade=False)
+    except DatabaseError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG if isinstance(exc, DatabaseUrlError) else EXIT_RUNTIME
+    with database:
+        if database.dialect != "postgresql":
+            print(f"{args.config}: nodes share cameras through PostgreSQL only; database.url is {database.dialect}",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_CONFIG
+        try:
+            migrate(database.engine)
+            overview = cluster_overview(database.engine)
+        except Exception as exc:
+            print(f"cannot read the cluster: {type(exc).__name__}: {_first_line(exc)}", file=sys.stderr)
+            return EXIT_RUNTIME
     if args.json:
         print(
             json.dumps(

@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "replay",
         help="run a camera's zones and rules over a video file, as fast as possible",
-        description="Writes alerts.jsonl, snapshots/, annotated.mp4 and contact_sheet.jpg into --out.",
+        description="Writes alerts.jsonl, snapshots/, annotated.mp4, contact_sheet.jpg and replay.json into --out. "
+        "Alerts are stamped in media time: the file's creation_time metadata, else its mtime minus its "
+        "duration, plus each frame's offset.",
     )
     p.add_argument("video", type=Path)
     p.add_argument("--config", type=Path, default=Path("config/sentinel.yaml"))
@@ -21,17 +23,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("var/replay"))
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--no-video", action="store_true", help="skip annotated.mp4 (faster)")
     p.set_defaults(func=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from sentinel.cli.main import EXIT_CONFIG, EXIT_RUNTIME, _load_checked
+    from sentinel.cli.main import EXIT_CONFIG, EXIT_RUNTIME, load_checked
     from sentinel.config.loader import ConfigError
-    from sentinel.daemon.worker import _load_detector
+    from sentinel.detect.detectors import load_detector
     from sentinel.replay.runner import ReplayError, replay
 
     try:
-        config, _ = _load_checked(args.config)
+        config, _ = load_checked(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
@@ -46,8 +49,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
 
     try:
-        detector = _load_detector(config.detector)
-        result = replay(args.video, config, args.camera, args.out, detector, progress)
+        detector = load_detector(config.detector)
+        result = replay(
+            args.video, config, args.camera, args.out, detector, progress, annotated=not args.no_video
+        )
     except ReplayError as exc:
         print(f"sentinel replay: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
@@ -60,5 +65,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
     for event_type, n in sorted(result.by_type().items()):
         print(f"  {event_type}: {n}")
-    print(f"written to {args.out}/: alerts.jsonl, snapshots/, annotated.mp4, contact_sheet.jpg")
+    video = "" if args.no_video else " annotated.mp4,"
+    print(f"written to {args.out}/: alerts.jsonl, snapshots/,{video} contact_sheet.jpg, replay.json")
+    print(f"alert times are media time from {_origin(result.media_origin, result.origin_source)}")
     return 0
+
+
+def _origin(epoch: float, source: str) -> str:
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+    return (
+        f"{when} (the file's {'creation_time' if source == 'creation_time' else 'mtime minus its duration'})"
+    )

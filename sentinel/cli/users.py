@@ -76,29 +76,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _users(config_path: Path) -> Iterator[Any]:
     """The `Users` service on the configured database (migrated); CliError for anything that goes wrong."""
     from sentinel.config.loader import ConfigError, load_config
-    from sentinel.config.models import expand_env
     from sentinel.console.users import Users
-    from sentinel.storage.db import make_engine, migrate, session_factory, sqlite_url
+    from sentinel.storage.db import DatabaseError, DatabaseUrlError, open_database
 
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
     try:
-        url = expand_env(config.database.url or sqlite_url(config.storage.data_dir))
-    except KeyError as exc:
-        raise CliError(f"database.url: environment variable {exc.args[0]} is not set", EXIT_CONFIG) from None
-    if config.database.url is None:
-        config.storage.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        engine = make_engine(url)
-        migrate(engine)
-    except Exception as exc:
-        raise CliError(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}") from None
-    try:
-        yield Users(session_factory(engine))
-    finally:
-        engine.dispose()
+        database = open_database(config.database, config.storage.data_dir)
+    except DatabaseUrlError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from None
+    except DatabaseError as exc:
+        raise CliError(str(exc)) from None
+    with database:
+        yield Users(database.sessions)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from sentinel.alerts.models import OutboxRow
 from sentinel.cluster.models import ClusterLockRow, NodeRow
+from sentinel.storage.outbox import OutboxRow
 
 LEADER = "leader"
 

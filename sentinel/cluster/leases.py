@@ -202,7 +202,8 @@ class CameraLeases:
             live = s.execute(
                 select(NodeRow.id, NodeRow.max_cameras).where(
                     NodeRow.stopped_at.is_(None),
-                    NodeRow.heartbeat_at > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, NodeRow.lease_ttl),
+                    NodeRow.heartbeat_at
+                    > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, NodeRow.lease_ttl),
                 )
             ).all()
         return kept, [(node, int(limit)) for node, limit in live]

@@ -30,7 +30,9 @@ class CameraLeaseRow(Base):
 
     camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     node_id: Mapped[str | None] = mapped_column(String(64))  # None: free
-    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # +1 at every claim: the fencing token
+    epoch: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )  # +1 at every claim: the fencing token
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acquired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

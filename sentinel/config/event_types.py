@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ruamel.yaml import YAML
 
-from sentinel.config.models import _parse_duration
+from sentinel.fields import parse_duration
 
 
 class Severity(StrEnum):
@@ -32,7 +32,7 @@ class EventType(BaseModel):
     code: str
     severity: Severity
     rule_kind: str
-    deadline: Annotated[float, BeforeValidator(_parse_duration)] = Field(description="seconds")
+    deadline: Annotated[float, BeforeValidator(parse_duration)] = Field(description="seconds")
     working_hours: bool = False
     auto_register: bool = Field(default=False, description="file a case without an operator's confirmation")
 

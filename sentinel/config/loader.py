@@ -1,7 +1,8 @@
 """Load YAML config files and report every problem as `FILE:LINE: key.path: message`.
 
 ruamel.yaml's round-trip loader keeps the line of every key and list item, so a pydantic error location
-such as `cameras.2.zones.0.polygon` can be turned back into the line a technician has to fix.
+such as `cameras.2.zones.0.polygon` can be turned back into the line a technician has to fix
+(`yaml_source.py`). Here: the config file and its camera registry, the checks across them, relative paths.
 """
 
 from __future__ import annotations
@@ -11,115 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from sentinel.config.camera import CameraConfig
 from sentinel.config.event_types import default_event_types
-from sentinel.config.models import RULE_KINDS, CameraConfig, SentinelConfig
+from sentinel.config.schema import SentinelConfig, refresh_rule_schema
+from sentinel.config.yaml_source import (
+    ConfigError,
+    ConfigIssue,
+    dotted_path,
+    issues_from,
+    line_of,
+    load_yaml,
+    plain,
+)
 
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    file: Path
-    line: int  # 1-based; 0 when unknown
-    path: str  # dotted key path, e.g. cameras[2].zones[0].polygon
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class ConfigError(Exception):
-    """One or more problems in the config; `str()` lists them one per line."""
-
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
-
-
-def _load_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([ConfigIssue(path, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue(path, 0, "", f"cannot read: {exc}")]) from None
-    try:
-        return YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError([ConfigIssue(path, line, "", f"invalid YAML: {problem}")]) from None
-    except YAMLError as exc:  # e.g. a control character (ReaderError: knows the position, not the line)
-        position = getattr(exc, "position", None)
-        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 0
-        raise ConfigError([ConfigIssue(path, line, "", f"invalid YAML: {' '.join(str(exc).split())}")]) from None
-    except ValueError as exc:  # a value YAML itself cannot build, e.g. the date 2026-13-01
-        raise ConfigError([ConfigIssue(path, 0, "", f"invalid value: {exc}")]) from None
-
-
-def _line_of(node: Any, loc: tuple[int | str, ...]) -> int:
-    """Walk the YAML tree along a pydantic error location; return the deepest known 1-based line."""
-    line = 0
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedMap | CommentedSeq) and not (isinstance(part, int)):
-            # a discriminator tag (e.g. 'count_in_zone') or a key that is missing: stay on this node
-            continue
-        else:
-            break
-    if line == 0 and isinstance(node, CommentedMap | CommentedSeq):
-        line = node.lc.line + 1
-    return line
-
-
-def _dotted(loc: tuple[int | str, ...], node: Any, prefix: str = "") -> str:
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, CommentedSeq) and part < len(node) else None
-        elif isinstance(node, CommentedMap) and part not in node and part in _TAGS:
-            continue  # discriminated-union tag, not a key the user wrote
-        else:
-            out += f".{part}" if out else str(part)
-            node = node.get(part) if isinstance(node, CommentedMap) else None
-    return out
-
-
-_TAGS = set(RULE_KINDS)
-
-
-def _issues_from(exc: ValidationError, file: Path, tree: Any) -> list[ConfigIssue]:
-    issues = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "union_tag_invalid" and isinstance(err.get("input"), dict):
-            msg = f"unknown rule kind {err['input'].get('kind')!r} (known: {', '.join(sorted(_TAGS))})"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        issues.append(ConfigIssue(file, _line_of(tree, loc), _dotted(loc, tree), msg))
-    return issues
-
-
-def _plain(node: Any) -> Any:
-    """Round-trip YAML nodes → plain dicts/lists, so pydantic sees ordinary Python values."""
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+__all__ = ["ConfigError", "ConfigIssue", "ConfigSource", "load_config", "load_config_source"]
 
 
 @dataclass(frozen=True)
@@ -135,9 +43,12 @@ class ConfigSource:
         if loc and loc[0] == "cameras":
             node = self.cameras_tree
             return ConfigIssue(
-                self.cameras_path, _line_of(node, loc[1:]), _dotted(loc, CommentedMap(cameras=node)), message
+                self.cameras_path,
+                line_of(node, loc[1:]),
+                dotted_path(loc, CommentedMap(cameras=node)),
+                message,
             )
-        return ConfigIssue(self.path, _line_of(self.tree, loc), _dotted(loc, self.tree), message)
+        return ConfigIssue(self.path, line_of(self.tree, loc), dotted_path(loc, self.tree), message)
 
 
 def load_config(path: Path | str) -> SentinelConfig:
@@ -147,14 +58,15 @@ def load_config(path: Path | str) -> SentinelConfig:
 
 def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
     path = Path(path)
-    tree = _load_yaml(path)
+    refresh_rule_schema()  # take up rule kinds registered since the schema was built
+    tree = load_yaml(path)
     if tree is None:
         tree = CommentedMap()
     if not isinstance(tree, CommentedMap):
         raise ConfigError([ConfigIssue(path, 1, "", "expected a mapping of settings at the top level")])
 
     issues: list[ConfigIssue] = []
-    data = _plain(tree)
+    data = plain(tree)
     cameras_tree: Any = tree.get("cameras")
     cameras_file = path
     if "cameras_file" in data and isinstance(data["cameras_file"], str):
@@ -162,14 +74,14 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
             issues.append(
                 ConfigIssue(
                     path,
-                    _line_of(tree, ("cameras",)),
+                    line_of(tree, ("cameras",)),
                     "cameras",
                     "give either cameras or cameras_file, not both",
                 )
             )
         cameras_file = path.parent / data["cameras_file"]
         try:
-            cam_root = _load_yaml(cameras_file)
+            cam_root = load_yaml(cameras_file)
         except ConfigError as exc:
             raise ConfigError(issues + exc.issues) from None
         if cam_root is None:
@@ -187,7 +99,7 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
     try:
         config = SentinelConfig.model_validate(main_data)
     except ValidationError as exc:
-        issues.extend(_issues_from(exc, path, tree))
+        issues.extend(issues_from(exc, path, tree))
         config = None
 
     cameras: list[CameraConfig] = []
@@ -198,9 +110,9 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
         else:
             for index, cam_node in enumerate(cameras_tree):
                 try:
-                    cameras.append(CameraConfig.model_validate(_plain(cam_node)))
+                    cameras.append(CameraConfig.model_validate(plain(cam_node)))
                 except ValidationError as exc:
-                    for issue in _issues_from(exc, cameras_file, cam_node):
+                    for issue in issues_from(exc, cameras_file, cam_node):
                         issues.append(
                             ConfigIssue(
                                 issue.file,
@@ -234,7 +146,7 @@ def _cross_checks(tree: CommentedSeq, file: Path, site_types: Any = None) -> lis
                 issues.append(
                     ConfigIssue(
                         file,
-                        _line_of(node, ("id",)),
+                        line_of(node, ("id",)),
                         f"cameras[{index}].id",
                         f"duplicate camera id {cam_id!r} (first used at cameras[{first_index[cam_id]}])",
                     )
@@ -248,7 +160,7 @@ def _cross_checks(tree: CommentedSeq, file: Path, site_types: Any = None) -> lis
                 issues.append(
                     ConfigIssue(
                         file,
-                        _line_of(node, ("rules", r_index, "event_type")),
+                        line_of(node, ("rules", r_index, "event_type")),
                         f"cameras[{index}].rules[{r_index}].event_type",
                         f"unknown event type {event_type!r} (known: {', '.join(sorted(known_types))})",
                     )

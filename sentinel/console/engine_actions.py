@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from sentinel.alerts.models import AlertRow
 from sentinel.alerts.schema import Alert
-from sentinel.cases.engine import CaseChange, CaseEngine, Routing
+from sentinel.cases.engine import CaseChange, CaseEngine
 from sentinel.cases.models import CaseAlertRow
 from sentinel.cases.roster import Roster
+from sentinel.cases.routing import routing_for
 from sentinel.cases.state_machine import State
 from sentinel.config.models import CameraConfig
 from sentinel.console.deps import Conflict, NotFound, Unavailable
@@ -31,37 +32,23 @@ from sentinel.console.live import LiveFeed
 log = logging.getLogger(__name__)
 
 
-def routing_for(roster: Roster | None, grid_code: str | None) -> Routing | None:
-    """Who answers for a grid cell, by the roster: its first worker, its leader, the first duty staff."""
-    if not grid_code:
-        return None
-    if roster is None:
-        return Routing(grid_code, grid_code[:12], grid_code[:9])
-    who = roster.for_grid(grid_code)
-    return Routing(
-        grid_code, grid_code[:12], grid_code[:9],
-        worker_id=who.workers[0].id if who.workers else None,
-        grid_leader_id=who.leader.id if who.leader else None,
-        community_duty_id=who.community_duty[0].id if who.community_duty else None,
-        street_duty_id=who.street_duty[0].id if who.street_duty else None,
-    )  # fmt: skip
-
-
 def zoned_snapshot(camera: CameraConfig, max_seconds: float = 15.0) -> bytes:
     """A JPEG of the camera's current view with its zones drawn; raises Unavailable with a masked reason."""
-    from sentinel.ingest.errors import describe_error
-    from sentinel.ingest.snapshot_grab import draw_overlay, grab_frame
-    from sentinel.ingest.source import SourceError, mask_secrets, mask_url, resolve
+    from sentinel.detect.annotate import draw_overlay
+    from sentinel.ingest.snapshot_grab import grab_frame
+    from sentinel.ingest.source import SourceError
+    from sentinel.ingest.sources import source_for
 
     try:
-        url, secrets = resolve(camera.source)
-    except SourceError as exc:
-        raise Unavailable(f"camera {camera.id}: {exc}") from None
+        source = source_for(camera.source, camera_id=camera.id)
+    except SourceError as exc:  # an unknown scheme; the message names the camera
+        raise Unavailable(str(exc)) from None
     try:
-        image = grab_frame(url, camera, max_seconds=max_seconds)
+        image = grab_frame(source, camera, max_seconds=max_seconds)
+    except SourceError as exc:  # an unset ${VAR}
+        raise Unavailable(f"camera {camera.id}: {exc}") from None
     except Exception as exc:
-        reason = mask_secrets(describe_error(exc, mask_url(url)), secrets)
-        raise Unavailable(f"camera {camera.id}: {reason}") from None
+        raise Unavailable(f"camera {camera.id}: {source.describe_error(exc)}") from None
     drawn = draw_overlay(image, list(camera.zones), step=None) if camera.zones else image
     ok, buf = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
@@ -107,7 +94,7 @@ class EngineActions:
             case_id = row.case_id
             if case_id is None:
                 alert = Alert.model_validate(row.payload)
-                change = self.engine.on_alert(alert, routing_for(self.roster, row.grid_code))
+                change = self.engine.on_alert(alert, routing_for(row.grid_code, self.roster))
                 changes.append(change)
                 case_id = change.case_id
             case = self.engine.get(case_id)

@@ -11,8 +11,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.sql import Select
 
 from sentinel.alerts.models import AlertRow
-from sentinel.cases.models import CaseAlertRow, CaseRow, CaseTransitionRow, find_case
+from sentinel.cases.models import CaseAlertRow, CaseRow, CaseTransitionRow
 from sentinel.cases.state_machine import CLOCK_RUNS, OPEN, State
+from sentinel.cases.steps import find_case
 from sentinel.console.auth import current_user, get_deps, require
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.schemas import CaseActionIn, CaseDetail, CasePage, ErrorOut, TransitionOut, invalid

@@ -28,6 +28,7 @@ from sentinel.console.schemas import (
 )
 from sentinel.console.users import User
 from sentinel.console.views import is_overdue
+from sentinel.fields.grid_code import area_of
 
 router = APIRouter(prefix="/api", tags=["cameras, grid, KPIs"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]
@@ -87,7 +88,7 @@ def grid(deps: Deps, _user: AnyUser) -> GridOut:
     late_by: Counter[str] = Counter()
     for case in cases:
         code = case.grid_code or ""
-        for prefix in {code, code[:12], code[:9]} - {""}:
+        for prefix in {code, area_of(code, "community") or "", area_of(code, "street") or ""} - {""}:
             open_by[prefix] += 1
             late_by[prefix] += int(is_overdue(case, now))
     features = []

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sentinel.alerts.schema import AlertLocation, AlertObject
+from sentinel.alerts.schema import AlertSummary
+from sentinel.cases.payload import CaseSummary
 
 
 def invalid(where: str, message: str) -> RequestValidationError:
@@ -99,29 +100,17 @@ class ReviewOut(Out):
     at: str
 
 
-class AlertOut(Out):
-    alert_id: str
-    event_type: str
-    code: str
-    name: str
-    name_en: str
-    severity: str
-    camera_id: str
-    camera_name: str
-    zone: str | None
-    started_at: str
-    detected_at: str
-    confidence: float
-    count: int
-    objects: list[AlertObject]
-    location: AlertLocation | None
+class AlertOut(AlertSummary):
+    """The published alert's own fields (`AlertSummary`), with its review, its place by name and links."""
+
+    model_config = ConfigDict(extra="ignore")
+
     place: PlaceOut | None
     snapshot_url: str | None = Field(description="the JPEG (login required)")
     clip_url: str | None = Field(default=None, description="the MP4 around the alert, once written")
     clip_state: str | None = Field(default=None, description="pending, ready, partial or failed")
     review_state: Literal["new", "confirmed", "rejected"]
     review: ReviewOut | None = None
-    case_id: str | None
     case_number: int | None = None
 
 
@@ -157,18 +146,12 @@ class PersonOut(Out):
     phone: str | None = None
 
 
-class CaseOut(Out):
-    case_id: str
-    number: int
-    event_type: str
-    code: str
-    name: str
-    name_en: str | None
-    severity: str
-    state: str
+class CaseOut(CaseSummary):
+    """The published case's own fields (`CaseSummary`), flattened for the board, with people by name."""
+
+    model_config = ConfigDict(extra="ignore")
+
     place: PlaceOut | None
-    camera_id: str | None
-    zone: str | None
     lon: float | None
     lat: float | None
     assignee: PersonOut | None
@@ -179,14 +162,6 @@ class CaseOut(Out):
     deadline_at: str | None
     due_at: str | None
     overdue: bool = Field(description="a deadline has passed (escalated, or past due while open)")
-    created_at: str
-    updated_at: str
-    dispatched_at: str | None
-    closed_at: str | None
-    alert_count: int
-    rework_count: int
-    extension_count: int
-    note: str | None
     allowed_actions: list[str]
 
 

@@ -14,6 +14,7 @@ from sentinel.cases.state_machine import CLOCK_RUNS, OPEN, allowed_actions
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.models import AlertReviewRow
 from sentinel.console.schemas import AlertOut, CaseOut, PersonOut, PlaceOut, ReviewOut, TransitionOut
+from sentinel.fields.grid_code import GridCode, area_of
 
 
 def iso(value: datetime | None, deps: ConsoleDeps) -> str | None:
@@ -24,8 +25,9 @@ def place(
     deps: ConsoleDeps, grid: str | None, community: str | None = None, street: str | None = None
 ) -> PlaceOut | None:
     """A grid code (or its parents) with the names the grid data gives them."""
-    community = community or (grid[:12] if grid and len(grid) == 15 else None)
-    street = street or (community[:9] if community else None)
+    cell = GridCode.of(grid)
+    community = community or (cell.community if cell else None)
+    street = street or (area_of(community, "street") if community else None)
     if not (grid or community or street):
         return None
 

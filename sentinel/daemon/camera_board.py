@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -30,21 +30,32 @@ class CameraView:
 
 
 class CameraBoard:
-    def __init__(self, tz: ZoneInfo, status_interval: float) -> None:
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        status_interval: float,
+        publisher: MqttPublisher | None = None,
+        listeners: Sequence[Callable[[dict[str, object]], object]] = (),
+        node_id: str | None = None,
+    ) -> None:
+        """`listeners` hear every status published (the console's live feed); `node_id`: on a node of
+        several, the node that runs the cameras. The views are the camera scheduler's to add and remove."""
         self.tz = tz
         self.status_interval = status_interval
         self.views: dict[str, CameraView] = {}
-        self.publisher: MqttPublisher | None = None
-        self.listeners: list[Callable[[dict[str, object]], object]] = []  # e.g. the console's live feed
-        self.node_id: str | None = None  # on a node of several: which node runs the camera
+        self.publisher = publisher
+        self.listeners = tuple(listeners)
+        self.node_id = node_id
 
     def add(self, camera: CameraConfig, worker: int) -> None:
         self.views[camera.id] = CameraView(camera, worker)
 
-    def remove(self, camera_id: str) -> CameraView:
+    def remove(self, camera_id: str, keep_status: bool = False) -> CameraView:
+        """Take the camera off the board; its retained status is cleared unless `keep_status` (it runs on
+        another node next, which publishes its own)."""
         view = self.views.pop(camera_id)
-        if self.publisher is not None:
-            self.publisher.clear_retained(f"cameras/{camera_id}/status")
+        if self.publisher is not None and not keep_status:
+            self.publisher.clear_retained(self.publisher.topics.camera_status(camera_id))
         return view
 
     def replace(self, camera: CameraConfig) -> None:
@@ -102,7 +113,7 @@ class CameraBoard:
     def publish(self, view: CameraView, override_state: CameraState | None = None) -> None:
         payload = self.payload(view, override_state)
         if self.publisher is not None:
-            self.publisher.set_retained(f"cameras/{view.camera.id}/status", payload)
+            self.publisher.set_retained(self.publisher.topics.camera_status(view.camera.id), payload)
         for listener in self.listeners:
             listener(payload)
         view.published_at = time.monotonic()
@@ -142,6 +153,12 @@ class CameraBoard:
                 )
             )
         return events
+
+    def online_count(self) -> tuple[int, int]:
+        """(cameras online without a supervisor-level problem, cameras on the board)."""
+        views = list(self.views.values())
+        online = sum(1 for v in views if v.note is None and v.status and v.status.state == "online")
+        return online, len(views)
 
     def statuses(self) -> list[dict[str, object]]:
         return [self.payload(v) for v in list(self.views.values())]  # called from the console's thread

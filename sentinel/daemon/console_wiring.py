@@ -1,57 +1,68 @@
 """Serving the operators' console from `sentinel run`: the console reads the same database and hears about
-alerts, cases and camera status through an in-process live feed."""
+alerts, cases and camera status through an in-process live feed. It is handed what `ConsoleDeps` lists, never
+the daemon itself."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    from sentinel.console.server import ConsoleServer
-    from sentinel.daemon.supervisor import Supervisor
+from sentinel.alerts.store import AlertStore
+from sentinel.cases.engine import CaseEngine
+from sentinel.cases.roster import Roster
+from sentinel.config.models import CameraConfig, SentinelConfig
+from sentinel.console.deps import ConsoleActions, ConsoleDeps
+from sentinel.console.live import LiveFeed
+from sentinel.console.metrics import SentinelMetrics
+from sentinel.console.server import ConsoleServer
+from sentinel.geo.cells import GridCells
+from sentinel.mqtt.publisher import MqttPublisher
 
 
-def start_console(sup: Supervisor) -> ConsoleServer | None:
-    """Start the console on the configured address; raises ConsoleServerError (port taken, ...)."""
-    cfg = sup.config
-    if not cfg.console.enabled or sup.store is None or sup.intake is None:
+def build_console(
+    config: SentinelConfig,
+    store: AlertStore,
+    cases: CaseEngine | None,
+    live: LiveFeed,
+    metrics: SentinelMetrics,
+    publisher: MqttPublisher,
+    cameras: Callable[[], list[CameraConfig]],
+    camera_status: Callable[[], list[dict[str, Any]]],
+    grid: tuple[GridCells | None, Roster | None],
+    clustered: bool,
+) -> ConsoleServer | None:
+    """The console, not yet listening (`start()` raises ConsoleServerError: port taken, ...); None when the
+    config turns it off. `clustered`: the database is shared by several nodes, the console lists them."""
+    if not config.console.enabled:
         return None
     from sentinel.console.app import create_app
-    from sentinel.console.deps import ConsoleDeps
     from sentinel.console.engine_actions import EngineActions, ReviewOnlyActions
-    from sentinel.console.server import ConsoleServer
 
-    def cameras() -> Any:
-        return sup.config.cameras
-
-    actions: Any = (
-        EngineActions(sup.cases, live=sup.live, roster=sup.intake.roster, cameras=cameras)
-        if sup.cases is not None
+    cells, roster = grid
+    actions: ConsoleActions = (
+        EngineActions(cases, live=live, roster=roster, cameras=cameras)
+        if cases is not None
         else ReviewOnlyActions(cameras=cameras)
     )
-    publisher = sup.publisher
     deps = ConsoleDeps(
-        sup.store.engine,
-        cfg,
+        store.engine,
+        config,
         actions,
-        live=sup.live,
-        camera_status=sup.camera_statuses,
-        cells=sup.intake.cells,
-        roster=sup.intake.roster,
-        metrics=sup.metrics,
-        broker_connected=(publisher.connected.is_set if publisher is not None else (lambda: False)),
-        nodes=_nodes(sup) if sup.member is not None else None,
+        live=live,
+        camera_status=camera_status,
+        cells=cells,
+        roster=roster,
+        metrics=metrics,
+        broker_connected=publisher.connected.is_set,
+        nodes=_nodes(store) if clustered else None,
     )
-    server = ConsoleServer(create_app(deps), cfg.console.host, cfg.console.port)
-    server.start()
-    return server
+    return ConsoleServer(create_app(deps), config.console.host, config.console.port)
 
 
-def _nodes(sup: Supervisor) -> Any:
+def _nodes(store: AlertStore) -> Callable[[], list[dict[str, Any]]]:
     from sentinel.cluster.overview import cluster_overview
 
-    engine = sup.store.engine if sup.store is not None else None
-
-    def nodes() -> list[dict[str, object]]:
-        return cluster_overview(engine).as_dicts() if engine is not None else []
+    def nodes() -> list[dict[str, Any]]:
+        return cluster_overview(store.engine).as_dicts()
 
     return nodes

@@ -21,36 +21,22 @@ from sentinel.alerts.clip import clip_day, clip_url
 from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
 from sentinel.alerts.store import AlertStore
-from sentinel.cases.engine import CaseEngine, Routing
+from sentinel.cases.engine import CaseEngine
 from sentinel.cases.roster import Roster
+from sentinel.cases.routing import routing_for
 from sentinel.cases.state_machine import CaseError
 from sentinel.cluster.leases import LeaseLost
 from sentinel.config.event_types import EventType
 from sentinel.config.models import CameraConfig
-from sentinel.daemon.messages import ClipMsg, ClipPlan
+from sentinel.daemon.messages import ClipMsg
 from sentinel.detect.rules import RuleEvent
-from sentinel.geo.cells import GridCell, GridCells
+from sentinel.geo.cells import GridCells
 from sentinel.geo.geolocate import Geolocator
 from sentinel.geo.placement import place_event
+from sentinel.mqtt.topics import TopicError, Topics
+from sentinel.pipeline import ClipPlan
 
 log = logging.getLogger(__name__)
-
-
-def routing_for(cell: GridCell | None, grid_code: str | None, roster: Roster | None) -> Routing | None:
-    """Who answers for the place: the grid's first worker, its leader, community and street duty."""
-    code = cell.code if cell is not None else grid_code
-    if code is None:
-        return None
-    people = roster.for_grid(code) if roster is not None else None
-    return Routing(
-        grid_code=code,
-        community_code=code[:12] if len(code) >= 12 else None,
-        street_code=code[:9],
-        worker_id=people.workers[0].id if people and people.workers else None,
-        grid_leader_id=people.leader.id if people and people.leader else None,
-        community_duty_id=people.community_duty[0].id if people and people.community_duty else None,
-        street_duty_id=people.street_duty[0].id if people and people.street_duty else None,
-    )
 
 
 class AlertIntake:
@@ -63,18 +49,26 @@ class AlertIntake:
         snapshots: SnapshotStore,
         event_types: dict[str, EventType],
         cases: CaseEngine | None,
+        *,
+        cells: GridCells | None = None,
+        roster: Roster | None = None,
+        geolocator: Geolocator | None = None,
     ) -> None:
         self.site = site
-        self.prefix = prefix
+        self.topics = Topics(prefix)
         self.tz = tz
         self.store = store
         self.snapshots = snapshots
         self.event_types = event_types
         self.cases = cases
-        self.cells: GridCells | None = None
-        self.roster: Roster | None = None
-        self.geolocator: Geolocator | None = None
+        self.cells = cells
+        self.roster = roster
+        self.geolocator = geolocator
         self.stored = 0
+
+    def relocate(self, geolocator: Geolocator) -> None:
+        """Cameras' homographies and positions as the reloaded registry has them."""
+        self.geolocator = geolocator
 
     def accept(
         self,
@@ -90,6 +84,11 @@ class AlertIntake:
         event_type = self.event_types.get(event.event_type)
         if event_type is None:
             log.error("dropping event of unknown type %s from camera %s", event.event_type, event.camera_id)
+            return None
+        try:
+            topic = self.topics.alert(event.event_type, event.camera_id)
+        except TopicError as exc:  # config validation keeps ids clean; never publish under a forged name
+            log.error("dropping event from camera %s: %s", event.camera_id[:80], exc)
             return None
         alert_id = alert_id or new_alert_id()
         snapshot: StoredSnapshot | None = None
@@ -108,7 +107,6 @@ class AlertIntake:
             alert_id, self.site, event, camera, event_type, self.tz, snapshot, place=(location, grid),
             clip=pending,
         )  # fmt: skip
-        topic = f"{self.prefix}/alerts/{event.event_type}/{event.camera_id}"
         try:
             self.store.record(alert, topic, str(snapshot.path) if snapshot else None, fence)
         except LeaseLost as exc:  # another node runs this camera now: its alerts are that node's to raise
@@ -126,7 +124,8 @@ class AlertIntake:
         if self.cases is not None:
             try:
                 change = self.cases.on_alert(
-                    alert, routing_for(cell, grid.grid if grid else None, self.roster)
+                    alert,
+                    routing_for(cell.code if cell is not None else grid.grid if grid else None, self.roster),
                 )
                 log.info("case %s: %s (%s)", change.number, change.state, change.action)
             except CaseError as exc:
@@ -177,7 +176,7 @@ class AlertIntake:
             state=state,
             error=error,
         )
-        topic = f"{self.prefix}/alerts/{alert.event_type}/{alert.camera_id}/clip"
+        topic = self.topics.alert_clip(alert.event_type, alert.camera_id)
         updated = self.store.update_clip(msg.alert_id, clip, topic)
         log.info(
             "alert %s: clip %s%s", msg.alert_id, state, f" ({error})" if error else "",
@@ -191,7 +190,13 @@ class AlertIntake:
         for alert in stale:
             self.accept_clip(
                 ClipMsg(
-                    -1, alert.alert_id, None, None, None, None, "failed",
+                    -1,
+                    alert.alert_id,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "failed",
                     "the analysis worker stopped before the clip was written",
                 )  # fmt: skip
             )

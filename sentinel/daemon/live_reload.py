@@ -1,14 +1,18 @@
 """Live reload of the camera registry: notice edits (file mtime, or SIGHUP), validate the new registry in
-full, and work out which cameras were added, changed or removed. An invalid edit changes nothing."""
+full, work out which cameras were added, changed or removed, and apply that through the camera scheduler.
+An invalid edit changes nothing."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentinel.cluster.node import ClusterNode
 from sentinel.config.models import CameraConfig, SentinelConfig
+from sentinel.daemon.camera_scheduler import CameraRegistry, CameraScheduler
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +67,61 @@ class ConfigWatcher:
             self._stamps = stamps
             return True
         return False
+
+
+class LiveReload:
+    """Applies an edited camera registry: added cameras start, changed ones restart, removed ones stop; the
+    others are not touched. An invalid edit is refused and the running set stays as it was. On a node of
+    several, added cameras are claimed like any free one and only what this node runs is restarted."""
+
+    def __init__(
+        self,
+        watcher: ConfigWatcher,
+        config: SentinelConfig,
+        registry: CameraRegistry,
+        scheduler: CameraScheduler,
+        relocate: Callable[[list[CameraConfig]], None],
+        cluster: ClusterNode | None,
+    ) -> None:
+        """`relocate(cameras)`: geolocate with the new registry's homographies and positions."""
+        self.requested = threading.Event()  # set by SIGHUP
+        self._watcher = watcher
+        self._config = config  # as started: sections other than the cameras need a restart to change
+        self._registry = registry
+        self._scheduler = scheduler
+        self._relocate = relocate
+        self._cluster = cluster
+
+    def poll(self) -> None:
+        if self.requested.is_set() or self._watcher.changed():
+            self.requested.clear()
+            self.apply()
+
+    def apply(self) -> None:
+        try:
+            new = self._watcher.load()
+        except Exception as exc:  # ConfigError lists FILE:LINE problems; anything else is reported too
+            log.error("config reload refused, keeping the running cameras:\n%s", exc)
+            return
+        for section in settings_needing_restart(self._config, new):
+            log.warning("config reload: changes to '%s' need a restart of sentinel run; not applied", section)
+        diff = diff_cameras(self._registry.all(), new.cameras)
+        self._registry.replace(new.cameras)
+        if not diff:
+            return
+        self._relocate(new.cameras)
+        log.info(
+            "config reload: %d added, %d changed, %d removed",
+            len(diff.added), len(diff.changed), len(diff.removed),
+        )  # fmt: skip
+        for camera_id in diff.removed:
+            self._scheduler.stop(camera_id)
+            if self._cluster is not None:
+                self._cluster.released(camera_id)
+        for camera in diff.changed:
+            self._scheduler.restart(camera)  # (on a node of several: if it runs here)
+        if self._cluster is not None:
+            self._cluster.registry_changed()
+        else:
+            for camera in diff.added:
+                self._scheduler.start(camera)

@@ -1,14 +1,16 @@
 """What analysis workers tell the supervisor. Small and picklable: frames never cross the process boundary,
-only detection events (with the alert's JPEG snapshot) and statuses."""
+only detection events (with the alert's JPEG snapshot) and statuses. The analysis values they carry
+(`ClipPlan`, `RuleEvent`, `ClipResult`) are the pipeline's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sentinel.alerts.clip import ClipResult
 from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.reader import ReaderStatus
+from sentinel.pipeline.clips import ClipResult
+from sentinel.pipeline.outcomes import ClipPlan
 
 
 @dataclass(frozen=True)
@@ -27,14 +29,6 @@ class Heartbeat:
 class CameraStatusMsg:
     worker: int
     status: ReaderStatus
-
-
-@dataclass(frozen=True)
-class ClipPlan:
-    """The clip an alert will get: from `start` to `end` (epoch seconds, the alert frame's clock)."""
-
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,10 @@
 """An analysis worker process: reader threads for its share of the cameras, one ONNX Runtime session for all
-of them, a tracker and rules per camera. It sends the supervisor statuses, heartbeats and rule events.
+of them, and a `CameraPipeline` per camera (the analysis itself: `sentinel.pipeline`). This module keeps
+the process concerns only -- mailboxes, the loop, heartbeats, live-reload commands, the clip writer thread
+-- and turns the pipelines' outcomes into messages for the supervisor.
 
 Readers keep only the newest frame per camera (a slow detector skips frames rather than falling behind);
-the loop takes whatever fresh frames there are. Per camera, a motion gate decides whether a frame needs the
-detector at all (an unchanged picture reuses the last detections); the frames that do are run one after
-another (a batched run of the NanoDet graph is no faster per frame on a CPU: bench/analysis_path.py). The
-decoder's YUV picture is converted only as far as needed: a grey thumbnail for the gate, a small BGR picture
-(`detector.analysis_width`) for the detector and the image rules, full resolution only for a snapshot.
+the loop takes whatever fresh frames there are and runs one analysis round over them (`analyse_batch`).
 """
 
 from __future__ import annotations
@@ -22,20 +20,16 @@ from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import cv2
 
-from sentinel.alerts.builder import new_alert_id
-from sentinel.alerts.clip import ClipJob, ClipResult, ClipWriter, clips_enabled, ring_for
-from sentinel.alerts.snapshot import render_snapshot
-from sentinel.config.models import CameraConfig, DetectorConfig, MotionGateConfig
+from sentinel.config.models import CameraConfig
 from sentinel.daemon.messages import (
     AddCamera,
     CameraFailed,
     CameraStatusMsg,
     ClipMsg,
-    ClipPlan,
     ConditionMsg,
     EventMsg,
     Heartbeat,
@@ -44,15 +38,19 @@ from sentinel.daemon.messages import (
     WorkerFailed,
     WorkerMessage,
 )
-from sentinel.detect.detections import Detections
-from sentinel.detect.motion_gate import MotionGate
-from sentinel.detect.privacy import privacy_mask_of
-from sentinel.detect.rules import FrameContext, Rule, build_rules
-from sentinel.detect.tracker import IouTracker
-from sentinel.ingest.packet_ring import PacketRing
+from sentinel.detect.detectors import Detector, load_detector
+from sentinel.detect.settings import DetectorConfig
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
+from sentinel.pipeline import CameraPipeline, FrameOutcome, analyse_batch
+from sentinel.pipeline.clips import ClipResult, ClipWriter
 
 log = logging.getLogger(__name__)
+
+
+class MessageSink(Protocol):
+    """Where a worker's messages go: the supervisor's multiprocessing queue (or, in tests, any queue)."""
+
+    def put(self, obj: WorkerMessage, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -86,48 +84,24 @@ class LatestFrame:
             return frame
 
 
-@dataclass
-class CameraCounts:
-    analysed: int = 0  # frames run through tracker and rules (at the analysis rate)
-    skipped: int = 0  # of those, frames whose detections were reused (motion gate: unchanged picture)
+@dataclass(frozen=True)
+class CameraFeed:
+    """One camera in a worker: its reader, its mailbox and its pipeline."""
 
-
-class CameraPipeline:
-    def __init__(
-        self,
-        camera: CameraConfig,
-        rules: list[Rule],
-        ready: threading.Event,
-        gate: MotionGateConfig | None = None,
-        analysis_width: int = 0,
-    ) -> None:
-        self.camera = camera
-        self.rules = rules
-        self.analysis_width = analysis_width  # detector and image rules see frames at most this wide
-        self.needs_image = any(getattr(r, "uses_image", True) for r in rules)  # unknown kinds: assume so
-        self.gate = MotionGate(gate or MotionGateConfig(enabled=False))
-        self.last_dets: Detections | None = None  # the last detector output, reused while the gate is shut
-        self.counts = CameraCounts()
-        self.tracker = IouTracker()
-        self.mailbox = LatestFrame(ready)
-        self.conditions: dict[int, tuple[bool, float]] = {}  # rule index → (active, when last sent)
-        self.privacy = privacy_mask_of(camera)  # blacked out before a snapshot or clip leaves the worker
-        pre, post = camera.clip_pre, camera.clip_post
-        self.ring: PacketRing | None = ring_for(pre, post) if clips_enabled(pre, post) else None
-        self.clips: ClipWriter | None = None  # the worker's clip writer thread
-        self.clip_dir = Path()  # clips are written here; the supervisor moves them to clips/DAY/
+    pipeline: CameraPipeline
+    mailbox: LatestFrame
+    reader: StreamReader
 
 
 class WorkerRuntime:
     """The cameras a worker currently serves; cameras can be added and removed while the others run."""
 
-    def __init__(self, spec: WorkerSpec, out: Queue[WorkerMessage], detector: Any) -> None:
+    def __init__(self, spec: WorkerSpec, out: MessageSink, detector: Detector) -> None:
         self.spec = spec
         self.out = out
         self.detector = detector
         self.ready = threading.Event()
-        self.pipelines: dict[str, CameraPipeline] = {}
-        self.readers: dict[str, StreamReader] = {}
+        self.feeds: dict[str, CameraFeed] = {}
         index = spec.index
 
         def clip_done(result: ClipResult) -> None:  # the clip writer's thread
@@ -135,52 +109,65 @@ class WorkerRuntime:
 
         self.clips = ClipWriter(clip_done, name=f"clip-writer-{index}")
         self.clips.start()
-        self.clip_dir = spec.state_dir.parent / "clips" / ".incoming"  # state_dir is <data_dir>/cameras
+        # clips are written here; the supervisor moves them to clips/DAY/ (state_dir is <data_dir>/cameras)
+        self.clip_dir = spec.state_dir.parent / "clips" / ".incoming"
+
+    def _clip_dest(self, alert_id: str, _detected_at: float) -> Path:
+        return self.clip_dir / f"{alert_id}.mp4"
 
     def add(self, camera: CameraConfig) -> None:
-        if camera.id in self.pipelines:
+        if camera.id in self.feeds:
             self.remove(camera.id)
         try:
-            rules = build_rules(camera, self.detector.class_names, self.spec.state_dir / camera.id)
+            pipe = CameraPipeline.for_camera(
+                camera, self.spec.detector, self.detector.class_names, self.spec.state_dir / camera.id,
+                self._clip_dest,
+            )  # fmt: skip
         except ValueError as exc:
             self.out.put(CameraFailed(self.spec.index, camera.id, str(exc)))
             return
-        det = self.spec.detector
-        pipe = CameraPipeline(camera, rules, self.ready, det.motion_gate, det.analysis_width)
         index = self.spec.index
 
         def on_status(st: ReaderStatus) -> None:
             self.out.put(CameraStatusMsg(index, st))
 
-        pipe.clips, pipe.clip_dir = self.clips, self.clip_dir
-        ring = pipe.ring
-
-        def on_frame(frame: Frame) -> None:
-            if ring is not None:
-                ring.note_frame(frame.seq)  # where in the packet ring this frame came from
-            pipe.mailbox.put(frame)
-
-        reader = StreamReader(camera, on_frame, on_status, on_packet=ring.offer if ring is not None else None)
-        self.pipelines[camera.id] = pipe
-        self.readers[camera.id] = reader
-        reader.start()
+        mailbox = LatestFrame(self.ready)
+        feed = CameraFeed(pipe, mailbox, pipe.reader(mailbox.put, on_status))
+        self.feeds[camera.id] = feed
+        feed.reader.start()
 
     def remove(self, camera_id: str) -> None:
-        reader = self.readers.pop(camera_id, None)
-        pipe = self.pipelines.pop(camera_id, None)
-        if pipe is not None and pipe.ring is not None:
-            pipe.ring.close()  # clips waiting for more of this camera are written with what there is
-        if reader is not None:
-            reader.stop()
-            reader.join(timeout=5)
-            self.out.put(CameraStatusMsg(self.spec.index, reader.status()))
+        feed = self.feeds.pop(camera_id, None)
+        if feed is None:
+            return
+        feed.pipeline.close()  # clips waiting for more of this camera are written with what there is
+        feed.reader.stop()
+        feed.reader.join(timeout=5)
+        self.out.put(CameraStatusMsg(self.spec.index, feed.reader.status()))
 
     def stop_all(self) -> None:
-        for reader in self.readers.values():
-            reader.stop()
-        for camera_id in list(self.readers):
+        for feed in self.feeds.values():
+            feed.reader.stop()
+        for camera_id in list(self.feeds):
             self.remove(camera_id)
         self.clips.finish(timeout=3.0)  # clips still waiting: written with what was buffered (partial)
+
+    def send(self, outcome: FrameOutcome) -> None:
+        """A frame's outcome as messages: condition changes, then each alert; its clip job after the alert,
+        so the supervisor always has the alert before the clip."""
+        for message in outcome_messages(self.spec.index, outcome):
+            self.out.put(message)
+        for alert in outcome.alerts:
+            if alert.clip_job is not None:
+                self.clips.submit(alert.clip_job)  # written once `clip_post` seconds have come in
+
+
+def outcome_messages(worker: int, outcome: FrameOutcome) -> list[WorkerMessage]:
+    messages: list[WorkerMessage] = [
+        ConditionMsg(worker, c.camera_id, c.event_type, c.zone, c.active, c.ts) for c in outcome.conditions
+    ]
+    messages += [EventMsg(worker, a.event, a.snapshot_jpeg, a.alert_id, a.clip) for a in outcome.alerts]
+    return messages
 
 
 def worker_main(
@@ -197,86 +184,73 @@ def worker_main(
     cv2.setNumThreads(1)
     parent = os.getppid()
     try:
-        detector = _load_detector(spec.detector)
+        detector = load_detector(spec.detector)
     except Exception as exc:  # ModelError and anything else: report, do not spin
         out.put(WorkerFailed(spec.index, str(exc)))
         return
+    run_worker(WorkerRuntime(spec, out, detector), stop, commands, parent)
 
-    runtime = WorkerRuntime(spec, out, detector)
+
+class StopSignal(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def run_worker(
+    runtime: WorkerRuntime,
+    stop: StopSignal,
+    commands: Queue[WorkerCommand] | queue.Queue[WorkerCommand] | None = None,
+    parent: int | None = None,
+) -> None:
+    """The worker loop: start the spec's cameras, then analysis rounds over the fresh frames, heartbeats
+    every second and live-reload commands, until `stop` is set (or the supervisor `parent` is gone)."""
+    spec, out = runtime.spec, runtime.out
     for camera in spec.cameras:
         runtime.add(camera)
-
     analysed = inferred = 0
     timings: list[float] = []
     last_beat = 0.0
     try:
         while not stop.is_set():
-            if os.getppid() != parent:
+            if parent is not None and os.getppid() != parent:
                 log.error("supervisor is gone; stopping")
                 break
             _apply_commands(runtime, commands)
             now = time.monotonic()
             if now - last_beat >= 1.0:
-                dropped = sum(p.mailbox.dropped for p in runtime.pipelines.values())
+                feeds = runtime.feeds
+                dropped = sum(f.mailbox.dropped for f in feeds.values())
                 median = statistics.median(timings) if timings else 0.0
-                counts = {cid: (p.counts.analysed, p.counts.skipped) for cid, p in runtime.pipelines.items()}
+                counts = {
+                    cid: (f.pipeline.counts.analysed, f.pipeline.counts.skipped) for cid, f in feeds.items()
+                }
                 out.put(
                     Heartbeat(spec.index, time.time(), analysed, dropped, round(median, 2), inferred, counts)
                 )
-                for reader in runtime.readers.values():
-                    out.put(CameraStatusMsg(spec.index, reader.status()))
+                for feed in feeds.values():
+                    out.put(CameraStatusMsg(spec.index, feed.reader.status()))
                 timings = timings[-50:]
                 last_beat = now
             runtime.ready.wait(timeout=0.5)
             runtime.ready.clear()
-            batch = [(p, f) for p in list(runtime.pipelines.values()) if (f := p.mailbox.take()) is not None]
+            batch = [
+                (f.pipeline, fr) for f in list(runtime.feeds.values()) if (fr := f.mailbox.take()) is not None
+            ]
             if not batch:
                 continue
-            ran, per_frame_ms = analyse_batch(spec.index, batch, detector, out)
-            if ran:
-                timings.append(per_frame_ms)
-                inferred += ran
+            result = analyse_batch(batch, runtime.detector)
+            for outcome in result.outcomes:
+                runtime.send(outcome)
+            if result.inferred:
+                timings.append(result.per_frame_ms)
+                inferred += result.inferred
             analysed += len(batch)
     finally:
         runtime.stop_all()
 
 
-def analyse_batch(
-    worker: int, batch: list[tuple[CameraPipeline, Frame]], detector: Any, out: Queue[WorkerMessage]
-) -> tuple[int, float]:
-    """One round of the worker loop over the fresh frames of its cameras: the motion gate picks the frames
-    that need the detector, the detector runs on those (at `analysis_width`), then every camera's tracker
-    and rules see their frame, with new detections or the camera's last ones. Returns (frames the detector
-    ran on, its milliseconds per frame)."""
-    todo = [(p, f) for p, f in batch if _needs_inference(p, f)]
-    per_frame_ms = 0.0
-    if todo:
-        t0 = time.perf_counter()
-        results = detector.detect([f.analysis_image(p.analysis_width) for p, f in todo])
-        per_frame_ms = (time.perf_counter() - t0) * 1000 / len(todo)
-        for (pipe, _), dets in zip(todo, results, strict=True):
-            pipe.last_dets = dets
-    for pipe, frame in batch:
-        pipe.counts.analysed += 1
-        dets = pipe.last_dets if pipe.last_dets is not None else Detections.empty()
-        _apply_rules(worker, pipe, frame, dets, out)
-    return len(todo), per_frame_ms
-
-
-def _needs_inference(pipe: CameraPipeline, frame: Frame) -> bool:
-    """The motion gate's verdict (a frame it passes over counts as skipped: its detections are reused)."""
-    if not pipe.gate.cfg.enabled:
-        return True
-    if pipe.last_dets is None:  # nothing to reuse yet
-        pipe.gate.reset()
-    tw, th = pipe.gate.thumbnail_size(frame.width, frame.height)
-    infer = pipe.gate.decide(frame.thumbnail(tw, th), frame.ts).infer
-    if not infer:
-        pipe.counts.skipped += 1
-    return infer
-
-
-def _apply_commands(runtime: WorkerRuntime, commands: Queue[WorkerCommand] | None) -> None:
+def _apply_commands(
+    runtime: WorkerRuntime, commands: Queue[WorkerCommand] | queue.Queue[WorkerCommand] | None
+) -> None:
     """Live reload: cameras added, changed (= removed and added) or removed by the supervisor."""
     while commands is not None:
         try:
@@ -289,50 +263,3 @@ def _apply_commands(runtime: WorkerRuntime, commands: Queue[WorkerCommand] | Non
         elif isinstance(cmd, RemoveCamera):
             log.info("camera %s: stopping", cmd.camera_id)
             runtime.remove(cmd.camera_id)
-
-
-CONDITION_REPEAT = 5.0  # seconds between repeats of an unchanged rule condition
-
-
-def _apply_rules(
-    worker: int, pipe: CameraPipeline, frame: Frame, dets: Any, out: Queue[WorkerMessage]
-) -> None:
-    tracked = pipe.tracker.update(dets, frame.ts)
-    image = frame.analysis_image(pipe.analysis_width) if pipe.needs_image else None
-    for index, rule in enumerate(pipe.rules):
-        event = rule.evaluate(FrameContext(pipe.camera.id, frame.ts, tracked, image, pipe.tracker))
-        active = rule.active
-        last = pipe.conditions.get(index)
-        if last is None or last[0] != active or frame.ts - last[1] >= CONDITION_REPEAT:
-            pipe.conditions[index] = (active, frame.ts)
-            out.put(ConditionMsg(worker, pipe.camera.id, rule.event_type, rule.zone, active, frame.ts))
-        if event is None:
-            continue
-        alert_id = new_alert_id()  # chosen here, so the clip that follows later can name its alert
-        try:
-            jpeg: bytes | None = render_snapshot(  # evidence: full resolution, converted now
-                frame.image, event.objects, event.zone_polygon, privacy=pipe.privacy
-            )
-        except Exception:  # a snapshot is evidence, not a precondition: the alert still goes out
-            log.exception("camera %s: snapshot failed", pipe.camera.id)
-            jpeg = None
-        job = None
-        if pipe.ring is not None and pipe.clips is not None:
-            cam = pipe.camera
-            job = ClipJob.plan(
-                alert_id, pipe.ring, frame.seq, frame.ts, cam.clip_pre, cam.clip_post,
-                pipe.clip_dir / f"{alert_id}.mp4", pipe.privacy,
-            )  # fmt: skip
-        plan = ClipPlan(frame.ts - pipe.camera.clip_pre, frame.ts + pipe.camera.clip_post) if job else None
-        out.put(EventMsg(worker, event, jpeg, alert_id=alert_id, clip=plan))  # the alert goes out now
-        if job is not None and pipe.clips is not None:
-            pipe.clips.submit(job)  # ... and its clip once `clip_post` seconds have come in
-
-
-def _load_detector(cfg: DetectorConfig) -> Any:
-    """The backend the model card names (nanodet, yolov5/v8/v11, generic); ModelError if it cannot start."""
-    from sentinel.detect.backends import load_detector
-
-    return load_detector(
-        cfg.model, score_threshold=cfg.score_threshold, nms_iou=cfg.nms_iou, intra_op_threads=cfg.threads
-    )

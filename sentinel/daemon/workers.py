@@ -45,6 +45,16 @@ def plan_workers(cameras: list[CameraConfig], requested: int) -> list[list[Camer
     return [s for s in shares if s]
 
 
+@dataclass(frozen=True)
+class PoolSummary:
+    """The workers at a glance, for the daemon's health message."""
+
+    alive: int
+    total: int
+    restarts: int
+    failed: int
+
+
 class WorkerPool:
     def __init__(
         self,
@@ -134,6 +144,14 @@ class WorkerPool:
         handle.spec = replace(handle.spec, cameras=cameras)
         if handle.commands is not None and handle.process is not None and handle.process.is_alive():
             handle.commands.put(cmd)
+
+    def summary(self) -> PoolSummary:
+        return PoolSummary(
+            alive=sum(1 for h in self.handles if h.process is not None and h.process.is_alive()),
+            total=len(self.handles),
+            restarts=sum(h.restarts for h in self.handles),
+            failed=sum(1 for h in self.handles if h.failed),
+        )
 
     def least_loaded(self) -> int:
         """A worker for a new camera: a new process while under the limit and all have cameras."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sentinel.config.models import MotionGateConfig
+from sentinel.detect.settings import MotionGateConfig
 
 
 @dataclass(frozen=True)

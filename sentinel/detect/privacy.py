@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from sentinel.config.models import CameraConfig
-
 BLOCK = 16
 GROW = 8
 Polygon = Sequence[tuple[float, float]]
+
+
+class MaskedView(Protocol):
+    """Anything that names a view's privacy masks (a camera entry does)."""
+
+    @property
+    def privacy_masks(self) -> Sequence[Polygon]: ...
 
 
 def mask_pixels(height: int, width: int, polygons: Sequence[Polygon]) -> np.ndarray:
@@ -87,7 +93,7 @@ class PrivacyMask:
 _known: dict[tuple[tuple[tuple[float, float], ...], ...], PrivacyMask] = {}
 
 
-def privacy_mask_of(camera: CameraConfig) -> PrivacyMask:
+def privacy_mask_of(camera: MaskedView) -> PrivacyMask:
     """The camera's `privacy_masks` as a PrivacyMask (empty when it has none); one per distinct mask set."""
     key = tuple(tuple((float(x), float(y)) for x, y in poly) for poly in camera.privacy_masks)
     mask = _known.get(key)
@@ -98,7 +104,7 @@ def privacy_mask_of(camera: CameraConfig) -> PrivacyMask:
     return mask
 
 
-def apply_privacy_masks(image: np.ndarray, camera: CameraConfig) -> np.ndarray:
+def apply_privacy_masks(image: np.ndarray, camera: MaskedView) -> np.ndarray:
     """A copy of `image` (BGR, H×W×3) with the camera's privacy masks blacked out; the image itself when the
     camera has none. For anything shown outside the worker: the console's live snapshot, exports."""
     return privacy_mask_of(camera).masked_copy(image)

@@ -7,8 +7,8 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
-from sentinel.config.models import Zone
 from sentinel.detect.detections import Detections
+from sentinel.detect.settings import Zone
 
 
 class ZoneArea:

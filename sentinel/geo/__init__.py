@@ -1,1 +1,5 @@
-"""Geography: grid cells, homography geolocation, placement of an event on the ground."""
+"""Geography: grid cells and their file, the GridCode value, homography geolocation, placement of an event."""
+
+from sentinel.fields.grid_code import GridCode
+
+__all__ = ["GridCode"]

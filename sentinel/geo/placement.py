@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 def alert_grid(cell: GridCell) -> AlertGrid:
     return AlertGrid(
-        street=cell.code[:9],
-        community=cell.code[:12] if len(cell.code) >= 12 else None,
+        street=cell.street_code,
+        community=cell.community_code,
         grid=cell.code,
         name=cell.name,
     )

@@ -18,10 +18,11 @@ import av.error
 import cv2
 import numpy as np
 
-from sentinel.config.models import CameraConfig, DecodeMode
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.errors import StreamEnded, StreamStalled, describe_error
-from sentinel.ingest.source import SourceError, file_path, mask_secrets, mask_url, resolve
+from sentinel.ingest.settings import DecodeMode, StreamSettings
+from sentinel.ingest.source import SourceError, mask_url
+from sentinel.ingest.sources import Playback, Source, open_spec, source_for
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +165,12 @@ class StreamReader(threading.Thread):
 
     def __init__(
         self,
-        camera: CameraConfig,
+        camera: StreamSettings,
         on_frame: Callable[[Frame], None],
         on_status: Callable[[ReaderStatus], None],
         backoff: Backoff | None = None,
         on_packet: Callable[[av.Packet], None] | None = None,
+        media_origin: float | None = None,
     ) -> None:
         super().__init__(name=f"reader-{camera.id}", daemon=True)
         self.camera = camera
@@ -187,8 +189,10 @@ class StreamReader(threading.Thread):
         self._seq = 0
         self._corrupt_run = 0  # consecutive packets the decoder rejected
         self._mode = "keyframes" if camera.decode is DecodeMode.keyframes else "all"
-        self._secrets: list[str] = []
-        self._media_clock = time.time()  # fast file replay: frame time = this origin + media time played
+        self._source: Source | None = None  # the camera's source kind, chosen again at each open
+        # fast file replay: frame time = this origin + media time played; `media_origin` (epoch seconds of the
+        # file's first frame, e.g. its creation_time) makes file replays report media time, not wall time
+        self._media_clock = media_origin if media_origin is not None else time.time()
         self._media_played = 0.0  # media seconds of earlier passes (loops) and segments
 
     # ---------------------------------------------------------------- control
@@ -224,7 +228,11 @@ class StreamReader(threading.Thread):
                 if finished:
                     break
             except Exception as exc:  # every failure is a status, never a dead thread
-                message = mask_secrets(describe_error(exc, self._masked()), self._secrets)
+                message = (
+                    self._source.describe_error(exc)
+                    if self._source is not None
+                    else describe_error(exc, self._masked())
+                )
                 log.warning("camera %s: %s", self.camera.id, message)
                 self._set_state(CameraState.offline, message)
             if self._stop_event.is_set():
@@ -238,43 +246,36 @@ class StreamReader(threading.Thread):
 
     def _read_once(self) -> bool:
         """Open the source and read until it fails; True when a non-looping file has been read to its end."""
+        self._source = None  # until chosen: an unknown scheme is described without it (an offline status)
+        source = self._source = source_for(self.camera.source, camera_id=self.camera.id)
         try:
-            url, self._secrets = resolve(self.camera.source)
+            spec = source.prepare(self.camera)
         except SourceError as exc:
             raise SourceError(f"{self._masked()}: {exc}") from None
-        path = file_path(url)
-        if path is not None and not path.is_file():
-            raise FileNotFoundError(f"{self._masked()}: no such file")
+        playback = source.playback(self.camera)
         if self._state is not CameraState.offline:
             self._set_state(CameraState.connecting, self._error)
-        options = (
-            {}
-            if path is not None
-            else {"rtsp_transport": self.camera.rtsp_transport, "rtsp_flags": "prefer_tcp"}
-        )
-        if path is None and self.camera.rtsp_transport == "udp":
-            options.pop("rtsp_flags")
-        target = str(path) if path is not None else url
-        timeout = (self.camera.open_timeout, min(self.camera.read_timeout, self.camera.stall_timeout))
-        with av.open(target, options=options, timeout=timeout) as container:
+        with open_spec(spec) as container:
             if not container.streams.video:
                 raise av.error.InvalidDataError(1094995529, "no video stream in source")
             stream = container.streams.video[0]
             stream.thread_count = self.decode_threads
             stream.thread_type = self.thread_type
             while not self._stop_event.is_set():
-                self._demux(container, stream, is_file=path is not None)
+                self._demux(container, stream, playback)
                 if self._stop_event.is_set():
                     return True  # asked to stop: not a stream failure
-                if path is None:
+                if playback.live:
                     raise StreamEnded("stream ended (the server closed it)")
-                if not self.camera.loop:
+                if not playback.loop:
                     self._set_state(CameraState.stopped)
                     return True
                 container.seek(0)  # loop a file: replay and demo sources
         return False
 
-    def _demux(self, container: av.container.InputContainer, stream: av.VideoStream, is_file: bool) -> None:
+    def _demux(
+        self, container: av.container.InputContainer, stream: av.VideoStream, playback: Playback
+    ) -> None:
         interval = 1.0 / self.camera.analyze_fps
         next_due: float | None = None
         last_key_t: float | None = None
@@ -309,7 +310,7 @@ class StreamReader(threading.Thread):
                         self._media_played += last_media - t0_media + interval
                     t0_media, t0_wall, next_due = t, time.monotonic(), None
                 last_media = t
-                if is_file and self.camera.realtime:
+                if playback.paced:
                     delay = (t - t0_media) - (time.monotonic() - t0_wall)
                     if delay > 0 and self._stop_event.wait(delay):
                         return
@@ -319,7 +320,7 @@ class StreamReader(threading.Thread):
                 next_due = (
                     t + interval if next_due is None or t - next_due > interval else next_due + interval
                 )
-                self._deliver(frame, t - t0_media, is_file)
+                self._deliver(frame, t - t0_media, playback)
                 last_delivery = time.monotonic()
         if t0_media is not None:  # end of a pass: the next pass (loop) continues the media clock
             self._media_played += last_media - t0_media + 1.0 / max(float(stream.average_rate or 25), 1.0)
@@ -337,13 +338,11 @@ class StreamReader(threading.Thread):
         self._corrupt_run = 0
         return frames
 
-    def _deliver(self, frame: av.VideoFrame, media_elapsed: float, is_file: bool) -> None:
+    def _deliver(self, frame: av.VideoFrame, media_elapsed: float, playback: Playback) -> None:
         now = time.time()
-        ts = (
-            self._media_clock + self._media_played + media_elapsed
-            if is_file and not self.camera.realtime
-            else now
-        )
+        # a file read faster than real time is stamped in media time; live and paced sources in wall time
+        media_time = not playback.live and not playback.paced
+        ts = self._media_clock + self._media_played + media_elapsed if media_time else now
         if self._last_frame_at is not None:
             gap = max(ts - self._last_frame_at, 1e-3)
             self._fps = 1.0 / gap if self._fps == 0 else 0.8 * self._fps + 0.2 / gap

@@ -1,8 +1,9 @@
-"""One-off stream access for technicians: grab a frame, measure a stream, draw a coordinate overlay.
+"""One-off stream access for technicians: grab a frame, measure a stream, write a picture (the coordinate
+overlay is drawn by `sentinel.detect.annotate.draw_overlay`).
 
-Streams are opened like the reader opens them (`rtsp_transport`, `prefer_tcp`, open/read timeouts from the
-camera's settings), so what works here works in `sentinel run`.  Errors are the reader's av/OS errors; turn
-them into one line with `errors.describe_error` and `source.mask_secrets`.
+Streams are opened through the same source kinds as the reader's (`sources.source_for`: the kind's options,
+open/read timeouts from the camera's settings), so what works here works in `sentinel run`.  Errors are the
+reader's av/OS errors; turn them into one line with the source's `describe_error`.
 """
 
 from __future__ import annotations
@@ -17,22 +18,7 @@ import av.error
 import cv2
 import numpy as np
 
-from sentinel.config.models import CameraConfig, Zone
-from sentinel.ingest.source import file_path
-
-
-def open_stream(url: str, camera: CameraConfig) -> Any:
-    """`av.open` with the reader's options: TCP (or UDP) transport, open and read timeouts."""
-    path = file_path(url)
-    if path is not None:
-        if not path.is_file():
-            raise FileNotFoundError(str(path))
-        return av.open(str(path))
-    options: dict[str, str] = {"rtsp_transport": camera.rtsp_transport}
-    if camera.rtsp_transport == "tcp":
-        options["rtsp_flags"] = "prefer_tcp"
-    timeout = (camera.open_timeout, min(camera.read_timeout, camera.stall_timeout))
-    return av.open(url, options=options, timeout=timeout)
+from sentinel.ingest.sources import Source, StreamOptions, open_source
 
 
 def _video_stream(container: Any) -> Any:
@@ -43,10 +29,10 @@ def _video_stream(container: Any) -> Any:
     return stream
 
 
-def grab_frame(url: str, camera: CameraConfig, max_seconds: float = 15.0) -> np.ndarray:
+def grab_frame(source: Source, settings: StreamOptions, max_seconds: float = 15.0) -> np.ndarray:
     """The first decodable frame (BGR uint8) of the stream; raises TimeoutError after `max_seconds`."""
     deadline = time.monotonic() + max_seconds
-    with open_stream(url, camera) as container:
+    with open_source(source, settings) as container:
         stream = _video_stream(container)
         for packet in container.demux(stream):
             if time.monotonic() > deadline:
@@ -82,7 +68,7 @@ class StreamInfo:
 
 
 def inspect_stream(
-    url: str, camera: CameraConfig, max_seconds: float = 8.0, keyframes_wanted: int = 3
+    source: Source, settings: StreamOptions, max_seconds: float = 8.0, keyframes_wanted: int = 3
 ) -> StreamInfo:
     """Read the stream until `keyframes_wanted` keyframes (or `max_seconds`): codec, size, fps and GOP.
 
@@ -94,7 +80,7 @@ def inspect_stream(
     packet_times: list[float] = []
     decoded = 0
     width = height = 0
-    with open_stream(url, camera) as container:
+    with open_source(source, settings) as container:
         stream = _video_stream(container)
         stream.codec_context.skip_frame = "NONKEY"
         for packet in container.demux(stream):
@@ -162,66 +148,6 @@ def suggest_decode(gop_seconds: float | None) -> DecodeSuggestion:
         1.0,
         f"keyframes only every {gop_seconds:.1f} s: too sparse, decode every frame and sample 1 fps",
     )
-
-
-# ---------------------------------------------------------------- overlay
-
-_GRID = (255, 255, 255)
-_GRID_MAJOR = (0, 255, 255)
-_ZONE_COLOURS = [(0, 200, 255), (255, 120, 0), (0, 220, 0), (255, 0, 200), (0, 80, 255), (200, 200, 0)]
-
-
-def _text(
-    image: np.ndarray, text: str, org: tuple[int, int], scale: float, colour: tuple[int, int, int]
-) -> None:
-    thickness = max(1, round(scale * 2))
-    x, y = org
-    for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1), (0, 2)):  # a dark halo: readable on any background
-        cv2.putText(
-            image, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA
-        )
-    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
-
-
-def draw_overlay(image: np.ndarray, zones: list[Zone] | None = None, step: float | None = 0.1) -> np.ndarray:
-    """A copy of `image` with a normalised coordinate grid (labels along the top and left edges) and zones.
-
-    Grid lines sit at every `step` of the width and height (0.5 highlighted); a zone is drawn as its outline,
-    lightly filled, with its name at its first point, so polygon coordinates can be read off the picture.
-    """
-    out = image.copy()
-    h, w = out.shape[:2]
-    scale = max(0.35, min(w, h) / 1000)
-    labels: list[tuple[str, tuple[int, int], float, tuple[int, int, int]]] = []
-    steps = round(1 / step) if step else 0
-    for i in range(1, steps):
-        value = round(i * (step or 0), 6)
-        major = abs(value - 0.5) < 1e-9
-        colour = _GRID_MAJOR if major else _GRID
-        x, y = round(value * (w - 1)), round(value * (h - 1))
-        cv2.line(out, (x, 0), (x, h - 1), colour, 2 if major else 1)
-        cv2.line(out, (0, y), (w - 1, y), colour, 2 if major else 1)
-        labels.append((f"{value:g}", (x + 3, round(36 * scale)), scale * 0.8, colour))
-        labels.append((f"{value:g}", (3, y - 4), scale * 0.8, colour))
-    if zones:
-        polygons = [
-            np.array([[round(x * (w - 1)), round(y * (h - 1))] for x, y in zone.polygon], np.int32)
-            for zone in zones
-        ]
-        fill = out.copy()
-        for i, pts in enumerate(polygons):
-            cv2.fillPoly(fill, [pts], _ZONE_COLOURS[i % len(_ZONE_COLOURS)])
-        out = cv2.addWeighted(fill, 0.25, out, 0.75, 0)
-        for i, (zone, pts) in enumerate(zip(zones, polygons, strict=True)):
-            colour = _ZONE_COLOURS[i % len(_ZONE_COLOURS)]
-            cv2.polylines(out, [pts], True, colour, max(2, round(scale * 3)), cv2.LINE_AA)
-            x0, y0 = (int(v) for v in pts[0])
-            labels.append(
-                (zone.name, (min(x0 + 4, w - 10), min(max(y0 - 6, 14), h - 4)), scale * 0.9, colour)
-            )
-    for text, org, size, colour in labels:  # text last, on top of lines and fills
-        _text(out, text, org, size, colour)
-    return out
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}

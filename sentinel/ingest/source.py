@@ -1,12 +1,11 @@
-"""Stream sources: `${ENV}` expansion, password masking, and telling files from network streams."""
+"""Source text helpers every source kind uses: `${ENV}` expansion and password masking (kinds: `sources/`)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from sentinel.config.models import expand_env
+from sentinel.fields import expand_env
 
 _USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/]*)(?::[^@/]*)?@")
 
@@ -42,12 +41,3 @@ def resolve(source: str) -> tuple[str, list[str]]:
     if parts is not None and parts.password:
         secrets += [parts.password, unquote(parts.password)]
     return url, secrets
-
-
-def file_path(url: str) -> Path | None:
-    """The local path for `file://` URLs and plain paths, else None (a network stream)."""
-    if url.startswith("file://"):
-        return Path(unquote(url[len("file://") :]))
-    if "://" not in url:
-        return Path(url)
-    return None

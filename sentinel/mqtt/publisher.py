@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
-from sentinel.alerts.store import AlertStore
+from sentinel.mqtt.topics import TopicError, Topics
+from sentinel.storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +60,19 @@ class MqttPublisher:
     def __init__(
         self,
         address: BrokerAddress,
-        prefix: str,
-        store: AlertStore,
+        topics: Topics | str,
+        store: Outbox,
         client_id: str,
         username: str | None = None,
         password: str | None = None,
         keepalive: int = 30,
         max_inflight: int = 20,
         tls: TlsOptions | None = None,
-        status_suffix: str = "status",
+        node_id: str | None = None,
     ) -> None:
         self.address = address
-        self.status_suffix = status_suffix  # `status`; on a node of several `nodes/<id>/status`
-        self.prefix = prefix
+        self.topics = topics if isinstance(topics, Topics) else Topics(topics)
+        self.status_topic = self.topics.own_status(node_id)  # the last will: the site's, or this node's
         self.store = store
         self.max_inflight = max_inflight
         self.connected = threading.Event()
@@ -152,10 +153,6 @@ class MqttPublisher:
             log.warning("%s; retrying", error)
         self.last_error = error
 
-    @property
-    def status_topic(self) -> str:
-        return f"{self.prefix}/{self.status_suffix}"
-
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
@@ -188,9 +185,15 @@ class MqttPublisher:
 
     # ---------------------------------------------------------------- retained status
 
-    def set_retained(self, topic_suffix: str, payload: dict[str, object] | str) -> None:
-        """Publish a retained status (latest wins); it is replayed after every reconnect."""
-        topic = f"{self.prefix}/{topic_suffix}"
+    def _checked(self, topic: str) -> str:
+        if not self.topics.owns(topic):
+            raise TopicError(f"{topic[:200]!r} is not a topic of the contract under {self.topics.prefix}")
+        return topic
+
+    def set_retained(self, topic: str, payload: dict[str, object] | str) -> None:
+        """Publish a retained status on `topic` (built by `self.topics`; latest wins); it is replayed after
+        every reconnect."""
+        topic = self._checked(topic)
         data = (
             payload.encode() if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False).encode()
         )
@@ -199,9 +202,9 @@ class MqttPublisher:
         if self.connected.is_set():
             self.client.publish(topic, data, qos=1, retain=True)
 
-    def clear_retained(self, topic_suffix: str) -> None:
+    def clear_retained(self, topic: str) -> None:
         """Remove a retained status (an empty retained payload deletes it on the broker)."""
-        topic = f"{self.prefix}/{topic_suffix}"
+        topic = self._checked(topic)
         with self._retained_lock:
             self._retained.pop(topic, None)
         if self.connected.is_set():

@@ -1,15 +1,22 @@
-"""Database engine and schema migrations (SQLAlchemy 2 + Alembic), SQLite (WAL) or PostgreSQL."""
+"""Database engine and schema migrations (SQLAlchemy 2 + Alembic), SQLite (WAL) or PostgreSQL, and
+`open_database`: the one way every part (daemon, console, CLI) opens the configured database."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from sentinel.fields.env import expand_env
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x53454E54  # "SENT": the advisory lock held while migrating on PostgreSQL
@@ -60,13 +67,126 @@ def migrate(engine: Engine) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    # two processes starting at once (daemon, console, CLI) migrate one after the other
+    with _sqlite_migration_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            # two processes starting at once (daemon, console, CLI) migrate one after the other
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
 
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """SQLite has no advisory lock and runs Alembic's DDL outside a transaction: an exclusive lock on a file
+    beside the database stands in for PostgreSQL's (nothing to lock for other dialects or `:memory:`)."""
+    file = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not file or file == ":memory:":
+        yield
+        return
+    with open(f"{file}.migrate-lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened; the message says why, ready to show to the user."""
+
+
+class DatabaseUrlError(DatabaseError):
+    """`database.url` itself is wrong (not a URL, an unset `${VAR}`): a configuration error."""
+
+
+class DatabaseMissing(DatabaseError):
+    """Asked to open an existing SQLite database (create=False) and there is no file."""
+
+
+class DatabaseSettings(Protocol):
+    """What open_database reads from the `database:` settings (sentinel.storage.settings.DatabaseConfig)."""
+
+    @property
+    def url(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Database:
+    """An open, migrated database: the engine and the session factory every part shares."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        try:
+            migrate(self.engine)
+        except Exception as exc:
+            raise DatabaseError(
+                f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}"
+            ) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
+
+
+def open_database(
+    url_or_config: str | DatabaseSettings | None,
+    data_dir: Path,
+    *,
+    create: bool = True,
+    upgrade: bool = True,
+) -> Database:
+    """Open the configured database: `${VAR}` references expanded, SQLite (WAL) under `data_dir` when no URL
+    is set, PostgreSQL through psycopg 3, the schema migrated to the newest revision.
+
+    `create=False` refuses to create a new SQLite file (a command that only reads what `sentinel run` wrote);
+    `upgrade=False` leaves the schema as it is (call `Database.migrate` once the caller has checked the
+    dialect). Every failure is a DatabaseError with a message for the user; nothing is left open on failure."""
+    url = url_or_config if url_or_config is None or isinstance(url_or_config, str) else url_or_config.url
+    try:
+        resolved = expand_env(url) if url else sqlite_url(data_dir)
+    except KeyError as exc:
+        raise DatabaseUrlError(f"database.url: environment variable {exc.args[0]} is not set") from None
+    try:
+        parsed = make_url(driver_url(resolved))
+    except Exception:
+        raise DatabaseUrlError("database.url is not a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        file = parsed.database or ""
+        if file not in ("", ":memory:"):
+            if not create and not Path(file).is_file():
+                raise DatabaseMissing(
+                    f"no database at {file} (has `sentinel run` ever started with this config?)"
+                )
+            if url is None:
+                data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = make_engine(resolved)
+    except Exception as exc:
+        raise DatabaseError(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}") from None
+    database = Database(engine, session_factory(engine))
+    if upgrade:
+        try:
+            database.migrate()
+        except DatabaseError:
+            engine.dispose()
+            raise
+    return database
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]

@@ -30,18 +30,20 @@ import httpx
 import pytest
 
 from sentinel.alerts.schema import Alert, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
-from sentinel.alerts.snapshot import SnapshotStore, render_snapshot
+from sentinel.alerts.snapshot import SnapshotStore
 from sentinel.alerts.store import AlertStore
 from sentinel.cases.engine import CaseEngine
 from sentinel.cases.roster import load_roster
+from sentinel.cases.routing import routing_for
 from sentinel.config.event_types import effective_event_types
 from sentinel.config.models import SentinelConfig
 from sentinel.console.app import create_app
 from sentinel.console.deps import ConsoleDeps
-from sentinel.console.engine_actions import EngineActions, routing_for
+from sentinel.console.engine_actions import EngineActions
 from sentinel.console.live import LiveFeed
 from sentinel.console.server import ConsoleServer
-from sentinel.geo.cells import load_cells
+from sentinel.geo.grid_file import load_cells
+from sentinel.pipeline.snapshot import render_snapshot
 from sentinel.storage.db import make_engine, migrate, session_factory, sqlite_url
 from tests.support.footage import REPO_ROOT, vtest_h264, vtest_path
 
@@ -136,7 +138,7 @@ class ConsoleWorld:
         """File a stored alert as the daemon's intake does: a case waiting for review, or joined to the open
         case of its type at the same place; returns the case id."""
         grid = alert.grid.grid if alert.grid else None
-        return self.engine.on_alert(alert, routing_for(self.deps.roster, grid)).case_id
+        return self.engine.on_alert(alert, routing_for(grid, self.deps.roster)).case_id
 
     def publish_alert(self, alert: Alert) -> None:
         self.live.publish("alert", alert.model_dump(mode="json", by_alias=True))

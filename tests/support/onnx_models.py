@@ -173,3 +173,26 @@ def generic_model(
         helper.make_tensor_value_info(names[2], dtype, shapes[2]),
     ]
     return _save(path, nodes, [_image_input(input_name, size, batch)], outputs, metadata, opset)
+
+
+def constant_output_model(
+    path: Path,
+    value: np.ndarray,
+    *,
+    size: tuple[int, int] = (64, 64),
+    input_name: str = "image",
+    output_name: str = "detections",
+    opset: int = 17,
+) -> Path:
+    """One float32 output that is always `value` (any shape), for a detector kind with its own output
+    layout; the image input (fixed batch 1) is consumed as its mean times zero."""
+    value = np.asarray(value, dtype=np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", [input_name], ["image_mean"], axes=[0, 1, 2, 3], keepdims=0),
+        _const("zero_f", np.array(0.0, np.float32)),
+        helper.make_node("Mul", ["image_mean", "zero_f"], ["nothing"]),
+        _const("value_c", value),
+        helper.make_node("Add", ["value_c", "nothing"], [output_name]),
+    ]
+    output = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, list(value.shape))
+    return _save(path, nodes, [_image_input(input_name, size, 1)], [output], None, opset)

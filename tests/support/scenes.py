@@ -67,8 +67,7 @@ def vtest_detections(fps: float = 2.0) -> tuple[tuple[Detections, ...], list[str
     """What the shipped detector (NanoDet, the real model) sees in each sampled vtest frame, and its classes.
     Composited objects are not of a class rules ignore, so scenes built on vtest reuse these. Cached on disk
     under var/cache/footage/, keyed by the model file's hash (the first run takes ~5-10 s)."""
-    from sentinel.detect.model_card import load_model_card
-    from sentinel.detect.nanodet import load_detector
+    from sentinel.detect.detectors import load_model_card, load_nanodet
 
     card_path = REPO_ROOT / "models" / "nanodet-g-416.yaml"
     card = load_model_card(card_path)
@@ -79,7 +78,7 @@ def vtest_detections(fps: float = 2.0) -> tuple[tuple[Detections, ...], list[str
         rows = np.split(data["rows"], data["ends"][:-1])
         dets = tuple(Detections(r[:, :4].copy(), r[:, 4].copy(), r[:, 5].astype(np.int32)) for r in rows)
         return dets, list(card.classes)
-    detector = load_detector(card_path)
+    detector = load_nanodet(card_path)
     dets = tuple(detector.detect(list(vtest_frames(fps))))
     rows = [np.column_stack([d.xyxy, d.score, d.class_id]).astype(np.float32) for d in dets]
     CACHE_DIR.mkdir(parents=True, exist_ok=True)

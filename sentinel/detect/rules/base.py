@@ -1,14 +1,39 @@
-"""What every rule shares: the event it emits and the debounce/cooldown episode logic."""
+"""What every rule shares: its parameters' common fields, what it may use, the event it emits, the `Rule`
+protocol, and the debounce/cooldown episode logic."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from pydantic import Field
 
 from sentinel.detect.detections import Detections
 from sentinel.detect.tracker import IouTracker
+from sentinel.fields import Seconds, Strict
+
+
+class RuleParams(Strict):
+    """The fields every rule kind's parameter model starts with. A kind's model adds
+    `kind: Literal["<kind>"]` (the tag of the config's `rules:` union) and its own parameters."""
+
+    if TYPE_CHECKING:  # declared for the type checker only: each kind declares its Literal (field order)
+        kind: str
+
+    event_type: str
+    zone: str | None = Field(default=None, description="zone name; unset: the whole frame")
+    cooldown: Seconds = Field(default=300.0, description="after an alert, stay quiet this long")
+
+
+@dataclass(frozen=True)
+class RuleEnv:
+    """What a rule may need besides its own parameters."""
+
+    camera_id: str
+    class_names: list[str]  # the detector's classes, index = class id
+    state_dir: Path | None = None  # per-camera folder for lasting state (e.g. a reference view); None: memory
 
 
 @dataclass(frozen=True)
@@ -48,9 +73,13 @@ class FrameContext:
 
 
 class Rule(Protocol):
+    """What the pipeline needs of a rule. `uses_image`: False when the rule reads only the tracked boxes, so
+    the analysis picture need not be converted for a camera whose rules all say so."""
+
     kind: str
     event_type: str
     zone: str | None
+    uses_image: bool
 
     def evaluate(self, ctx: FrameContext) -> RuleEvent | None: ...
 

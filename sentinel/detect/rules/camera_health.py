@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
+from pydantic import Field, field_validator
 
-from sentinel.config.models import CameraHealthRule, HealthCheck
-from sentinel.detect.background import (
-    ReferenceView,
+from sentinel.detect.image_structure import (
     Structure,
     StructureDiff,
     downscale,
@@ -35,10 +34,11 @@ from sentinel.detect.background import (
     small_grey,
     translate,
 )
-from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent
+from sentinel.detect.reference_view import ReferenceView
+from sentinel.detect.rules.base import Episode, FrameContext, RuleEnv, RuleEvent, RuleParams
+from sentinel.fields import Seconds
 
 if TYPE_CHECKING:
-    from sentinel.detect.rules import RuleEnv
     from sentinel.detect.zones import ZoneArea
 
 WIDTH = 320  # blocked / moved analysis width
@@ -48,6 +48,34 @@ BLOCKS = (8, 6)  # columns, rows of the block grid for "blocked"
 MATCH = 0.5  # share of agreeing structure below which the view is not the reference's as it stands
 SHIFT_EXPLAINS = 0.35  # ... and agreement once shifted back, above which it is the same view, displaced
 DIFFERENT = 0.25  # agreement below which (no shift explaining it) the view is another one: turned, zoomed
+
+
+HealthCheck = Literal["blocked", "moved", "blurred"]
+ALL_HEALTH_CHECKS: tuple[HealthCheck, ...] = ("blocked", "moved", "blurred")
+
+
+class CameraHealthParams(RuleParams):
+    """The view is blocked/covered, moved, or defocused for `min_duration` (camera_tampered)."""
+
+    kind: Literal["camera_health"]
+    checks: list[HealthCheck] = Field(default_factory=lambda: list(ALL_HEALTH_CHECKS), min_length=1)
+    min_duration: Seconds = 30.0
+    blocked_area: float = Field(
+        default=0.6, gt=0, le=1, description="blocked: share of the view whose structure has gone"
+    )
+    max_shift: float = Field(
+        default=0.02, gt=0, lt=0.5, description="moved: displacement from the reference, share of the width"
+    )
+    min_sharpness: float = Field(
+        default=0.4, gt=0, lt=1, description="blurred: sharpness below this fraction of the reference's"
+    )
+
+    @field_validator("zone")
+    @classmethod
+    def _whole_view(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError("camera_health checks the whole view: remove `zone`")
+        return v
 
 
 @dataclass(frozen=True)
@@ -94,7 +122,7 @@ class CameraHealth:
     uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
     ORDER: tuple[HealthCheck, ...] = ("blocked", "moved", "blurred")
 
-    def __init__(self, cfg: CameraHealthRule, area: ZoneArea, env: RuleEnv) -> None:
+    def __init__(self, cfg: CameraHealthParams, area: ZoneArea, env: RuleEnv) -> None:
         self.cfg = cfg
         self.event_type = cfg.event_type
         self.zone: str | None = None  # the whole view, always

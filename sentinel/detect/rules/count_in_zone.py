@@ -24,24 +24,63 @@ Examples (under a camera's `rules:` in cameras.yaml):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from sentinel.config.models import CountInZoneRule
 from sentinel.detect.detections import Detections
-from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent, SeenObject
+from sentinel.detect.rules.base import Episode, FrameContext, RuleEnv, RuleEvent, RuleParams, SeenObject
 from sentinel.detect.zones import ZoneArea
+from sentinel.fields import Seconds
 
-if TYPE_CHECKING:
-    from sentinel.detect.rules import RuleEnv
+
+class CountInZoneParams(RuleParams):
+    """Fires when the objects of `classes` in the zone reach the minimums for `min_duration`.
+
+    `min_count` counts all `classes` together (a crowd: `classes: [person]`, `min_count: 10`; a bike pile:
+    `classes: [bicycle, motorcycle]`, `min_count: 8`); `min_per_class` sets a minimum for each class
+    (`min_per_class: {bicycle: 5, motorcycle: 3}`; `classes` then defaults to its keys). Both set: both hold.
+    """
+
+    kind: Literal["count_in_zone"]
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_count: int | None = Field(default=None, ge=1, description="all `classes` together")
+    min_per_class: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="a minimum for each named class"
+    )
+    min_duration: Seconds = 10.0
+    min_score: float = Field(default=0.35, gt=0, lt=1)
+    clear_ratio: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="the condition is over once a count drops below ratio × its minimum",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _classes_from_minimums(cls, data: Any) -> Any:
+        # `min_per_class: {bicycle: 5}` alone should not silently keep the default `classes: [person]`
+        if isinstance(data, dict) and "classes" not in data and isinstance(data.get("min_per_class"), dict):
+            return {**data, "classes": list(data["min_per_class"])}
+        return data
+
+    @model_validator(mode="after")
+    def _has_minimum(self) -> CountInZoneParams:
+        if self.min_count is None and not self.min_per_class:
+            raise ValueError("set min_count (all classes together), min_per_class (each class), or both")
+        for name in self.min_per_class:
+            if name not in self.classes:
+                raise ValueError(f"min_per_class names {name!r}, which is not in classes {self.classes}")
+        return self
 
 
 class CountInZone:
     kind = "count_in_zone"
     uses_image = False  # boxes only: the worker need not convert the picture for it
 
-    def __init__(self, cfg: CountInZoneRule, area: ZoneArea, env: RuleEnv) -> None:
+    def __init__(self, cfg: CountInZoneParams, area: ZoneArea, env: RuleEnv) -> None:
         class_names = env.class_names
         unknown = [c for c in cfg.classes if c not in class_names]
         if unknown:

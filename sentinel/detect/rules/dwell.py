@@ -40,19 +40,17 @@ same spot within `max_gap` are taken for one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from sentinel.config.models import DwellRule
 from sentinel.detect.detections import Detections
-from sentinel.detect.rules.base import FrameContext, RuleEvent, SeenObject
+from sentinel.detect.rules.base import FrameContext, RuleEnv, RuleEvent, RuleParams, SeenObject
 from sentinel.detect.rules.count_in_zone import seen_object, seen_objects, zone_polygon
 from sentinel.detect.tracker import Track, iou_matrix
 from sentinel.detect.zones import ZoneArea
-
-if TYPE_CHECKING:
-    from sentinel.detect.rules import RuleEnv
+from sentinel.fields import Seconds
 
 # Stricter than the tracker's own 0.3: a lost stay is re-acquired only by a box at the same place, not by a
 # neighbour or a passer-by overlapping it.
@@ -61,6 +59,40 @@ REACQUIRE_IOU = 0.5
 # stopped: less than half of the smaller box overlaps the other. A box shrunk by someone walking in front of a
 # parked car, or shifted by detector jitter, moves the tracker's anchor but stays on the spot.
 SAME_SPOT = 0.5
+
+
+class DwellParams(RuleParams):
+    """An object of `classes` stays stationary in the zone for `min_duration` (parking, stalls).
+
+    With `with_classes`, only while an object of those classes stays near it (a vendor at a stall)."""
+
+    kind: Literal["dwell"]
+    classes: list[str] = Field(min_length=1)
+    min_duration: Seconds = 120.0
+    min_score: float = Field(default=0.35, gt=0, lt=1)
+    with_classes: list[str] = Field(
+        default_factory=list, description="companions that must stay near the object (e.g. [person])"
+    )
+    with_within: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="near = the gap between the boxes is at most this many object sizes (its box's longer side)",
+    )
+    max_gap: Seconds = Field(
+        default=30.0,
+        description="an object or companion unseen up to this long (missed, occluded) and back in place "
+        "is the same stay",
+    )
+
+    @model_validator(mode="after")
+    def _companions(self) -> DwellParams:
+        both = [c for c in self.with_classes if c in self.classes]
+        if both:
+            raise ValueError(f"class {both[0]!r} is in both classes and with_classes")
+        if "with_within" in self.model_fields_set and not self.with_classes:
+            raise ValueError("with_within needs with_classes (the companions it measures)")
+        return self
 
 
 @dataclass(eq=False)  # identity: two stays are never "equal", even at the same place
@@ -104,7 +136,7 @@ class Dwell:
     kind = "dwell"
     uses_image = False  # boxes only: the worker need not convert the picture for it
 
-    def __init__(self, cfg: DwellRule, area: ZoneArea, env: RuleEnv) -> None:
+    def __init__(self, cfg: DwellParams, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names
         unknown = [c for c in [*cfg.classes, *cfg.with_classes] if c not in names]
         if unknown:

@@ -28,23 +28,54 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, field_validator
 
-from sentinel.config.models import LineCrossingRule
-from sentinel.detect.rules.base import FrameContext, RuleEvent, SeenObject
+from sentinel.detect.rules.base import FrameContext, RuleEnv, RuleEvent, RuleParams, SeenObject
 from sentinel.detect.rules.count_in_zone import seen_object, zone_polygon
 from sentinel.detect.zones import ZoneArea
-
-if TYPE_CHECKING:
-    from sentinel.detect.rules import RuleEnv
+from sentinel.fields import Point, PositiveSeconds
 
 # How long a track's last side is remembered without a sighting. The tracker drops a track after its
 # max_age (seconds) and never reuses ids, so this only bounds memory.
 FORGET_AFTER = 60.0
 
 Side = int  # -1: side A, +1: side B
+
+
+class LineCrossingParams(RuleParams):
+    """Objects of `classes` crossing the line from side A to side B (or either way).
+
+    Side A is on your left when you stand on the line's first point facing its second, looking at the
+    picture as shown (y grows downward): for [[0, 0.5], [1, 0.5]], A is the upper half."""
+
+    kind: Literal["line_crossing"]
+    line: tuple[Point, Point] = Field(description="[[x1, y1], [x2, y2]] normalised")
+    direction: Literal["a_to_b", "b_to_a", "both"] = "both"
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_count: int = Field(default=1, ge=1)
+    window: PositiveSeconds = Field(default=60.0, description="count crossings within this sliding window")
+    min_score: float = Field(default=0.35, gt=0, lt=1)
+
+    @field_validator("line", mode="before")
+    @classmethod
+    def _two_points(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple) and len(v) != 2:
+            raise ValueError(f"a line is two points [[x1, y1], [x2, y2]], got {len(v)}")
+        return v
+
+    @field_validator("line")
+    @classmethod
+    def _valid_line(cls, line: tuple[Point, Point]) -> tuple[Point, Point]:
+        for x, y in line:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point [{x}, {y}] is outside the image (coordinates are normalised 0..1)")
+        (x1, y1), (x2, y2) = line
+        if ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5 < 0.01:
+            raise ValueError("the line has (almost) zero length: its two points must differ")
+        return line
 
 
 @dataclass
@@ -65,7 +96,7 @@ class LineCrossing:
     kind = "line_crossing"
     uses_image = False  # boxes only: the worker need not convert the picture for it
 
-    def __init__(self, cfg: LineCrossingRule, area: ZoneArea, env: RuleEnv) -> None:
+    def __init__(self, cfg: LineCrossingParams, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names
         unknown = [c for c in cfg.classes if c not in names]
         if unknown:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from sentinel.config.models import SceneChangeRule
-from sentinel.detect.background import (
-    ReferenceView,
+from sentinel.detect.image_structure import (
     Structure,
     StructureDiff,
     boxes_mask,
@@ -33,11 +32,10 @@ from sentinel.detect.background import (
     small_grey,
     translate,
 )
-from sentinel.detect.rules.base import Episode, FrameContext, RuleEvent, SeenObject
+from sentinel.detect.reference_view import ReferenceView
+from sentinel.detect.rules.base import Episode, FrameContext, RuleEnv, RuleEvent, RuleParams, SeenObject
 from sentinel.detect.zones import ZoneArea
-
-if TYPE_CHECKING:
-    from sentinel.detect.rules import RuleEnv
+from sentinel.fields import Seconds
 
 WIDTH = 320  # analysis width (pixels)
 WINDOW = 9  # gradient-correlation window (pixels at WIDTH): ~3 % of the width
@@ -46,11 +44,23 @@ _KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _JOIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
 
+class SceneChangeParams(RuleParams):
+    """Lasting structural change against the stored reference view (illegal construction)."""
+
+    kind: Literal["scene_change"]
+    min_duration: Seconds = 1800.0
+    min_area: float = Field(default=0.01, gt=0, lt=1, description="fraction of the zone that must change")
+    ignore_classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        description="changes inside boxes of these detections do not count",
+    )
+
+
 class SceneChange:
     kind = "scene_change"
     uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
 
-    def __init__(self, cfg: SceneChangeRule, area: ZoneArea, env: RuleEnv) -> None:
+    def __init__(self, cfg: SceneChangeParams, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names
         unknown = [c for c in cfg.ignore_classes if c not in names]
         if unknown and "ignore_classes" in cfg.model_fields_set:

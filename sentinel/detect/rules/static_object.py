@@ -7,21 +7,46 @@ that persist `min_duration`. Each blob is reported once (tracked and deduplicate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from sentinel.config.models import StaticObjectRule
-from sentinel.detect.background import BackgroundModel, StaticBlobs, boxes_mask, polygon_mask
-from sentinel.detect.rules.base import FrameContext, RuleEvent, SeenObject
+from sentinel.detect.background import BackgroundModel, StaticBlobs
+from sentinel.detect.image_structure import boxes_mask, polygon_mask
+from sentinel.detect.rules.base import FrameContext, RuleEnv, RuleEvent, RuleParams, SeenObject
 from sentinel.detect.tracker import iou_matrix
 from sentinel.detect.zones import ZoneArea
-
-if TYPE_CHECKING:
-    from sentinel.detect.rules import RuleEnv
+from sentinel.fields import PositiveSeconds, Seconds
 
 MAX_EXPLAINED = 0.25  # a blob covered by a person/vehicle box in more than this share of frames is theirs
 SAME_BLOB = 0.3  # overlap (max of IoU and intersection over the smaller box) that makes two boxes one blob
+
+
+class StaticObjectParams(RuleParams):
+    """New static foreground (not explained by a detected person/vehicle) persisting `min_duration` in the zone."""
+
+    kind: Literal["static_object"]
+    min_duration: Seconds = 300.0
+    min_area: float = Field(default=0.002, gt=0, lt=1, description="fraction of the frame")
+    ignore_classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    )
+    settle_time: PositiveSeconds = Field(
+        default=30.0, description="something must stay still about this long to count as static"
+    )
+    learn_time: PositiveSeconds = Field(
+        default=1800.0, description="time constant of the long-term background (how fast the scene is learnt)"
+    )
+    min_contrast: float = Field(
+        default=20.0, ge=2, le=255, description="colour difference (0-255) from the background that counts"
+    )
+
+    @model_validator(mode="after")
+    def _time_constants(self) -> StaticObjectParams:
+        if self.learn_time < 10 * self.settle_time:
+            raise ValueError("learn_time must be at least 10 x settle_time")
+        return self
 
 
 @dataclass
@@ -67,7 +92,7 @@ class StaticObject:
     kind = "static_object"
     uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
 
-    def __init__(self, cfg: StaticObjectRule, area: ZoneArea, env: RuleEnv) -> None:
+    def __init__(self, cfg: StaticObjectParams, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names
         unknown = [c for c in cfg.ignore_classes if c not in names]
         if unknown and "ignore_classes" in cfg.model_fields_set:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sentinel.detect.model_card import InputBase
+from sentinel.detect.detectors.cards import InputBase
 
 
 @dataclass(frozen=True, slots=True)

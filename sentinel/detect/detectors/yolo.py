@@ -5,9 +5,8 @@ One output, raw (before NMS), boxes as centre x, centre y, width, height in mode
     graph); a box's score is objectness x its best class score (YOLOv5's `non_max_suppression`, one label
     per box). N = 25200 for a 640 input.
   * v8 / v11: `[batch, 4 + classes, N]`: cx, cy, w, h, per-class scores; no objectness. N = 8400 at 640.
-The batch may be fixed (usually 1) or dynamic. Preprocessing is the card's (Ultralytics defaults: centred
-letterbox with 114 grey, RGB, /255); boxes are mapped back through the letterbox to the original frame,
-then class-wise NMS. The probe run at start checks the output against the card's layout and class count.
+The probe run at start checks the output against the card's layout and class count, and says which
+backend fits when the layout is the other one.
 """
 
 from __future__ import annotations
@@ -16,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sentinel.detect.generic_onnx import Candidates, OnnxBoxDetector
-from sentinel.detect.model_card import YoloCard, mismatch
+from sentinel.detect.detectors.cards import YoloCard
+from sentinel.detect.detectors.onnx_base import OnnxDetector
+from sentinel.detect.detectors.postprocess import Candidates
+from sentinel.detect.detectors.session import CPU
 
 
 def _cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
@@ -25,9 +26,10 @@ def _cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
     return np.concatenate([b[:, 0:2] - half, b[:, 0:2] + half], axis=1).astype(np.float32)
 
 
-class YoloDetector(OnnxBoxDetector):
-    """Implements `sentinel.detect.detector.Detector` for YOLOv5 / v8 / v11 ONNX exports."""
+class YoloDetector(OnnxDetector):
+    """Implements `sentinel.detect.detectors.interface.Detector` for YOLOv5 / v8 / v11 ONNX exports."""
 
+    card_type = YoloCard
     card: YoloCard
 
     def __init__(
@@ -37,9 +39,11 @@ class YoloDetector(OnnxBoxDetector):
         score_threshold: float = 0.35,
         nms_iou: float = 0.6,
         intra_op_threads: int = 1,
+        *,
+        providers: tuple[str, ...] = (CPU,),
     ) -> None:
         self._classes_from = "the card lists" if card.classes else "the model's metadata names list"
-        super().__init__(card, model_path, score_threshold, nms_iou, intra_op_threads)
+        super().__init__(card, model_path, score_threshold, nms_iou, intra_op_threads, providers=providers)
 
     def _select_outputs(self, available: list[str]) -> list[str]:
         if self.card.output is None:
@@ -59,7 +63,7 @@ class YoloDetector(OnnxBoxDetector):
         found = f"output {self._output_names[0]!r} has shape {list(shape)}, a {self.card.backend} card expects {want}"
 
         def fail(why: str = "") -> Exception:
-            return mismatch(self.card, self.model_path, found + (f": {why}" if why else ""))
+            return self._mismatch(found + (f": {why}" if why else ""))
 
         if len(shape) != 3 or shape[0] != batch:
             raise fail()
@@ -99,4 +103,4 @@ class YoloDetector(OnnxBoxDetector):
             conf = cls_scores[np.arange(len(cand)), cls]
             keep = conf > thr
             boxes, cls, conf = cand[keep, :4], cls[keep], conf[keep]
-        return _cxcywh_to_xyxy(boxes), conf.astype(np.float32), cls.astype(np.int32)
+        return Candidates(_cxcywh_to_xyxy(boxes), conf.astype(np.float32), cls.astype(np.int32))

@@ -1,0 +1,68 @@
+"""A camera entry of the registry: the ingest part's stream settings, plus what the parts above need --
+zones and rules (detect), privacy masks, the camera's place on the ground (geo) and its alert clips."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator, model_validator
+
+from sentinel.detect.rules import RuleParams, rule_params_union
+from sentinel.detect.settings import Zone, valid_privacy_masks
+from sentinel.fields import Point, Seconds, Strict
+from sentinel.ingest.settings import StreamSettings
+
+if TYPE_CHECKING:
+    RuleEntry = RuleParams  # the type checker sees the common fields; at run time, the registry's union
+else:
+    RuleEntry = rule_params_union()
+
+
+class Location(Strict):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class ControlPoint(Strict):
+    """One calibration pair: a pixel (normalised 0..1) and the ground point it shows (WGS-84 lon/lat)."""
+
+    image: Point
+    ground: Point = Field(description="[lon, lat], WGS-84 / CGCS2000")
+
+
+class CameraConfig(StreamSettings):
+    # after StreamSettings' fields (id ... offline_alert_after), in this order
+    location: Location | None = None
+    grid: str | None = Field(default=None, pattern=r"^\d{15}$", description="15-digit grid cell code")
+    homography: list[ControlPoint] = Field(
+        default_factory=list, description=">= 4 image↔ground control points; empty: use `location`"
+    )
+    zones: list[Zone] = Field(default_factory=list)
+    rules: list[RuleEntry] = Field(default_factory=list)
+    privacy_masks: list[list[Point]] = Field(
+        default_factory=list,
+        description="polygons [[x, y], ...] (normalised 0..1) blacked out in snapshots, clips and the live view",
+    )
+    clip_pre: Seconds = Field(default=10.0, le=60, description="alert clip: seconds before the alert frame")
+    clip_post: Seconds = Field(
+        default=10.0, le=60, description="alert clip: seconds after it; clip_pre and clip_post 0: no clips"
+    )
+
+    @field_validator("privacy_masks")
+    @classmethod
+    def _masks(cls, masks: list[list[Point]]) -> list[list[Point]]:
+        return valid_privacy_masks(masks)
+
+    @model_validator(mode="after")
+    def _references(self) -> CameraConfig:
+        names = [z.name for z in self.zones]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"zone name {sorted(dup)[0]!r} is used twice")
+        for rule in self.rules:
+            if rule.zone is not None and rule.zone not in names:
+                known = ", ".join(names) or "none defined"
+                raise ValueError(
+                    f"rule {rule.kind} names zone {rule.zone!r}, which is not defined (zones: {known})"
+                )
+        return self

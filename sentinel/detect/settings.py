@@ -1,0 +1,94 @@
+"""The detect part's settings: the detector and its motion gate, zones, and the privacy-mask polygons.
+
+Rule parameters live with their rules (`sentinel/detect/rules/<kind>.py`); `sentinel.config` composes all of
+these into the config file's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from shapely.geometry import Polygon
+
+from sentinel.fields import EnvPath, Point, PositiveSeconds, Strict
+
+DEFAULT_MODEL_CARD = Path(__file__).resolve().parents[2] / "models" / "nanodet-g-416.yaml"
+
+
+def valid_polygon(pts: Sequence[Point]) -> None:
+    """Raise ValueError unless `pts` is a usable area of the picture (normalised 0..1, >= 3 points)."""
+    if len(pts) < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {len(pts)}")
+    for x, y in pts:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point [{x}, {y}] is outside the image (coordinates are normalised 0..1)")
+    poly = Polygon(pts)
+    if not poly.is_valid:
+        raise ValueError("polygon crosses itself (check the order of the points)")
+    if poly.area < 1e-4:
+        raise ValueError("polygon has (almost) no area")
+
+
+def valid_privacy_masks(masks: list[list[Point]]) -> list[list[Point]]:
+    """Every mask a valid polygon; the error names the mask (the list is checked as one field, so the
+    error points at `privacy_masks`, where a technician looks)."""
+    for i, pts in enumerate(masks):
+        try:
+            valid_polygon(pts)
+        except ValueError as exc:
+            raise ValueError(f"mask {i}: {exc}") from None
+    return masks
+
+
+class MotionGateConfig(Strict):
+    """Skip inference on a camera whose picture has not changed since its last inference: the previous
+    detections are reused (with the new frame's time), so trackers and rules still see every analysed frame."""
+
+    enabled: bool = True
+    width: int = Field(default=96, ge=16, le=320, description="change-test thumbnail width (grey, area mean)")
+    pixel_threshold: float = Field(
+        default=10.0, gt=0, le=255, description="a thumbnail cell has changed above this many grey levels"
+    )
+    min_changed: float = Field(
+        default=0.001,
+        ge=0,
+        lt=1,
+        description="share of changed cells that counts as a change (run inference)",
+    )
+    max_skip: PositiveSeconds = Field(
+        default=10.0, le=3600, description="run inference at least this often, whatever the change test says"
+    )
+
+
+class DetectorConfig(Strict):
+    model: EnvPath = DEFAULT_MODEL_CARD
+    score_threshold: float = Field(default=0.35, gt=0, lt=1)
+    nms_iou: float = Field(default=0.6, gt=0, lt=1)
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="ONNX Runtime intra-op threads per worker; workers default to one per core, so 1 "
+        "keeps the total at about the core count",
+    )
+    analysis_width: int = Field(
+        default=640,
+        ge=0,
+        le=4096,
+        description="frames wider than this are analysed (detector, image rules) at this width, converted "
+        "straight from the decoder's YUV; snapshots stay full resolution; 0 = full resolution",
+    )
+    motion_gate: MotionGateConfig = Field(default_factory=lambda: MotionGateConfig())
+
+
+class Zone(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    polygon: list[Point] = Field(description="[[x, y], ...] in normalised image coordinates 0..1")
+
+    @field_validator("polygon")
+    @classmethod
+    def _valid_polygon(cls, pts: list[Point]) -> list[Point]:
+        valid_polygon(pts)
+        return pts
