@@ -58,10 +58,12 @@ def test_add_change_remove_and_broken_edit(tmp_path: Path, rtsp: RtspServer) -> 
         rec = Recorder(broker.port, "sentinel/lr/cameras/#")
         daemon = Daemon(config)
         try:
+
             def online(cid: str) -> Callable[[Received], bool]:
                 return lambda m: bool(
                     m.topic.endswith(f"/{cid}/status") and m.payload and m.json()["state"] == "online"
                 )
+
             rec.wait_for(online("a"), 60)
             rec.wait_for(online("b"), 60)
             a_since = statuses(rec, "a")[-1]["since"]

@@ -11,8 +11,8 @@ from sentinel.config.models import SentinelConfig
 
 
 def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
-    from sentinel.detect.detectors import ModelError, load_model_card
-    from sentinel.detect.rules.registry import registered
+    from sentinel.detect.detectors import DEFAULT_DETECTOR, ModelCardBase, ModelError, load_model_card
+    from sentinel.detect.rules.registry import registered, rule_detector
 
     issues: list[ConfigIssue] = []
     for key, override in config.event_types.items():
@@ -25,10 +25,17 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
                     ("event_types", key), f"a new event type needs every field; missing or bad: {missing}"
                 )
             )
-    try:
-        card = load_model_card(config.detector.model)
-    except ModelError as exc:
-        return [*issues, source.issue(("detector", "model"), str(exc))]
+    cards: dict[str, ModelCardBase] = {}
+    for name, settings in config.detector_settings().items():
+        loc: tuple[str, ...] = (
+            ("detector", "model") if name == DEFAULT_DETECTOR else ("detectors", name, "model")
+        )
+        try:
+            cards[name] = load_model_card(settings.model)
+        except ModelError as exc:
+            issues.append(source.issue(loc, str(exc)))
+    if len(cards) < len(config.detector_settings()):
+        return issues
     for c_index, camera in enumerate(config.cameras):
         for r_index, rule in enumerate(camera.rules):
             if registered(rule.kind) is None:
@@ -38,12 +45,18 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
                         f"rule kind {rule.kind!r} is not implemented yet",
                     )
                 )
-            for k_index, name in enumerate(getattr(rule, "classes", [])):
-                if name not in card.classes:
+            name = rule_detector(camera, rule)
+            card = cards.get(name)
+            if card is None:
+                continue  # an unknown detector name: the loader reported it with its line
+            model = config.detector_settings()[name].model
+            which = "" if name == DEFAULT_DETECTOR else f" (detector {name!r})"
+            for k_index, class_name in enumerate(getattr(rule, "classes", [])):
+                if class_name not in card.classes:
                     issues.append(
                         source.issue(
                             ("cameras", c_index, "rules", r_index, "classes", k_index),
-                            f"the model {config.detector.model.name} has no class {name!r}",
+                            f"the model {model.name}{which} has no class {class_name!r}",
                         )
                     )
     if config.grid.cells is not None or config.grid.roster is not None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 
 from sentinel.detect.rules import RuleParams, rule_params_union
-from sentinel.detect.settings import Zone, valid_privacy_masks
+from sentinel.detect.settings import DEFAULT_DETECTOR, DETECTOR_NAME, Zone, valid_privacy_masks
 from sentinel.fields import Point, Seconds, Strict
 from sentinel.ingest.settings import StreamSettings
 
@@ -36,6 +36,12 @@ class CameraConfig(StreamSettings):
     grid: str | None = Field(default=None, pattern=r"^\d{15}$", description="15-digit grid cell code")
     homography: list[ControlPoint] = Field(
         default_factory=list, description=">= 4 image↔ground control points; empty: use `location`"
+    )
+    detector: str = Field(
+        default=DEFAULT_DETECTOR,
+        pattern=DETECTOR_NAME,
+        description="the detector this camera's rules read unless a rule names its own: `default` (the "
+        "`detector:` section) or a key of `detectors:`",
     )
     zones: list[Zone] = Field(default_factory=list)
     rules: list[RuleEntry] = Field(default_factory=list)

@@ -26,6 +26,7 @@ from sentinel.config.yaml_source import (
     load_yaml,
     plain,
 )
+from sentinel.detect.settings import DEFAULT_DETECTOR
 
 __all__ = ["ConfigError", "ConfigIssue", "ConfigSource", "load_config", "load_config_source"]
 
@@ -121,7 +122,14 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
                                 issue.message,
                             )
                         )
-            issues.extend(_cross_checks(cameras_tree, cameras_file, site_types=tree.get("event_types")))
+            issues.extend(
+                _cross_checks(
+                    cameras_tree,
+                    cameras_file,
+                    site_types=tree.get("event_types"),
+                    detectors=tree.get("detectors"),
+                )
+            )
 
     if issues:
         raise ConfigError(sorted(issues, key=lambda i: (str(i.file), i.line)))
@@ -132,11 +140,26 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
     return _resolved(config.model_copy(update={"cameras": cameras}), path.parent), source
 
 
-def _cross_checks(tree: CommentedSeq, file: Path, site_types: Any = None) -> list[ConfigIssue]:
+def _cross_checks(
+    tree: CommentedSeq, file: Path, site_types: Any = None, detectors: Any = None
+) -> list[ConfigIssue]:
     """Checks across cameras, made on the raw YAML so they run even where a camera failed validation."""
     issues: list[ConfigIssue] = []
     first_index: dict[str, int] = {}
     known_types = set(default_event_types()) | (set(site_types) if isinstance(site_types, dict) else set())
+    known_detectors = {DEFAULT_DETECTOR} | (set(detectors) if isinstance(detectors, dict) else set())
+
+    def detector_known(node: CommentedMap, loc: tuple[int | str, ...]) -> None:
+        name = node.get("detector")
+        if isinstance(name, str) and name not in known_detectors:
+            issues.append(
+                ConfigIssue(
+                    file, line_of(tree, (*loc, "detector")), f"cameras{dotted_path(loc, tree)}.detector",
+                    f"unknown detector {name!r} (known: {', '.join(sorted(known_detectors))}; "
+                    "add it under `detectors:` in the main config)",
+                )
+            )  # fmt: skip
+
     for index, node in enumerate(tree):
         if not isinstance(node, CommentedMap):
             continue
@@ -153,8 +176,11 @@ def _cross_checks(tree: CommentedSeq, file: Path, site_types: Any = None) -> lis
                 )
             else:
                 first_index[cam_id] = index
+        detector_known(node, (index,))
         rules = node.get("rules")
         for r_index, rule in enumerate(rules if isinstance(rules, CommentedSeq) else []):
+            if isinstance(rule, CommentedMap):
+                detector_known(rule, (index, "rules", r_index))
             event_type = rule.get("event_type") if isinstance(rule, CommentedMap) else None
             if isinstance(event_type, str) and event_type not in known_types:
                 issues.append(
@@ -178,6 +204,9 @@ def _resolved(config: SentinelConfig, base: Path) -> SentinelConfig:
         update={
             "storage": config.storage.model_copy(update={"data_dir": fix(config.storage.data_dir)}),
             "detector": config.detector.model_copy(update={"model": fix(config.detector.model)}),
+            "detectors": {
+                name: d.model_copy(update={"model": fix(d.model)}) for name, d in config.detectors.items()
+            },
             "grid": config.grid.model_copy(
                 update={
                     "cells": fix(config.grid.cells) if config.grid.cells else None,

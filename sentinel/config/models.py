@@ -20,7 +20,15 @@ from sentinel.detect.rules.dwell import DwellParams
 from sentinel.detect.rules.line_crossing import LineCrossingParams
 from sentinel.detect.rules.scene_change import SceneChangeParams
 from sentinel.detect.rules.static_object import StaticObjectParams
-from sentinel.detect.settings import DEFAULT_MODEL_CARD, DetectorConfig, MotionGateConfig, Zone
+from sentinel.detect.settings import (
+    DEFAULT_DETECTOR,
+    DEFAULT_MODEL_CARD,
+    DetectorConfig,
+    ModelSettings,
+    MotionGateConfig,
+    NamedDetectorConfig,
+    Zone,
+)
 from sentinel.fields import (
     ENV_REF,
     EnvPath,
@@ -59,7 +67,10 @@ __all__ = [
     "CountInZoneRule",
     "DatabaseConfig",
     "DecodeMode",
+    "DEFAULT_DETECTOR",
     "DetectorConfig",
+    "ModelSettings",
+    "NamedDetectorConfig",
     "DwellParams",
     "DwellRule",
     "EnvPath",

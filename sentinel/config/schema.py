@@ -8,6 +8,7 @@ takes up kinds registered after import (the loader calls it before each load).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,13 @@ from sentinel.config.camera import CameraConfig
 from sentinel.config.cases import CasesConfig
 from sentinel.config.sections import ConsoleConfig, EventTypeOverride, GridConfig, NodeConfig, SiteConfig
 from sentinel.detect.rules.registry import registered, rule_kinds, rule_params_union
-from sentinel.detect.settings import DetectorConfig
+from sentinel.detect.settings import (
+    DEFAULT_DETECTOR,
+    DETECTOR_NAME,
+    DetectorConfig,
+    ModelSettings,
+    NamedDetectorConfig,
+)
 from sentinel.fields import Strict
 from sentinel.mqtt.settings import MqttConfig
 from sentinel.storage.settings import DatabaseConfig, StorageConfig
@@ -31,6 +38,11 @@ class SentinelConfig(Strict):
     node: NodeConfig = NodeConfig()
     storage: StorageConfig = StorageConfig()
     detector: DetectorConfig = DetectorConfig()
+    detectors: dict[str, NamedDetectorConfig] = Field(
+        default_factory=dict,
+        description="named detectors besides the default one (`detector:`, named `default`); a camera or "
+        "a rule chooses one with `detector: NAME`",
+    )
     grid: GridConfig = GridConfig()
     cases: CasesConfig = CasesConfig()
     console: ConsoleConfig = ConsoleConfig()
@@ -51,6 +63,21 @@ class SentinelConfig(Strict):
             return {k: v for k, v in data.items() if not (v is None and k in _SECTIONS)}
         return data
 
+    @model_validator(mode="after")
+    def _detector_names(self) -> SentinelConfig:
+        for name in self.detectors:
+            if name == DEFAULT_DETECTOR:
+                raise ValueError(
+                    "detectors: 'default' is the `detector:` section; give this one another name"
+                )
+            if not re.match(DETECTOR_NAME, name):
+                raise ValueError(f"detectors: {name!r} is not a detector name (lower case, digits, _ and -)")
+        return self
+
+    def detector_settings(self) -> dict[str, ModelSettings]:
+        """Every detector by name: `default` (the `detector:` section) and the `detectors:` entries."""
+        return {DEFAULT_DETECTOR: self.detector, **self.detectors}
+
     def topic_prefix(self) -> str:
         return self.mqtt.topic_prefix.replace("{site}", self.site.id).rstrip("/")
 
@@ -62,6 +89,7 @@ _SECTIONS = {
     "node",
     "storage",
     "detector",
+    "detectors",
     "grid",
     "cases",
     "console",

@@ -98,7 +98,7 @@ def _compose(
     results = mp.get_context("spawn").Queue()  # no fork: readers and ONNX Runtime hold threads
     pool = WorkerPool(
         mp.get_context("spawn"), results, config.detector, config.storage.data_dir / "cameras", log_level,
-        config.workers,
+        config.workers, detectors=config.detectors,
     )  # fmt: skip
     scheduler = CameraScheduler(board, pool, forget=metrics.forget_camera)
     cluster = None

@@ -16,7 +16,8 @@ import signal
 import statistics
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
@@ -38,8 +39,9 @@ from sentinel.daemon.messages import (
     WorkerFailed,
     WorkerMessage,
 )
-from sentinel.detect.detectors import Detector, load_detector
-from sentinel.detect.settings import DetectorConfig
+from sentinel.detect.detectors import DEFAULT_DETECTOR, Detector, DetectorPool, ModelError, UnknownDetector
+from sentinel.detect.rules import camera_detectors
+from sentinel.detect.settings import DetectorConfig, NamedDetectorConfig
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
 from sentinel.pipeline import CameraPipeline, FrameOutcome, analyse_batch
 from sentinel.pipeline.clips import ClipResult, ClipWriter
@@ -60,6 +62,11 @@ class WorkerSpec:
     detector: DetectorConfig
     state_dir: Path  # <data_dir>/cameras: per-camera lasting rule state
     log_level: int = logging.INFO
+    detectors: Mapping[str, NamedDetectorConfig] = field(default_factory=dict)  # named, besides the default
+
+    def pool(self) -> DetectorPool:
+        """The worker's detectors by name, each loaded once, when a camera first needs it."""
+        return DetectorPool({DEFAULT_DETECTOR: self.detector, **self.detectors})
 
 
 class LatestFrame:
@@ -96,10 +103,14 @@ class CameraFeed:
 class WorkerRuntime:
     """The cameras a worker currently serves; cameras can be added and removed while the others run."""
 
-    def __init__(self, spec: WorkerSpec, out: MessageSink, detector: Detector) -> None:
+    def __init__(
+        self, spec: WorkerSpec, out: MessageSink, detector: Detector, pool: DetectorPool | None = None
+    ) -> None:
+        """`detector`: the default one, loaded already; `pool`: where the named others come from."""
         self.spec = spec
         self.out = out
-        self.detector = detector
+        self.detectors: dict[str, Detector] = {DEFAULT_DETECTOR: detector}
+        self.pool = pool if pool is not None else spec.pool()
         self.ready = threading.Event()
         self.feeds: dict[str, CameraFeed] = {}
         index = spec.index
@@ -119,11 +130,11 @@ class WorkerRuntime:
         if camera.id in self.feeds:
             self.remove(camera.id)
         try:
+            class_names = {name: self._detector(name).class_names for name in camera_detectors(camera)}
             pipe = CameraPipeline.for_camera(
-                camera, self.spec.detector, self.detector.class_names, self.spec.state_dir / camera.id,
-                self._clip_dest,
-            )  # fmt: skip
-        except ValueError as exc:
+                camera, self.spec.detector, class_names, self.spec.state_dir / camera.id, self._clip_dest
+            )
+        except (ValueError, ModelError, UnknownDetector) as exc:
             self.out.put(CameraFailed(self.spec.index, camera.id, str(exc)))
             return
         index = self.spec.index
@@ -135,6 +146,13 @@ class WorkerRuntime:
         feed = CameraFeed(pipe, mailbox, pipe.reader(mailbox.put, on_status))
         self.feeds[camera.id] = feed
         feed.reader.start()
+
+    def _detector(self, name: str) -> Detector:
+        """A named detector, loaded the first time one of this worker's cameras needs it."""
+        detector = self.detectors.get(name)
+        if detector is None:
+            detector = self.detectors[name] = self.pool.get(name)
+        return detector
 
     def remove(self, camera_id: str) -> None:
         feed = self.feeds.pop(camera_id, None)
@@ -183,12 +201,13 @@ def worker_main(
     # here are small); ONNX Runtime gets `detector.threads`
     cv2.setNumThreads(1)
     parent = os.getppid()
+    pool = spec.pool()
     try:
-        detector = load_detector(spec.detector)
+        detector = pool.get(DEFAULT_DETECTOR)
     except Exception as exc:  # ModelError and anything else: report, do not spin
         out.put(WorkerFailed(spec.index, str(exc)))
         return
-    run_worker(WorkerRuntime(spec, out, detector), stop, commands, parent)
+    run_worker(WorkerRuntime(spec, out, detector, pool), stop, commands, parent)
 
 
 class StopSignal(Protocol):
@@ -237,7 +256,7 @@ def run_worker(
             ]
             if not batch:
                 continue
-            result = analyse_batch(batch, runtime.detector)
+            result = analyse_batch(batch, runtime.detectors)
             for outcome in result.outcomes:
                 runtime.send(outcome)
             if result.inferred:

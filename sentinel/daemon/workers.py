@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from sentinel.config.models import CameraConfig, DetectorConfig
+from sentinel.config.models import CameraConfig, DetectorConfig, NamedDetectorConfig
 from sentinel.daemon.messages import AddCamera, RemoveCamera
 from sentinel.daemon.worker import WorkerSpec, worker_main
 from sentinel.ingest.backoff import Backoff
@@ -64,10 +64,14 @@ class WorkerPool:
         state_dir: Any,
         log_level: int,
         limit: int,
+        detectors: Mapping[str, NamedDetectorConfig] | None = None,
     ) -> None:
+        """`detector`: the default detector and the analysis settings; `detectors`: the named others, loaded
+        by a worker only when one of its cameras' rules reads them."""
         self.ctx = ctx
         self.results = results  # the queue every worker reports on
         self.detector = detector
+        self.detectors = dict(detectors or {})
         self.state_dir = state_dir
         self.log_level = log_level
         self.limit = limit or os.cpu_count() or 1
@@ -78,7 +82,9 @@ class WorkerPool:
             self._new(share)
 
     def _new(self, cameras: list[CameraConfig]) -> WorkerHandle:
-        spec = WorkerSpec(len(self.handles), cameras, self.detector, self.state_dir, self.log_level)
+        spec = WorkerSpec(
+            len(self.handles), cameras, self.detector, self.state_dir, self.log_level, self.detectors
+        )
         handle = WorkerHandle(spec)
         self.handles.append(handle)
         self._spawn(handle)

@@ -62,7 +62,13 @@ class MotionGateConfig(Strict):
     )
 
 
-class DetectorConfig(Strict):
+DETECTOR_NAME = r"^[a-z][a-z0-9_\-]{0,31}$"  # a key of `detectors:`, named by a camera or a rule
+DEFAULT_DETECTOR = "default"  # the `detector:` section's name: the shipped model unless changed there
+
+
+class ModelSettings(Strict):
+    """One detector: its model card and the numbers it is run with."""
+
     model: EnvPath = DEFAULT_MODEL_CARD
     score_threshold: float = Field(default=0.35, gt=0, lt=1)
     nms_iou: float = Field(default=0.6, gt=0, lt=1)
@@ -73,6 +79,19 @@ class DetectorConfig(Strict):
         description="ONNX Runtime intra-op threads per worker; workers default to one per core, so 1 "
         "keeps the total at about the core count",
     )
+
+
+class NamedDetectorConfig(ModelSettings):
+    """An entry of `detectors:` (a second model, e.g. a site's fire/smoke or plate model): `model` is
+    required, since the default model is the `detector:` section already."""
+
+    model: EnvPath
+
+
+class DetectorConfig(ModelSettings):
+    """The `detector:` section: the default detector (named `default`), and the camera-wide analysis
+    settings every camera's pipeline uses whatever detectors its rules read."""
+
     analysis_width: int = Field(
         default=640,
         ge=0,

@@ -6,7 +6,7 @@ the benchmarks run rounds of one."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sentinel.detect.detections import Detections
@@ -18,21 +18,38 @@ from sentinel.pipeline.outcomes import FrameOutcome
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    inferred: int = 0  # frames the detector ran on
-    per_frame_ms: float = 0.0  # the detector's milliseconds per frame in this round
+    inferred: int = 0  # frames the detectors ran on
+    per_frame_ms: float = 0.0  # the detectors' milliseconds per frame in this round (all of a frame's)
     outcomes: list[FrameOutcome] = field(default_factory=list)  # one per frame, in the batch's order
 
 
-def analyse_batch(batch: Sequence[tuple[CameraPipeline, Frame]], detector: Detector) -> BatchOutcome:
-    """The frames run one detector call (a batched run of the NanoDet graph is no faster per frame on a CPU,
-    bench/analysis_path.py; a backend may still batch)."""
+def analyse_batch(
+    batch: Sequence[tuple[CameraPipeline, Frame]], detectors: Detector | Mapping[str, Detector]
+) -> BatchOutcome:
+    """Each detector runs one call over the frames that need it (a batched run of the NanoDet graph is no
+    faster per frame on a CPU, bench/analysis_path.py; a backend may still batch). `detectors`: by name, or
+    one detector that serves every camera's rules."""
     todo = [i for i, (pipe, frame) in enumerate(batch) if pipe.needs_inference(frame)]
-    fresh: dict[int, Detections] = {}
+    fresh: dict[int, dict[str, Detections]] = {i: {} for i in todo}
     per_frame_ms = 0.0
     if todo:
         t0 = time.perf_counter()
-        results = detector.detect([batch[i][0].detector_input(batch[i][1]) for i in todo])
+        wanted: dict[str, list[int]] = {}
+        for i in todo:
+            for name in batch[i][0].detectors:
+                wanted.setdefault(name, []).append(i)
+        for name, indices in wanted.items():
+            detector = detectors if not isinstance(detectors, Mapping) else _named(detectors, name)
+            results = detector.detect([batch[i][0].detector_input(batch[i][1]) for i in indices])
+            for i, dets in zip(indices, results, strict=True):
+                fresh[i][name] = dets
         per_frame_ms = (time.perf_counter() - t0) * 1000 / len(todo)
-        fresh = dict(zip(todo, results, strict=True))
     outcomes = [pipe.analyse(frame, fresh.get(i)) for i, (pipe, frame) in enumerate(batch)]
     return BatchOutcome(len(todo), per_frame_ms, outcomes)
+
+
+def _named(detectors: Mapping[str, Detector], name: str) -> Detector:
+    try:
+        return detectors[name]
+    except KeyError:
+        raise LookupError(f"detector {name!r} is not loaded (loaded: {', '.join(detectors)})") from None

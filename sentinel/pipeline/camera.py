@@ -9,7 +9,7 @@ picture (`analysis_width`) for the detector and the image rules, full resolution
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from sentinel.config.models import CameraConfig, DetectorConfig, MotionGateConfi
 from sentinel.detect.detections import Detections
 from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.privacy import privacy_mask_of
-from sentinel.detect.rules import FrameContext, Rule, RuleEvent, build_rules
+from sentinel.detect.rules import FrameContext, Rule, RuleEvent, build_rules, rule_detector
 from sentinel.detect.tracker import IouTracker
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
@@ -33,10 +33,23 @@ log = logging.getLogger(__name__)
 CONDITION_REPEAT = 5.0  # seconds between repeats of an unchanged rule condition
 
 
-def camera_rules(camera: CameraConfig, class_names: list[str], state_dir: Path | None) -> list[Rule]:
+ClassNames = list[str] | Mapping[str, list[str]]  # one detector's classes, or each named detector's
+
+
+def camera_rules(camera: CameraConfig, class_names: ClassNames, state_dir: Path | None) -> list[Rule]:
     """The camera's rule objects (ValueError for a kind without an implementation): the one call into the
     rule registry, for every path."""
     return build_rules(camera, class_names, state_dir)
+
+
+class DetectorTrack:
+    """One detector's side of a camera: its last output (reused while the motion gate is shut) and the
+    tracker over it. A camera whose rules read two detectors keeps two: ids of one model's boxes never
+    mix with the other's."""
+
+    def __init__(self) -> None:
+        self.last: Detections | None = None
+        self.tracker = IouTracker()
 
 
 @dataclass
@@ -53,17 +66,25 @@ class CameraPipeline:
         gate: MotionGateConfig | None = None,
         analysis_width: int = 0,
         clip_dest: ClipDestination | None = None,
+        rule_detectors: Sequence[str] | None = None,
     ) -> None:
         """`clip_dest` says where an alert's clip is written; without it (or with clip_pre + clip_post = 0)
-        alerts get no clip."""
+        alerts get no clip. `rule_detectors[i]`: the name of the detector rule i reads (default: all read
+        the camera's own)."""
         self.camera = camera
         self.rules = rules
+        self.rule_detectors = (
+            list(rule_detectors) if rule_detectors is not None else [camera.detector] * len(rules)
+        )
+        if len(self.rule_detectors) != len(rules):
+            raise ValueError("rule_detectors must name one detector per rule")
+        # the detectors this camera runs, the first one's boxes are `FrameOutcome.tracked`
+        self.detectors = list(dict.fromkeys(self.rule_detectors)) or [camera.detector]
         self.analysis_width = analysis_width  # detector and image rules see frames at most this wide
         self.needs_image = any(r.uses_image for r in rules)  # the `Rule` protocol declares it
         self.gate = MotionGate(gate or MotionGateConfig(enabled=False))
-        self.last_dets: Detections | None = None  # the last detector output, reused while the gate is shut
+        self.tracks = {name: DetectorTrack() for name in self.detectors}
         self.counts = CameraCounts()
-        self.tracker = IouTracker()
         self.conditions: dict[int, tuple[bool, float]] = {}  # rule index -> (active, when last reported)
         self.privacy = privacy_mask_of(camera)  # blacked out before a snapshot or clip leaves the pipeline
         pre, post = camera.clip_pre, camera.clip_post
@@ -75,14 +96,27 @@ class CameraPipeline:
         cls,
         camera: CameraConfig,
         detector: DetectorConfig,
-        class_names: list[str],
+        class_names: ClassNames,
         state_dir: Path | None = None,
         clip_dest: ClipDestination | None = None,
     ) -> CameraPipeline:
-        """The pipeline as the config asks for it: the camera's rules, the detector settings' motion gate
-        and analysis width. ValueError if a rule cannot be built (e.g. a class the model lacks)."""
+        """The pipeline as the config asks for it: the camera's rules, each reading its detector (the names
+        in `class_names`, or one detector for all), the detector settings' motion gate and analysis width.
+        ValueError if a rule cannot be built (e.g. a class the model lacks)."""
         rules = camera_rules(camera, class_names, state_dir)
-        return cls(camera, rules, detector.motion_gate, detector.analysis_width, clip_dest)
+        names = [rule_detector(camera, params) for params in camera.rules]
+        if not isinstance(class_names, Mapping):  # one detector serves every rule, under the camera's name
+            names = [camera.detector] * len(rules)
+        return cls(camera, rules, detector.motion_gate, detector.analysis_width, clip_dest, names)
+
+    @property
+    def tracker(self) -> IouTracker:
+        """The tracker of the camera's first detector (the only one, unless rules name others)."""
+        return self.tracks[self.detectors[0]].tracker
+
+    @property
+    def last_dets(self) -> Detections | None:
+        return self.tracks[self.detectors[0]].last
 
     # ---------------------------------------------------------------- the stream side
 
@@ -114,7 +148,7 @@ class CameraPipeline:
         """The motion gate's verdict (a frame it passes over counts as skipped: its detections are reused)."""
         if not self.gate.cfg.enabled:
             return True
-        if self.last_dets is None:  # nothing to reuse yet
+        if any(t.last is None for t in self.tracks.values()):  # nothing to reuse yet
             self.gate.reset()
         tw, th = self.gate.thumbnail_size(frame.width, frame.height)
         infer = self.gate.decide(frame.thumbnail(tw, th), frame.ts).infer
@@ -126,20 +160,28 @@ class CameraPipeline:
         """The picture the detector is given for this frame (BGR, at most `analysis_width` wide)."""
         return frame.analysis_image(self.analysis_width)
 
-    def analyse(self, frame: Frame, fresh: Detections | None) -> FrameOutcome:
-        """Tracker and rules over `frame`, with the detector's `fresh` output for it, or (None) the camera's
-        last detections; returns the alerts with their evidence and the condition changes."""
-        if fresh is not None:
-            self.last_dets = fresh
+    def analyse(self, frame: Frame, fresh: Mapping[str, Detections] | Detections | None) -> FrameOutcome:
+        """Tracker and rules over `frame`, with the detectors' `fresh` output for it by detector name (a bare
+        `Detections`: the output of the camera's one detector), or (None) the last detections; returns the
+        alerts with their evidence and the condition changes."""
+        if isinstance(fresh, Detections):
+            fresh = {self.detectors[0]: fresh}
         self.counts.analysed += 1
-        dets = self.last_dets if self.last_dets is not None else Detections.empty()
-        tracked = self.tracker.update(dets, frame.ts)
+        tracked: dict[str, Detections] = {}
+        for name, track in self.tracks.items():
+            if fresh is not None and name in fresh:
+                track.last = fresh[name]
+            dets = track.last if track.last is not None else Detections.empty()
+            tracked[name] = track.tracker.update(dets, frame.ts)
         image = frame.analysis_image(self.analysis_width) if self.needs_image else None
-        ctx = FrameContext(self.camera.id, frame.ts, tracked, image, self.tracker)
+        contexts = {
+            name: FrameContext(self.camera.id, frame.ts, tracked[name], image, self.tracks[name].tracker)
+            for name in self.tracks
+        }
         alerts: list[RuleAlert] = []
         conditions: list[ConditionChange] = []
         for index, rule in enumerate(self.rules):
-            event = rule.evaluate(ctx)
+            event = rule.evaluate(contexts[self.rule_detectors[index]])
             active = rule.active
             last = self.conditions.get(index)
             if last is None or last[0] != active or frame.ts - last[1] >= CONDITION_REPEAT:
@@ -150,8 +192,9 @@ class CameraPipeline:
             if event is not None:
                 alerts.append(self._evidence(event, frame))
         return FrameOutcome(
-            self.camera.id, frame.ts, fresh is not None, tracked, tuple(alerts), tuple(conditions)
-        )
+            self.camera.id, frame.ts, bool(fresh), tracked[self.detectors[0]], tuple(alerts), tuple(conditions),
+            tracked_by=tracked,
+        )  # fmt: skip
 
     def _evidence(self, event: RuleEvent, frame: Frame) -> RuleAlert:
         alert_id = new_alert_id()

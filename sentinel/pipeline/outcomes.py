@@ -4,7 +4,8 @@ them into its queue messages, replay into alert lines, the evaluation into match
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEvent
@@ -54,6 +55,7 @@ class FrameOutcome:
     camera_id: str
     ts: float
     inferred: bool  # the detector ran on this frame (False: the motion gate reused the last detections)
-    tracked: Detections  # what the rules saw, with track ids
+    tracked: Detections  # what the rules saw, with track ids (the camera's first detector)
     alerts: tuple[RuleAlert, ...] = ()
     conditions: tuple[ConditionChange, ...] = ()
+    tracked_by: Mapping[str, Detections] = field(default_factory=dict)  # every detector's, by name

@@ -24,15 +24,21 @@ class AnnotatedVideo:
         self._stream: av.VideoStream | None = None
 
     def add(
-        self, image: np.ndarray, dets: Detections, names: list[str], camera: CameraConfig, fired: list[str]
+        self,
+        image: np.ndarray,
+        boxes: list[tuple[Detections, list[str]]],
+        camera: CameraConfig,
+        fired: list[str],
     ) -> None:
+        """One analysed frame: `boxes` holds each detector's tracked boxes with its class names."""
         h, w = image.shape[:2]
         scale = min(1.0, MAX_WIDTH / w)
         size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)  # even sides for yuv420p
         canvas = cv2.resize(image, size) if scale < 1.0 else image[: size[1], : size[0]].copy()
         draw_zones(canvas, [z.polygon for z in camera.zones], (ZONE_COLOUR,), 2)
-        for box, cls, tid in zip(dets.xyxy, dets.class_id, dets.track_id, strict=True):
-            draw_box(canvas, box, TRACK_COLOUR, 1, label=f"{names[int(cls)]} #{tid}", label_scale=0.35)
+        for dets, names in boxes:
+            for box, cls, tid in zip(dets.xyxy, dets.class_id, dets.track_id, strict=True):
+                draw_box(canvas, box, TRACK_COLOUR, 1, label=f"{names[int(cls)]} #{tid}", label_scale=0.35)
         for i, name in enumerate(fired):
             draw_text(canvas, f"ALERT {name}", (10, 24 + 22 * i), 0.7, BOX_COLOUR, thickness=2)
         if self._container is None:

@@ -31,7 +31,8 @@ from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.snapshot import SnapshotStore
 from sentinel.config.event_types import effective_event_types
 from sentinel.config.models import CameraConfig, SentinelConfig
-from sentinel.detect.detectors import Detector
+from sentinel.detect.detectors import DEFAULT_DETECTOR, Detector, DetectorPool, ModelError, UnknownDetector
+from sentinel.detect.rules import camera_detectors
 from sentinel.geo.cells import GridCells
 from sentinel.geo.geolocate import Geolocator
 from sentinel.geo.grid_file import load_cells
@@ -124,6 +125,12 @@ def _placement(config: SentinelConfig, camera: CameraConfig) -> tuple[Geolocator
     return Geolocator([camera], cells), cells
 
 
+def _detectors(config: SentinelConfig, camera: CameraConfig, default: Detector) -> dict[str, Detector]:
+    """The detectors the camera's rules read: `default` as given, the named others loaded from the config."""
+    pool = DetectorPool(config.detector_settings())
+    return {n: default if n == DEFAULT_DETECTOR else pool.get(n) for n in camera_detectors(camera)}
+
+
 def replay(
     video: Path,
     config: SentinelConfig,
@@ -146,10 +153,12 @@ def replay(
         return clip_path(out_dir, clip_day(datetime.fromtimestamp(detected_at, tz)), alert_id)
 
     try:
+        detectors = _detectors(config, camera, detector)
         pipe = CameraPipeline.for_camera(
-            camera, config.detector, detector.class_names, out_dir / "state" / camera.id, clip_dest
-        )
-    except ValueError as exc:
+            camera, config.detector, {n: d.class_names for n, d in detectors.items()},
+            out_dir / "state" / camera.id, clip_dest,
+        )  # fmt: skip
+    except (ValueError, ModelError, UnknownDetector) as exc:
         raise ReplayError(f"camera {camera.id}: {exc}") from None
     geolocator, cells = _placement(config, camera)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +208,7 @@ def replay(
                 if item is _END or not isinstance(item, Frame):
                     break
                 first_ts = item.ts if first_ts is None else first_ts
-                batch = analyse_batch([(pipe, item)], detector)
+                batch = analyse_batch([(pipe, item)], detectors)
                 outcome = batch.outcomes[0]
                 result.frames_inferred += batch.inferred
                 for found in outcome.alerts:
@@ -209,7 +218,8 @@ def replay(
                 lines.flush()
                 if video_out is not None:
                     fired = [a.event.event_type for a in outcome.alerts]
-                    video_out.add(item.image, outcome.tracked, detector.class_names, camera, fired)
+                    boxes = [(outcome.tracked_by[n], detectors[n].class_names) for n in pipe.detectors]
+                    video_out.add(item.image, boxes, camera, fired)
                 result.frames += 1
                 result.media_seconds = item.ts - first_ts
                 if progress is not None and time.monotonic() - last_report >= 1.0:

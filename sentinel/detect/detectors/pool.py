@@ -18,8 +18,7 @@ from sentinel.detect.detectors.cards import ModelError
 from sentinel.detect.detectors.interface import DetectorSettings
 from sentinel.detect.detectors.loading import load_detector
 from sentinel.detect.detectors.onnx_base import OnnxDetector
-
-DEFAULT_DETECTOR = "default"  # the name of the shipped model when the config names no detectors
+from sentinel.detect.settings import DEFAULT_DETECTOR
 
 
 class UnknownDetector(LookupError):

@@ -11,7 +11,9 @@ from sentinel.detect.rules.registry import (
     RuleFactory,
     RuleKind,
     build_rules,
+    camera_detectors,
     register_rule_kind,
+    rule_detector,
     rule_kinds,
     rule_params_union,
 )
@@ -26,7 +28,9 @@ __all__ = [
     "RuleParams",
     "SeenObject",
     "build_rules",
+    "camera_detectors",
     "register_rule_kind",
+    "rule_detector",
     "rule_kinds",
     "rule_params_union",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import Field
 
 from sentinel.detect.detections import Detections
+from sentinel.detect.settings import DETECTOR_NAME
 from sentinel.detect.tracker import IouTracker
 from sentinel.fields import Seconds, Strict
 
@@ -25,6 +26,12 @@ class RuleParams(Strict):
     event_type: str
     zone: str | None = Field(default=None, description="zone name; unset: the whole frame")
     cooldown: Seconds = Field(default=300.0, description="after an alert, stay quiet this long")
+    detector: str | None = Field(
+        default=None,
+        pattern=DETECTOR_NAME,
+        description="the detector whose boxes this rule reads (`default` or a key of `detectors:`); "
+        "unset: the camera's",
+    )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ test) is taken up by the config loader on its next load.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Protocol, Union, get_args
@@ -92,16 +92,41 @@ class RuledCamera(Protocol):
     @property
     def rules(self) -> Sequence[RuleParams]: ...
 
+    @property
+    def detector(self) -> str: ...
 
-def build_rules(camera: RuledCamera, class_names: list[str], state_dir: Path | None = None) -> list[Rule]:
-    """The rule objects for a camera; raises ValueError for a kind that is not registered."""
-    env = RuleEnv(camera.id, class_names, state_dir)
+
+def rule_detector(camera: RuledCamera, params: RuleParams) -> str:
+    """The name of the detector whose boxes a rule reads: its own choice, else its camera's."""
+    return params.detector or camera.detector
+
+
+def camera_detectors(camera: RuledCamera) -> list[str]:
+    """The detectors a camera runs, in the order its rules first name them; a camera with no rules runs its
+    own (its boxes are still tracked and shown, e.g. in replay's annotated video)."""
+    names = [rule_detector(camera, params) for params in camera.rules] or [camera.detector]
+    return list(dict.fromkeys(names))
+
+
+def build_rules(
+    camera: RuledCamera, class_names: list[str] | Mapping[str, list[str]], state_dir: Path | None = None
+) -> list[Rule]:
+    """The rule objects for a camera; raises ValueError for a kind that is not registered. `class_names`:
+    the classes of each detector the camera runs, by name (a plain list: one detector for all its rules)."""
     zones = {z.name: z for z in camera.zones}
     rules: list[Rule] = []
     for params in camera.rules:
         entry = _kinds.get(params.kind)
         if entry is None or not isinstance(params, entry.params):
             raise ValueError(f"rule kind {params.kind!r} is not registered")
+        if isinstance(class_names, Mapping):
+            name = rule_detector(camera, params)
+            if name not in class_names:
+                raise ValueError(f"rule {params.kind} reads detector {name!r}, which is not loaded")
+            names = class_names[name]
+        else:
+            names = class_names
+        env = RuleEnv(camera.id, names, state_dir)
         rule = entry.build(params, ZoneArea(zones[params.zone] if params.zone else None), env)
         if not isinstance(getattr(rule, "uses_image", None), bool):  # the pipeline reads it on every frame
             raise TypeError(f"rule kind {params.kind!r}: its rule must set uses_image (True or False)")
