@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sentinel.cluster.overview import cluster_overview  # noqa: E402
-from sentinel.storage.db import make_engine, migrate  # noqa: E402
+from sentinel.storage.db import open_database  # noqa: E402
 from tests.mqtt_helpers import Recorder  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.cluster import CAMERAS, NODES, PREFIX, owners, stints, wait_until, write_configs  # noqa: E402
@@ -40,8 +40,7 @@ def main() -> int:
     except pg.PgUnavailable as exc:
         print(f"no PostgreSQL: {exc}", file=sys.stderr)
         return 1
-    engine = make_engine(database.url)
-    migrate(engine)
+    engine = open_database(database.url, Path(".")).engine
     failovers: list[float] = []
     rebalances: list[float] = []
     footage = vtest_h264()

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from sentinel.cluster.leases import CameraLeases, shares  # noqa: E402
 from sentinel.cluster.models import CameraLeaseRow, NodeRow  # noqa: E402
-from sentinel.storage.db import make_engine, migrate  # noqa: E402
+from sentinel.storage.db import open_database  # noqa: E402
 from tests.support import pg  # noqa: E402
 
 
@@ -50,9 +50,8 @@ def main() -> int:
         print(f"no PostgreSQL to measure on: {exc}", file=sys.stderr)
         return 1
     database = pg.create(admin)
-    engine = make_engine(database.url)
+    engine = open_database(database.url, Path(".")).engine
     try:
-        migrate(engine)
         cameras = [f"cam{i:05d}" for i in range(args.cameras)]
         nodes = [CameraLeases(engine, f"node{i:03d}", args.ttl) for i in range(args.nodes)]
         for i, node in enumerate(nodes):

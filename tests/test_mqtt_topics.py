@@ -191,3 +191,16 @@ def test_publisher_retains_only_contract_topics_and_wills_the_node_status(tmp_pa
         finally:
             pub.stop()
     engine.dispose()
+
+
+def test_a_bad_topic_prefix_is_a_config_line_error(tmp_path: Path) -> None:
+    from sentinel.config.loader import ConfigError, load_config
+
+    path = tmp_path / "sentinel.yaml"
+    path.write_text('site: {id: east}\nmqtt:\n  topic_prefix: "city/#/{site}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    (issue,) = err.value.issues
+    assert issue.line == 3 and issue.path == "mqtt.topic_prefix" and "'#'" in issue.message
+    path.write_text('site: {id: east}\nmqtt:\n  topic_prefix: "city/{site}/"\n', encoding="utf-8")
+    assert load_config(path).topic_prefix() == "city/east"

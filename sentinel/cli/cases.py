@@ -17,25 +17,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
-DEFAULT_CONFIG = Path("config/sentinel.yaml")
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_RUNTIME) -> None:
-        super().__init__(message)
-        self.code = code
+from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, CliError, config_parent
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's subcommands to the `sentinel` parser."""
     from sentinel.cases.state_machine import ACTIONS, State
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
-    )
+    common = config_parent()
     cases = sub.add_parser("cases", help="grid cases: list, show, act on them, KPIs")
     cs = cases.add_subparsers(dest="cases_command", required=True)
 

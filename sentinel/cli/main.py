@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sentinel import __version__
+from sentinel.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, EXIT_RUNTIME
 from sentinel.config.loader import ConfigError, ConfigSource, load_config_source
 from sentinel.config.models import SentinelConfig
 
 if TYPE_CHECKING:
     from sentinel.daemon.services import Services
 
-EXIT_CONFIG = 2
-EXIT_RUNTIME = 1
-DEFAULT_CONFIG = Path("config/sentinel.yaml")
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.yaml"
 DEMO_FOOTAGE = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 

@@ -7,18 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
-DEFAULT_CONFIG = Path("config/sentinel.yaml")
+from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, add_config_option
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("nodes", help="cluster nodes (PostgreSQL): their cameras, lease ages, the leader")
-    p.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
-    )
+    add_config_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_nodes)
 

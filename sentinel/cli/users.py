@@ -18,24 +18,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
-DEFAULT_CONFIG = Path("config/sentinel.yaml")
+from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, CliError, config_parent
+
 ROLES = ("operator", "technician", "admin")
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_RUNTIME) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's subcommands to the `sentinel` parser."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
-    )
+    common = config_parent()
     users = sub.add_parser("users", help="console users: add, change passwords, list, roles, API tokens")
     us = users.add_subparsers(dest="users_command", required=True)
 

@@ -28,6 +28,7 @@ from sentinel.detect.settings import (
 )
 from sentinel.fields import Strict
 from sentinel.mqtt.settings import MqttConfig
+from sentinel.mqtt.topics import Topics
 from sentinel.storage.settings import DatabaseConfig, StorageConfig
 
 
@@ -79,7 +80,8 @@ class SentinelConfig(Strict):
         return {DEFAULT_DETECTOR: self.detector, **self.detectors}
 
     def topic_prefix(self) -> str:
-        return self.mqtt.topic_prefix.replace("{site}", self.site.id).rstrip("/")
+        """The MQTT topic prefix for this site (`sentinel.mqtt.topics` builds every topic under it)."""
+        return Topics.for_site(self.mqtt.topic_prefix, self.site.id).prefix
 
 
 _SECTIONS = {

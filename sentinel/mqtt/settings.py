@@ -7,6 +7,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from sentinel.fields import EnvPath, PositiveSeconds, Strict, check_env_refs
+from sentinel.mqtt.topics import TopicError, Topics
 
 
 class MqttConfig(Strict):
@@ -46,6 +47,15 @@ class MqttConfig(Strict):
         if self.password is not None and not self.username:
             raise ValueError("password needs username")
         return self
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, template: str) -> str:
+        try:
+            Topics.for_site(template, "site")  # every level a valid topic level, `{site}` or not
+        except TopicError as exc:
+            raise ValueError(str(exc)) from None
+        return template
 
     @field_validator("url")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from sentinel.cli.camera.common import DEFAULT_CONFIG
+from sentinel.cli.common import DEFAULT_CONFIG
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

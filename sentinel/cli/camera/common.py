@@ -11,19 +11,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from sentinel.cli.common import EXIT_USAGE, CliError
 from sentinel.fields import ENV_REF
 from sentinel.ingest.source import mask_secrets
 from sentinel.ingest.sources import Source
-
-EXIT_RUNTIME = 1
-EXIT_USAGE = 2
-DEFAULT_CONFIG = Path("config/sentinel.yaml")
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_RUNTIME) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def fail(exc: CliError) -> int:

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sentinel.cli.camera.common import DEFAULT_CONFIG, EXIT_USAGE, CliError, fail, host_port, raw_cameras
+from sentinel.cli.camera.common import fail, host_port, raw_cameras
+from sentinel.cli.common import DEFAULT_CONFIG, EXIT_USAGE, CliError
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from sentinel.cli.camera.common import CliError, fail, host_port, password_from_env, stream_error
+from sentinel.cli.camera.common import fail, host_port, password_from_env, stream_error
+from sentinel.cli.common import CliError
 from sentinel.config.models import CameraConfig
 
 

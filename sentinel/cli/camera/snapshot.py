@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sentinel.cli.camera.common import DEFAULT_CONFIG, EXIT_USAGE, CliError, fail, raw_cameras, stream_error
+from sentinel.cli.camera.common import fail, raw_cameras, stream_error
+from sentinel.cli.common import DEFAULT_CONFIG, EXIT_USAGE, CliError
 from sentinel.config.models import CameraConfig
 
 

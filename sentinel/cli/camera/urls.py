@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sentinel.cli.camera.common import (
-    EXIT_RUNTIME,
-    EXIT_USAGE,
-    CliError,
-    fail,
-    host_port,
-    password_from_env,
-    stream_error,
-)
+from sentinel.cli.camera.common import fail, host_port, password_from_env, stream_error
+from sentinel.cli.common import EXIT_RUNTIME, EXIT_USAGE, CliError
 from sentinel.config.models import CameraConfig
 
 
