@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,8 +39,11 @@ class _Facts:
     stays: list[tuple[str, float]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class KpiRow:
+class KpiRow(BaseModel):
+    """One row of the KPI table; the console's `KpiRowOut` is this model plus the place's name."""
+
+    model_config = ConfigDict(frozen=True)
+
     key: str  # grid or community code, "unassigned", or "all"
     cases: int
     open: int
@@ -54,7 +58,7 @@ class KpiRow:
     mean_stage_seconds: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
 @dataclass(frozen=True)

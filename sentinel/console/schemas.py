@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sentinel.alerts.schema import AlertSummary
+from sentinel.cases.kpis import KpiRow
 from sentinel.cases.payload import CaseSummary
 
 
@@ -268,20 +269,12 @@ class GridOut(Out):
     features: list[GridFeature]
 
 
-class KpiRowOut(Out):
-    key: str
+class KpiRowOut(KpiRow):
+    """The case engine's KPI row (sentinel.cases.kpis) with the grid or community name."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
     name: str | None = None
-    cases: int
-    open: int
-    closed: int
-    closure_rate: float | None
-    due: int
-    deferred: int
-    closed_on_time: int
-    on_time_rate: float | None
-    rework_count: int
-    escalated: int
-    mean_stage_seconds: dict[str, float]
 
 
 class KpiOut(Out):
