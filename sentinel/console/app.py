@@ -28,6 +28,7 @@ from sentinel.console import (
 )
 from sentinel.console.auth import LoginLimiter
 from sentinel.console.deps import ActionError, ConsoleDeps
+from sentinel.console.forwarded import ForwardedHeaders
 from sentinel.console.users import NoSuchUser, UserError, UserExists
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=routes_system.STATIC), name="static")
 
+    # outermost last: the client's address and scheme are settled before the routes use them
+    app.add_middleware(ForwardedHeaders, trusted=deps.config.console.proxy_networks)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -1,0 +1,83 @@
+"""The console's HTTP layer on a real uvicorn (127.0.0.1, free port) over a real SQLite file: request bodies are
+limited before anything reads them, X-Forwarded-* count only from trusted proxies, failed logins are counted
+per address and per account in the database (shared by every console over it), every response carries a
+Content-Security-Policy and the pages load nothing from elsewhere, cookie-signed writes need the console's own
+Origin, and the session cookie is Secure behind TLS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import ip_network
+from pathlib import Path
+
+import httpx
+import pydantic
+import pytest
+import sqlalchemy as sa
+
+from sentinel.config.sections import ConsoleConfig
+from sentinel.console.forwarded import forwarded_client
+from sentinel.console.models import SessionRow
+from tests.support.browser import PASSWORD, ConsoleWorld, console_world
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[ConsoleWorld]:
+    with console_world(tmp_path) as w:
+        w.add_user("olga", "operator")
+        w.add_user("ada", "admin")
+        yield w
+
+
+@pytest.fixture
+def behind_proxy(tmp_path: Path) -> Iterator[ConsoleWorld]:
+    """The console behind a reverse proxy on this host: 127.0.0.1 is a trusted proxy."""
+    with console_world(tmp_path, console={"trusted_proxies": ["127.0.0.1", "10.0.0.0/8"]}) as w:
+        w.add_user("olga", "operator")
+        w.add_user("ada", "admin")
+        yield w
+
+
+def login(
+    c: httpx.Client, username: str = "olga", password: str = PASSWORD, **headers: str
+) -> httpx.Response:
+    return c.post("/api/auth/login", json={"username": username, "password": password}, headers=headers)
+
+
+# ---------------------------------------------------------------- 2. X-Forwarded-For
+
+
+def test_rotating_x_forwarded_for_does_not_reset_the_login_limit(world: ConsoleWorld) -> None:
+    """No trusted proxies (the default): the header is ignored, every try counts for 127.0.0.1."""
+    with world.client() as c:
+        for n in range(5):
+            r = login(c, password="wrong password 1", **{"X-Forwarded-For": f"198.51.100.{n + 1}"})
+            assert r.status_code == 401
+        r = login(c, **{"X-Forwarded-For": "203.0.113.77"})
+        assert r.status_code == 429, r.text
+    with world.deps.sessions() as s:
+        assert not list(s.scalars(sa.select(SessionRow)))
+
+
+def test_a_trusted_proxy_names_the_client(behind_proxy: ConsoleWorld) -> None:
+    with behind_proxy.client() as c:
+        assert login(c, **{"X-Forwarded-For": "1.2.3.4, 203.0.113.9, 10.1.2.3"}).status_code == 200
+    with behind_proxy.deps.sessions() as s:  # the right-most address that is not a trusted proxy
+        assert [row.ip for row in s.scalars(sa.select(SessionRow))] == ["203.0.113.9"]
+
+
+def test_forwarded_client_walks_from_the_right() -> None:
+    trusted = (ip_network("10.0.0.0/8"), ip_network("::1/128"))
+    assert forwarded_client("192.0.2.1", "1.1.1.1", trusted) == "192.0.2.1"  # the peer is no proxy
+    assert forwarded_client("10.0.0.1", None, trusted) == "10.0.0.1"
+    assert forwarded_client("10.0.0.1", "1.1.1.1, 2.2.2.2", trusted) == "2.2.2.2"
+    assert forwarded_client("::1", "1.1.1.1, 2.2.2.2, 10.9.9.9", trusted) == "2.2.2.2"
+    assert forwarded_client("::ffff:10.0.0.1", "2.2.2.2", trusted) == "2.2.2.2"
+    assert forwarded_client("10.0.0.1", "10.0.0.2", trusted) == "10.0.0.2"  # all proxies: the farthest
+    assert forwarded_client("10.0.0.1", "forged, 2.2.2.2", trusted) == "2.2.2.2"
+    assert forwarded_client("10.0.0.1", "1.1.1.1, garbage", trusted) == "garbage"
+    assert ConsoleConfig().trusted_proxies == []
+    with pytest.raises(pydantic.ValidationError, match="not an IP address or CIDR"):
+        ConsoleConfig.model_validate({"trusted_proxies": ["proxy.example"]})
