@@ -6,6 +6,8 @@ Origin, and the session cookie is Secure behind TLS."""
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from ipaddress import ip_network
 from pathlib import Path
@@ -44,6 +46,70 @@ def login(
     c: httpx.Client, username: str = "olga", password: str = PASSWORD, **headers: str
 ) -> httpx.Response:
     return c.post("/api/auth/login", json={"username": username, "password": password}, headers=headers)
+
+
+# ---------------------------------------------------------------- 1. request bodies
+
+
+def _raw_request(port: int, head: str, body: bytes = b"", timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+def test_a_declared_oversized_body_is_refused_at_once_unread(world: ConsoleWorld) -> None:
+    """Content-Length says 300 MB: 413 comes back while the client has sent only the headers and 1 KiB."""
+    t0 = time.monotonic()
+    answer = _raw_request(
+        world.server.port,
+        "POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {300 * MiB}\r\n",
+        b"{" + b" " * 1024,
+    )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert time.monotonic() - t0 < 3
+    assert b"console.max_body" in answer or b"content-length" in answer.lower()
+    with world.client() as c:  # the server is fine afterwards
+        assert login(c).status_code == 200
+
+
+def test_a_streamed_oversized_body_is_cut_off_early(world: ConsoleWorld) -> None:
+    """A chunked body (no Content-Length) is counted as it comes: 413 long before the client is done."""
+    sent = 0
+    total = 64 * MiB
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        chunk = b"x" * (64 * 1024)
+        while sent < total:
+            sent += len(chunk)
+            yield chunk
+
+    with world.client() as c:
+        r = c.post("/api/auth/login", content=body(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, (r.status_code, r.text[:200])
+    assert "console.max_body" in r.json()["detail"]
+    assert sent < 16 * MiB, f"the client got to send {sent / MiB:.0f} MiB"
+
+
+def test_bodies_under_the_limit_pass_and_the_limit_is_configurable(tmp_path: Path) -> None:
+    assert ConsoleConfig().max_body == MiB
+    assert ConsoleConfig.model_validate({"max_body": "2MB"}).max_body == 2 * MiB
+    with console_world(tmp_path, console={"max_body": "4KB"}) as world:
+        world.add_user("olga", "operator")
+        with world.client() as c:
+            padded = {"username": "olga", "password": PASSWORD, "pad": " " * 2000}
+            r = c.post("/api/auth/login", json=padded)
+            assert r.status_code in (200, 422), r.text  # read and judged, not refused for its size
+            padded["pad"] = " " * 5000
+            r = c.post("/api/auth/login", json=padded)
+            assert r.status_code == 413 and "4 KiB" in r.json()["detail"]
 
 
 # ---------------------------------------------------------------- 2. X-Forwarded-For

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sentinel.fields import EnvPath, Seconds, Strict
+from sentinel.fields import ByteSize, EnvPath, Seconds, Strict
 
 
 class SiteConfig(Strict):
@@ -76,6 +76,9 @@ class ConsoleConfig(Strict):
         default=False,
         description="always mark the session cookie Secure (it is anyway on a request that came over https, "
         "directly or through a trusted proxy's X-Forwarded-Proto)",
+    )
+    max_body: ByteSize = Field(
+        default=1024 * 1024, ge=1024, description="largest request body accepted (413 over it), e.g. '1MB'"
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,

@@ -27,6 +27,7 @@ from sentinel.console import (
     routes_users,
 )
 from sentinel.console.auth import LoginLimiter
+from sentinel.console.body_limit import BodyLimit
 from sentinel.console.deps import ActionError, ConsoleDeps
 from sentinel.console.forwarded import ForwardedHeaders
 from sentinel.console.users import NoSuchUser, UserError, UserExists
@@ -98,8 +99,11 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=routes_system.STATIC), name="static")
 
-    # outermost last: the client's address and scheme are settled before the routes use them
-    app.add_middleware(ForwardedHeaders, trusted=deps.config.console.proxy_networks)
+    # outermost last: every answer gets the headers (a 413 too); the body is limited before anything reads
+    # it; the client's address and scheme are settled before the routes use them
+    console = deps.config.console
+    app.add_middleware(ForwardedHeaders, trusted=console.proxy_networks)
+    app.add_middleware(BodyLimit, max_body=console.max_body)
     app.add_middleware(SecurityHeaders)
     return app
 
