@@ -16,10 +16,17 @@ import httpx
 import pydantic
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
 
 from sentinel.config.sections import ConsoleConfig
+from sentinel.console.app import create_app
+from sentinel.console.deps import ConsoleDeps
 from sentinel.console.forwarded import forwarded_client
-from sentinel.console.models import SessionRow
+from sentinel.console.login_limit import DatabaseFailures, LoginLimiter
+from sentinel.console.models import LoginFailureRow, SessionRow
+from sentinel.console.server import ConsoleServer
+from sentinel.storage.db import MIGRATIONS, make_engine, migrate, session_factory, sqlite_url
 from tests.support.browser import PASSWORD, ConsoleWorld, console_world
 
 MiB = 1024 * 1024
@@ -147,3 +154,76 @@ def test_forwarded_client_walks_from_the_right() -> None:
     assert ConsoleConfig().trusted_proxies == []
     with pytest.raises(pydantic.ValidationError, match="not an IP address or CIDR"):
         ConsoleConfig.model_validate({"trusted_proxies": ["proxy.example"]})
+
+
+# ---------------------------------------------------------------- 3. the login limit, shared
+
+
+def test_failures_on_one_console_count_on_another_over_the_same_database(world: ConsoleWorld) -> None:
+    engine = make_engine(sqlite_url(world.data_dir))  # a second instance: its own engine, app and server
+    other = ConsoleServer(create_app(ConsoleDeps(engine, world.config, world.deps.actions)), "127.0.0.1", 0)
+    other.start()
+    try:
+        second = httpx.Client(base_url=other.url, timeout=30)
+        with world.client() as first, second:
+            for c in (first, second, first, second, first):
+                assert login(c, password="wrong password 1").status_code == 401
+            for c in (first, second):
+                r = login(c)
+                assert r.status_code == 429 and int(r.headers["retry-after"]) > 200, r.text
+            assert login(second, "ada").status_code == 200
+    finally:
+        other.stop()
+        engine.dispose()
+    with world.deps.sessions() as s:
+        keys = {row.key for row in s.scalars(sa.select(LoginFailureRow))}
+    assert keys == {"ip-user:127.0.0.1 olga", "ip:127.0.0.1", "user:olga"}
+
+
+def test_an_account_locks_across_rotating_addresses(behind_proxy: ConsoleWorld) -> None:
+    """Each try from another (believed) address: the per-address counts never fill, the account's does."""
+    with behind_proxy.client() as c:
+        for n in range(20):
+            r = login(c, password="wrong password 1", **{"X-Forwarded-For": f"198.51.100.{n + 1}"})
+            assert r.status_code == 401, (n, r.text)
+        r = login(c, **{"X-Forwarded-For": "203.0.113.1"})
+        assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
+        r = login(c, "OLGA", **{"X-Forwarded-For": "203.0.113.2"})  # the name's case changes nothing
+        assert r.status_code == 429
+        assert login(c, "ada", **{"X-Forwarded-For": "203.0.113.3"}).status_code == 200
+
+
+def test_the_database_limiter_forgets_old_failures(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path))
+    migrate(engine)
+    now = [1_800_000_000.0]
+    limiter = LoginLimiter(3, 60, clock=lambda: now[0], store=DatabaseFailures(session_factory(engine)))
+    for _ in range(3):
+        assert limiter.retry_after("1.2.3.4", "olga") is None
+        limiter.failed("1.2.3.4", "Olga")
+    assert limiter.retry_after("1.2.3.4", "OLGA") == pytest.approx(60)
+    assert limiter.retry_after("5.6.7.8", "olga") is None
+    now[0] += 61
+    assert limiter.retry_after("1.2.3.4", "olga") is None
+    limiter.failed("9.9.9.9", "tom")  # a new failure drops the old rows
+    with session_factory(engine)() as s:
+        assert {row.key for row in s.scalars(sa.select(LoginFailureRow))} == {
+            "ip-user:9.9.9.9 tom", "ip:9.9.9.9", "user:tom",
+        }  # fmt: skip
+    limiter.succeeded("9.9.9.9", "tom")
+    engine.dispose()
+
+
+def test_migration_0006_up_and_down(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path))
+    migrate(engine)
+    assert "login_failures" in sa.inspect(engine).get_table_names()
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    assert "login_failures" not in sa.inspect(engine).get_table_names()
+    migrate(engine)
+    assert "login_failures" in sa.inspect(engine).get_table_names()
+    engine.dispose()

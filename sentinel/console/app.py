@@ -26,10 +26,10 @@ from sentinel.console import (
     routes_system,
     routes_users,
 )
-from sentinel.console.auth import LoginLimiter
 from sentinel.console.body_limit import BodyLimit
 from sentinel.console.deps import ActionError, ConsoleDeps
 from sentinel.console.forwarded import ForwardedHeaders
+from sentinel.console.login_limit import DatabaseFailures, LoginLimiter
 from sentinel.console.users import NoSuchUser, UserError, UserExists
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         redoc_url=None,
     )
     app.state.deps = deps
-    app.state.login_limiter = LoginLimiter()
+    app.state.login_limiter = LoginLimiter(store=DatabaseFailures(deps.sessions))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ActionError, _action_error)
     app.add_exception_handler(CaseError, _case_error)

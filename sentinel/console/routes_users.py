@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from sentinel.console.auth import SESSION_COOKIE, client_ip, current_user, get_deps, require
 from sentinel.console.deps import ConsoleDeps
+from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.schemas import (
     ErrorOut,
     LoginIn,
@@ -55,9 +56,9 @@ def token_out(t: TokenInfo, deps: ConsoleDeps) -> TokenOut:
 )
 async def login(body: LoginIn, request: Request, response: Response, deps: Deps) -> UserOut:
     """Sign in with user name and password; sets the session cookie the page uses."""
-    limiter = request.app.state.login_limiter
+    limiter: LoginLimiter = request.app.state.login_limiter
     ip = client_ip(request)
-    wait = limiter.retry_after(ip, body.username)
+    wait = await run_in_threadpool(limiter.retry_after, ip, body.username)
     if wait is not None:
         log.warning("login for %r from %s refused: too many failures", body.username, ip)
         raise HTTPException(
@@ -66,11 +67,11 @@ async def login(body: LoginIn, request: Request, response: Response, deps: Deps)
         )  # fmt: skip
     user = await run_in_threadpool(deps.users.authenticate, body.username, body.password)
     if user is None:
-        limiter.failed(ip, body.username)
+        await run_in_threadpool(limiter.failed, ip, body.username)
         deps.metrics.login_failures.inc()
         log.warning("failed login for %r from %s", body.username, ip)
         raise HTTPException(401, "wrong user name or password")
-    limiter.succeeded(ip, body.username)
+    await run_in_threadpool(limiter.succeeded, ip, body.username)
     cookie = await run_in_threadpool(deps.users.create_session, user, ip, request.headers.get("user-agent"))
     secure = deps.secure_cookies or request.url.scheme == "https"
     response.set_cookie(
