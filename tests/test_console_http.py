@@ -21,6 +21,7 @@ from alembic.config import Config as AlembicConfig
 
 from sentinel.config.sections import ConsoleConfig
 from sentinel.console.app import create_app
+from sentinel.console.auth import SESSION_COOKIE
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.forwarded import forwarded_client
 from sentinel.console.login_limit import DatabaseFailures, LoginLimiter
@@ -227,3 +228,31 @@ def test_migration_0006_up_and_down(tmp_path: Path) -> None:
     migrate(engine)
     assert "login_failures" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+# ---------------------------------------------------------------- 5. Origin
+
+
+def test_cookie_signed_writes_need_the_consoles_own_origin(world: ConsoleWorld) -> None:
+    alert = world.record_alert()
+    confirm = f"/api/alerts/{alert.alert_id}/confirm"
+    with world.client() as c:
+        assert login(c).status_code == 200  # no cookie yet: nothing to forge, no Origin needed
+        for headers in ({}, {"Origin": "null"}, {"Origin": "http://evil.example"}, {"Referer": "http://evil.example/x"},
+                        {"Origin": "null", "Referer": f"{world.url}/"}):  # fmt: skip
+            r = c.post(confirm, json={}, headers=headers)
+            assert r.status_code == 403 and "cross-site" in r.json()["detail"], (headers, r.text)
+            r = c.post("/api/auth/logout", headers=headers)
+            assert r.status_code == 403, headers
+        assert c.get("/api/auth/me").status_code == 200  # still signed in: the forged logout did nothing
+        assert c.post(confirm, json={}, headers={"Referer": f"{world.url}/"}).status_code == 200
+        assert c.post("/api/auth/logout", headers={"Origin": world.url}).status_code == 204
+        assert c.get("/api/auth/me").status_code == 401
+
+
+def test_bearer_token_calls_need_no_origin(world: ConsoleWorld) -> None:
+    alert = world.record_alert()
+    with world.client(world.token("olga")) as c:
+        c.cookies.set(SESSION_COOKIE, "stale")  # a cookie beside the token changes nothing
+        assert c.post(f"/api/alerts/{alert.alert_id}/confirm", json={}).status_code == 200
+        assert c.post("/api/auth/logout").status_code == 204

@@ -29,6 +29,7 @@ from sentinel.console import (
 from sentinel.console.body_limit import BodyLimit
 from sentinel.console.deps import ActionError, ConsoleDeps
 from sentinel.console.forwarded import ForwardedHeaders
+from sentinel.console.http_security import SameOriginWrites
 from sentinel.console.login_limit import DatabaseFailures, LoginLimiter
 from sentinel.console.users import NoSuchUser, UserError, UserExists
 
@@ -100,8 +101,9 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     app.mount("/static", StaticFiles(directory=routes_system.STATIC), name="static")
 
     # outermost last: every answer gets the headers (a 413 too); the body is limited before anything reads
-    # it; the client's address and scheme are settled before the routes use them
+    # it; the client's address and scheme are settled before the origin check and the routes use them
     console = deps.config.console
+    app.add_middleware(SameOriginWrites)
     app.add_middleware(ForwardedHeaders, trusted=console.proxy_networks)
     app.add_middleware(BodyLimit, max_body=console.max_body)
     app.add_middleware(SecurityHeaders)

@@ -2,25 +2,23 @@
 
 Every route but `/healthz`, the login page and endpoint and the static files depends on `current_user`; every
 action also on `require(role, ...)`. A request signed in by cookie that changes something must come from the
-console's own origin (the cookie is SameSite=Lax too). Failed logins are throttled by `login_limit.LoginLimiter`.
+console's own origin (`http_security.SameOriginWrites`, before any route; the cookie is SameSite=Lax too).
+Failed logins are throttled by `login_limit.LoginLimiter`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 
 from sentinel.console.deps import ConsoleDeps
+from sentinel.console.http_security import SAFE_METHODS, SESSION_COOKIE
 from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.users import User
 
 __all__ = ["SAFE_METHODS", "SESSION_COOKIE", "LoginLimiter", "current_user", "require", "user_from_request"]
-
-SESSION_COOKIE = "sentinel_session"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_deps(request: Request) -> ConsoleDeps:
@@ -50,21 +48,7 @@ def user_from_request(request: Request, deps: ConsoleDeps) -> User | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    user = deps.users.user_for_session(cookie)
-    if user is not None and request.method not in SAFE_METHODS:
-        _same_origin(request)
-    return user
-
-
-def _same_origin(request: Request) -> None:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        referer = request.headers.get("referer")
-        origin = f"{urlsplit(referer).scheme}://{urlsplit(referer).netloc}" if referer else None
-    if origin is None:
-        return  # not a browser (a browser sends Origin with every cross-site POST)
-    if urlsplit(origin).netloc != request.headers.get("host", ""):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+    return deps.users.user_for_session(cookie)
 
 
 def current_user(request: Request, deps: Annotated[ConsoleDeps, Depends(get_deps)]) -> User:

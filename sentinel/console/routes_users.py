@@ -84,7 +84,8 @@ async def login(body: LoginIn, request: Request, response: Response, deps: Deps)
 
 @router.post("/auth/logout", status_code=204, response_class=Response)
 def logout(request: Request, deps: Deps) -> Response:
-    """End the session (no error when there is none)."""
+    """End the session (no error when there is none). Signed in by cookie, it must come from the console's own
+    origin like every other write (`http_security.SameOriginWrites`)."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         deps.users.end_session(cookie)
