@@ -6,9 +6,11 @@ Origin, and the session cookie is Secure behind TLS."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -228,6 +230,106 @@ def test_migration_0006_up_and_down(tmp_path: Path) -> None:
     migrate(engine)
     assert "login_failures" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+# ---------------------------------------------------------------- 4. Content-Security-Policy
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    out = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        out[name] = values
+    return out
+
+
+def _check_headers(r: httpx.Response) -> dict[str, list[str]]:
+    assert r.headers["x-content-type-options"] == "nosniff", r.url
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] in ("same-origin", "no-referrer")
+    policy = _directives(r.headers["content-security-policy"])
+    assert policy["default-src"] == ["'self'"] and policy["frame-ancestors"] == ["'none'"]
+    assert policy["script-src"] == ["'self'"], r.url  # nothing from elsewhere, nothing inline
+    for values in policy.values():
+        assert not any(v.startswith(("http:", "https:", "*")) or "." in v for v in values), (r.url, values)
+    return policy
+
+
+def test_every_response_carries_the_security_headers(world: ConsoleWorld) -> None:
+    token = world.token("olga")
+    with world.client() as c:
+        for path in (
+            "/login",
+            "/healthz",
+            "/static/app.js",
+            "/no-such-page",
+            "/static/swagger-ui/swagger-ui.css",
+        ):
+            _check_headers(c.get(path))
+        assert _check_headers(c.get("/api/alerts"))  # 401
+        assert login(c).status_code == 200
+        page = c.get("/")
+        assert page.status_code == 200 and "Case board" in page.text
+        assert _check_headers(page)["style-src"] == ["'self'"]
+        docs = c.get("/api/docs")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        assert _check_headers(docs)["style-src"] == ["'self'"]
+    with world.client(token) as c:
+        _check_headers(c.get("/api/alerts"))
+        _check_headers(c.get("/api/openapi.json"))
+    _check_headers(httpx.post(f"{world.url}/api/auth/login", content=b"x" * (2 * MiB)))  # 413
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self.inline: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if "style" in a or any(k.startswith("on") for k in a):
+            self.inline.append(f"<{tag} {a}>")
+        if tag == "script":
+            if a.get("src"):
+                self.refs.append(a["src"] or "")
+            else:
+                self._in_script = True
+        if tag == "link" and a.get("href"):
+            self.refs.append(a["href"] or "")
+        if tag == "style":
+            self.inline.append("<style>")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False if tag == "script" else self._in_script
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline.append(data.strip()[:80])
+
+
+def test_no_page_loads_anything_from_another_origin(world: ConsoleWorld) -> None:
+    """The login page, the operator's page and the API docs: every script and stylesheet is the console's own
+    (and is there); no inline script or style attribute the policy would block."""
+    with world.client() as c:
+        assert login(c).status_code == 200
+        pages = {path: c.get(path) for path in ("/login", "/", "/api/docs")}
+        for path, r in pages.items():
+            assert r.status_code == 200, path
+            parser = _Refs()
+            parser.feed(r.text)
+            assert parser.refs, path
+            assert not parser.inline, (path, parser.inline)
+            for ref in parser.refs:
+                assert ref.startswith("/") and not ref.startswith("//"), (path, ref)
+                asset = c.get(ref)
+                assert asset.status_code == 200, (path, ref)
+                if ref.endswith(".css"):
+                    assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", asset.text), ref
+        # only the Swagger UI files the docs page uses are served from the package
+        assert c.get("/static/swagger-ui/index.html").status_code == 404
+        assert c.get("/static/swagger-ui/swagger-initializer.js").status_code == 404
 
 
 # ---------------------------------------------------------------- 5. Origin

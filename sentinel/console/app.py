@@ -12,8 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel import __version__
 from sentinel.cases.state_machine import CaseError
@@ -28,8 +26,9 @@ from sentinel.console import (
 )
 from sentinel.console.body_limit import BodyLimit
 from sentinel.console.deps import ActionError, ConsoleDeps
+from sentinel.console.docs import swagger_assets
 from sentinel.console.forwarded import ForwardedHeaders
-from sentinel.console.http_security import SameOriginWrites
+from sentinel.console.http_security import SameOriginWrites, SecurityHeaders
 from sentinel.console.login_limit import DatabaseFailures, LoginLimiter
 from sentinel.console.users import NoSuchUser, UserError, UserExists
 
@@ -98,6 +97,7 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     app.add_exception_handler(UserError, _user_error)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static/swagger-ui", swagger_assets(), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=routes_system.STATIC), name="static")
 
     # outermost last: every answer gets the headers (a 413 too); the body is limited before anything reads
@@ -108,25 +108,3 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     app.add_middleware(BodyLimit, max_body=console.max_body)
     app.add_middleware(SecurityHeaders)
     return app
-
-
-class SecurityHeaders:
-    """Plain ASGI (a BaseHTTPMiddleware would buffer and entangle the SSE stream)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "same-origin")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
