@@ -358,3 +358,33 @@ def test_bearer_token_calls_need_no_origin(world: ConsoleWorld) -> None:
         c.cookies.set(SESSION_COOKIE, "stale")  # a cookie beside the token changes nothing
         assert c.post(f"/api/alerts/{alert.alert_id}/confirm", json={}).status_code == 200
         assert c.post("/api/auth/logout").status_code == 204
+
+
+# ---------------------------------------------------------------- 6. Secure cookies
+
+
+def _cookie(r: httpx.Response) -> str:
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    return cookie
+
+
+def test_the_session_cookie_is_secure_behind_tls(behind_proxy: ConsoleWorld) -> None:
+    with behind_proxy.client() as c:
+        assert "Secure" not in _cookie(login(c))  # plain http
+    with behind_proxy.client() as c:
+        r = login(c, **{"X-Forwarded-Proto": "https"})
+        assert "Secure" in _cookie(r) and "HttpOnly" in _cookie(r)
+        r = c.post("/api/auth/logout", headers={"Origin": behind_proxy.url, "X-Forwarded-Proto": "https"})
+        assert r.status_code == 204 and "Secure" in _cookie(r)  # the cookie is cleared as it was set
+
+
+def test_an_untrusted_x_forwarded_proto_is_ignored_and_config_forces_secure(world: ConsoleWorld) -> None:
+    with world.client() as c:
+        assert "Secure" not in _cookie(login(c, **{"X-Forwarded-Proto": "https"}))
+    world.deps.config = world.config.model_copy(
+        update={"console": world.config.console.model_copy(update={"secure_cookies": True})}
+    )
+    with world.client() as c:
+        assert "Secure" in _cookie(login(c))
+        assert "Secure" in _cookie(c.post("/api/auth/logout", headers={"Origin": world.url}))

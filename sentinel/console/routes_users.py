@@ -51,6 +51,12 @@ def token_out(t: TokenInfo, deps: ConsoleDeps) -> TokenOut:
     )  # fmt: skip
 
 
+def secure_request(request: Request, deps: ConsoleDeps) -> bool:
+    """Whether the session cookie is marked Secure: configured so, or the request came over https (directly,
+    or through a trusted proxy's X-Forwarded-Proto, which `forwarded.py` turned into the request's scheme)."""
+    return deps.secure_cookies or request.url.scheme == "https"
+
+
 @router.post(
     "/auth/login", response_model=UserOut, responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}}
 )
@@ -73,10 +79,9 @@ async def login(body: LoginIn, request: Request, response: Response, deps: Deps)
         raise HTTPException(401, "wrong user name or password")
     await run_in_threadpool(limiter.succeeded, ip, body.username)
     cookie = await run_in_threadpool(deps.users.create_session, user, ip, request.headers.get("user-agent"))
-    secure = deps.secure_cookies or request.url.scheme == "https"
     response.set_cookie(
         SESSION_COOKIE, cookie, max_age=int(SESSION_MAX.total_seconds()), httponly=True,
-        samesite="lax", secure=secure, path="/",
+        samesite="lax", secure=secure_request(request, deps), path="/",
     )  # fmt: skip
     log.info("%s (%s) signed in from %s", user.username, user.role, ip)
     return user_out(user)
@@ -90,7 +95,9 @@ def logout(request: Request, deps: Deps) -> Response:
     if cookie:
         deps.users.end_session(cookie)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_request(request, deps)
+    )
     return response
 
 
