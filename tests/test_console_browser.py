@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from sentinel.cases.models import CaseAlertRow
 from sentinel.console.models import AlertReviewRow
-from tests.support.browser import GRID, PASSWORD, chromium, console_world, replay_alerts
+from tests.support.browser import GRID, PASSWORD, chromium, console_world, replay_alerts, vtest_snapshot
 from tests.support.footage import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -157,3 +157,47 @@ def test_operator_reviews_a_live_alert(
         if os.environ.get("SENTINEL_SCREENSHOT"):
             (REPO_ROOT / "docs").mkdir(exist_ok=True)
             shutil.copyfile(shot, REPO_ROOT / "docs" / "console.png")
+
+
+CSP_WATCH = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation', "
+    "(e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
+
+
+def test_the_page_and_the_api_docs_run_under_the_csp(tmp_path: Path, driver: Any) -> None:
+    """Under the console's Content-Security-Policy the page works with no violation (the legend's colours too),
+    signing out passes the origin check, Swagger UI renders every operation from the console's own copy, and
+    the policy is really enforced: an injected inline script does not run."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_WATCH})
+    with console_world(tmp_path) as world:
+        world.add_user("wangfang", "operator", name="王芳")
+        world.file_case(world.record_alert(jpeg=vtest_snapshot()))
+        wait = WebDriverWait(driver, 15)
+        sign_in(driver, world.url, "wangfang", PASSWORD)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue .alert img.thumb"))
+        wait.until(lambda d: "on" in (d.find_element(By.ID, "live").get_attribute("class") or ""))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#legend i"))
+        swatch = "return getComputedStyle(document.querySelector('#legend i')).backgroundColor"
+        assert driver.execute_script(swatch) == "rgb(227, 241, 224)"  # FILLS[0], set through the CSSOM
+        assert driver.execute_script("return window.__csp") == []
+
+        driver.get(f"{world.url}/api/docs")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) >= 25)
+        assert "Sentinel console API" in driver.find_element(By.CSS_SELECTOR, ".info .title").text
+        assert driver.execute_script("return window.__csp") == []
+
+        driver.get(world.url)
+        logout = wait.until(ec.element_to_be_clickable((By.ID, "logout")))
+        logout.click()
+        wait.until(ec.url_contains("/login"))
+        with world.client() as c:
+            c.cookies.update({k["name"]: k["value"] for k in driver.get_cookies()})
+            assert c.get("/api/auth/me").status_code == 401  # the session really ended
+
+        ran = driver.execute_script(
+            "const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
+            "document.body.append(s); return window.__ran === 1"
+        )
+        assert ran is False
+        wait.until(lambda d: any("script-src" in v for v in d.execute_script("return window.__csp")))

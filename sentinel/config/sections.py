@@ -3,11 +3,12 @@ defined here because those parts may import config, not the other way round."""
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sentinel.fields import EnvPath, Seconds, Strict
+from sentinel.fields import ByteSize, EnvPath, Seconds, Strict
 
 
 class SiteConfig(Strict):
@@ -72,8 +73,32 @@ class ConsoleConfig(Strict):
     host: str = Field(default="127.0.0.1", description="listen address; 0.0.0.0 exposes it to the network")
     port: int = Field(default=8080, ge=0, le=65535, description="0 = any free port")
     secure_cookies: bool = Field(
-        default=False, description="mark the session cookie Secure (set when served over https)"
+        default=False,
+        description="always mark the session cookie Secure (it is anyway on a request that came over https, "
+        "directly or through a trusted proxy's X-Forwarded-Proto)",
     )
+    max_body: ByteSize = Field(
+        default=1024 * 1024, ge=1024, description="largest request body accepted (413 over it), e.g. '1MB'"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "empty: the headers are ignored and the peer's address is the client's",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)") from None
+        return v
+
+    @property
+    def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
 
 class EventTypeOverride(Strict):

@@ -12,8 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel import __version__
 from sentinel.cases.state_machine import CaseError
@@ -26,8 +24,12 @@ from sentinel.console import (
     routes_system,
     routes_users,
 )
-from sentinel.console.auth import LoginLimiter
+from sentinel.console.body_limit import BodyLimit
 from sentinel.console.deps import ActionError, ConsoleDeps
+from sentinel.console.docs import swagger_assets
+from sentinel.console.forwarded import ForwardedHeaders
+from sentinel.console.http_security import SameOriginWrites, SecurityHeaders
+from sentinel.console.login_limit import DatabaseFailures, LoginLimiter
 from sentinel.console.users import NoSuchUser, UserError, UserExists
 
 log = logging.getLogger(__name__)
@@ -88,36 +90,21 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         redoc_url=None,
     )
     app.state.deps = deps
-    app.state.login_limiter = LoginLimiter()
+    app.state.login_limiter = LoginLimiter(store=DatabaseFailures(deps.sessions))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ActionError, _action_error)
     app.add_exception_handler(CaseError, _case_error)
     app.add_exception_handler(UserError, _user_error)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static/swagger-ui", swagger_assets(), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=routes_system.STATIC), name="static")
 
+    # outermost last: every answer gets the headers (a 413 too); the body is limited before anything reads
+    # it; the client's address and scheme are settled before the origin check and the routes use them
+    console = deps.config.console
+    app.add_middleware(SameOriginWrites)
+    app.add_middleware(ForwardedHeaders, trusted=console.proxy_networks)
+    app.add_middleware(BodyLimit, max_body=console.max_body)
     app.add_middleware(SecurityHeaders)
     return app
-
-
-class SecurityHeaders:
-    """Plain ASGI (a BaseHTTPMiddleware would buffer and entangle the SSE stream)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "same-origin")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -1,26 +1,24 @@
-"""Who is asking: a bearer token (the API) or the session cookie (the page); role checks; login throttling.
+"""Who is asking: a bearer token (the API) or the session cookie (the page); role checks.
 
 Every route but `/healthz`, the login page and endpoint and the static files depends on `current_user`; every
 action also on `require(role, ...)`. A request signed in by cookie that changes something must come from the
-console's own origin (the cookie is SameSite=Lax too).
+console's own origin (`http_security.SameOriginWrites`, before any route; the cookie is SameSite=Lax too).
+Failed logins are throttled by `login_limit.LoginLimiter`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 
 from sentinel.console.deps import ConsoleDeps
+from sentinel.console.http_security import SAFE_METHODS, SESSION_COOKIE
+from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.users import User
 
-SESSION_COOKIE = "sentinel_session"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+__all__ = ["SAFE_METHODS", "SESSION_COOKIE", "LoginLimiter", "current_user", "require", "user_from_request"]
 
 
 def get_deps(request: Request) -> ConsoleDeps:
@@ -50,21 +48,7 @@ def user_from_request(request: Request, deps: ConsoleDeps) -> User | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    user = deps.users.user_for_session(cookie)
-    if user is not None and request.method not in SAFE_METHODS:
-        _same_origin(request)
-    return user
-
-
-def _same_origin(request: Request) -> None:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        referer = request.headers.get("referer")
-        origin = f"{urlsplit(referer).scheme}://{urlsplit(referer).netloc}" if referer else None
-    if origin is None:
-        return  # not a browser (a browser sends Origin with every cross-site POST)
-    if urlsplit(origin).netloc != request.headers.get("host", ""):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+    return deps.users.user_for_session(cookie)
 
 
 def current_user(request: Request, deps: Annotated[ConsoleDeps, Depends(get_deps)]) -> User:
@@ -87,50 +71,3 @@ def require(*roles: str) -> Callable[..., User]:
         return user
 
     return check
-
-
-class LoginLimiter:
-    """At most `max_failures` failed logins per (IP, user name) within `window` seconds (and 4x that per IP,
-    against guessing across user names); over it, logins from there wait (HTTP 429 with Retry-After)."""
-
-    def __init__(
-        self, max_failures: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, ip: str, username: str) -> float | None:
-        """Seconds to wait before another try is allowed, or None."""
-        now = self._clock()
-        with self._lock:
-            waits = []
-            for key, limit in (
-                ((ip, username.casefold()), self.max_failures),
-                ((ip, ""), 4 * self.max_failures),
-            ):
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    waits.append(times[len(times) - limit] + self.window - now)
-            return max(waits) if waits else None
-
-    def failed(self, ip: str, username: str) -> None:
-        now = self._clock()
-        with self._lock:
-            self._recent((ip, username.casefold()), now).append(now)
-            self._recent((ip, ""), now).append(now)
-            if len(self._failures) > 10_000:  # forget quiet keys
-                for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
-                    del self._failures[key]
-
-    def succeeded(self, ip: str, username: str) -> None:
-        with self._lock:
-            self._failures.pop((ip, username.casefold()), None)

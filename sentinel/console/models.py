@@ -1,4 +1,5 @@
-"""ORM rows of the console: users, their API tokens and login sessions, and the operators' alert reviews.
+"""ORM rows of the console: users, their API tokens and login sessions, failed logins, and the operators' alert
+reviews.
 
 No secret is stored in the clear: a password as its scrypt hash (with its own salt and cost), an API token and
 a session id as the SHA-256 of a 256-bit random value (a lookup key, not a password: it needs no slow hash).
@@ -70,3 +71,14 @@ class AlertReviewRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100))  # the console user
     ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginFailureRow(Base):
+    """A failed login, under each key it counts for (`ip-user:ADDR NAME`, `ip:ADDR`, `user:NAME`); rows older
+    than the limiter's window are deleted as new ones come in. Shared by every console over the database."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -12,10 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import (
     FileResponse,
-    HTMLResponse,
     JSONResponse,
     RedirectResponse,
     Response,
@@ -125,8 +123,9 @@ def openapi(request: Request, _user: AnyUser) -> JSONResponse:
 
 
 @router.get("/api/docs", include_in_schema=False)
-def docs(_user: AnyUser) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Sentinel API")
+def docs(_user: AnyUser) -> FileResponse:
+    """Swagger UI from the console's own copy (`console/docs.py`)."""
+    return FileResponse(STATIC / "docs.html", headers={"Cache-Control": "no-store"})
 
 
 # ---------------------------------------------------------------- the page

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from sentinel.console.auth import SESSION_COOKIE, client_ip, current_user, get_deps, require
 from sentinel.console.deps import ConsoleDeps
+from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.schemas import (
     ErrorOut,
     LoginIn,
@@ -50,14 +51,20 @@ def token_out(t: TokenInfo, deps: ConsoleDeps) -> TokenOut:
     )  # fmt: skip
 
 
+def secure_request(request: Request, deps: ConsoleDeps) -> bool:
+    """Whether the session cookie is marked Secure: configured so, or the request came over https (directly,
+    or through a trusted proxy's X-Forwarded-Proto, which `forwarded.py` turned into the request's scheme)."""
+    return deps.secure_cookies or request.url.scheme == "https"
+
+
 @router.post(
     "/auth/login", response_model=UserOut, responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}}
 )
 async def login(body: LoginIn, request: Request, response: Response, deps: Deps) -> UserOut:
     """Sign in with user name and password; sets the session cookie the page uses."""
-    limiter = request.app.state.login_limiter
+    limiter: LoginLimiter = request.app.state.login_limiter
     ip = client_ip(request)
-    wait = limiter.retry_after(ip, body.username)
+    wait = await run_in_threadpool(limiter.retry_after, ip, body.username)
     if wait is not None:
         log.warning("login for %r from %s refused: too many failures", body.username, ip)
         raise HTTPException(
@@ -66,16 +73,15 @@ async def login(body: LoginIn, request: Request, response: Response, deps: Deps)
         )  # fmt: skip
     user = await run_in_threadpool(deps.users.authenticate, body.username, body.password)
     if user is None:
-        limiter.failed(ip, body.username)
+        await run_in_threadpool(limiter.failed, ip, body.username)
         deps.metrics.login_failures.inc()
         log.warning("failed login for %r from %s", body.username, ip)
         raise HTTPException(401, "wrong user name or password")
-    limiter.succeeded(ip, body.username)
+    await run_in_threadpool(limiter.succeeded, ip, body.username)
     cookie = await run_in_threadpool(deps.users.create_session, user, ip, request.headers.get("user-agent"))
-    secure = deps.secure_cookies or request.url.scheme == "https"
     response.set_cookie(
         SESSION_COOKIE, cookie, max_age=int(SESSION_MAX.total_seconds()), httponly=True,
-        samesite="lax", secure=secure, path="/",
+        samesite="lax", secure=secure_request(request, deps), path="/",
     )  # fmt: skip
     log.info("%s (%s) signed in from %s", user.username, user.role, ip)
     return user_out(user)
@@ -83,12 +89,15 @@ async def login(body: LoginIn, request: Request, response: Response, deps: Deps)
 
 @router.post("/auth/logout", status_code=204, response_class=Response)
 def logout(request: Request, deps: Deps) -> Response:
-    """End the session (no error when there is none)."""
+    """End the session (no error when there is none). Signed in by cookie, it must come from the console's own
+    origin like every other write (`http_security.SameOriginWrites`)."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         deps.users.end_session(cookie)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_request(request, deps)
+    )
     return response
 
 

@@ -3,6 +3,9 @@
 The socket is bound before the thread starts, so a port in use is a clear error from `start()` and port 0
 gets a free port (`.port`). `stop()` ends the live streams first, then uvicorn, whose graceful shutdown is
 bounded (`timeout_graceful_shutdown`): an open SSE stream cannot keep the daemon from stopping.
+
+uvicorn's proxy headers are off: its default trusts X-Forwarded-For from 127.0.0.1, which is every client of a
+console on localhost. The app believes them only from `console.trusted_proxies` (`console/forwarded.py`).
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ class ConsoleServer:
         self.port = port
         self._config = uvicorn.Config(
             app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off",
-            timeout_graceful_shutdown=max(1, round(graceful_timeout)), proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1", server_header=False,
+            timeout_graceful_shutdown=max(1, round(graceful_timeout)), proxy_headers=False,
+            server_header=False,
         )  # fmt: skip
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

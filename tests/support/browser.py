@@ -145,7 +145,10 @@ class ConsoleWorld:
 
 
 @contextmanager
-def console_world(tmp_path: Path, **server_kwargs: Any) -> Iterator[ConsoleWorld]:
+def console_world(
+    tmp_path: Path, console: dict[str, Any] | None = None, **server_kwargs: Any
+) -> Iterator[ConsoleWorld]:
+    """`console`: the config's `console:` section (trusted_proxies, max_body, ...)."""
     data_dir = tmp_path / "var"
     data_dir.mkdir(parents=True, exist_ok=True)
     clip = vtest_h264(768, 576, fps=25, gop=25)
@@ -154,6 +157,7 @@ def console_world(tmp_path: Path, **server_kwargs: Any) -> Iterator[ConsoleWorld
             "site": {"id": "demo", "name": "示例街道 Sample street office"},
             "storage": {"data_dir": str(data_dir)},
             "cameras": [camera_config(clip)],
+            "console": console or {},
         }  # fmt: skip
     )
     db = make_engine(sqlite_url(data_dir))

@@ -85,9 +85,16 @@ function renderMap(grid, selected, onSelect) {
   const legend = document.getElementById("legend");
   legend.replaceChildren(
     ...["0", "1", "2", "3-4", "5+"].map((t, i) => h("span", {},
-      h("i", {style: "background:" + FILLS[i]}), t)),
+      swatch(FILLS[i]), t)),
     h("span", {}, h("i", {class: "late-swatch"}), "有超期 overdue"),
   );
+}
+
+function swatch(colour) {
+  // set through the CSSOM: the page's Content-Security-Policy refuses style="" attributes
+  const el = h("i", {});
+  el.style.background = colour;
+  return el;
 }
 
 function pct(x) {
