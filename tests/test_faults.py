@@ -36,6 +36,7 @@ from tests.mqtt_helpers import Recorder
 from tests.support.daemon import Daemon
 from tests.support.footage import VTEST_AVI, vtest_h264
 from tests.support.gated_port import GatedPort
+from tests.support.procs import Proc, descendants, wait_all_gone
 from tests.support.servers import HOST, Mosquitto, RtspServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -300,6 +301,7 @@ def test_kill_9_loses_nothing_and_case_timers_continue(tmp_path: Path) -> None:
         config = write_config(tmp_path, broker.url, [busy_camera("cam-a", footage)])
         db = tmp_path / "data" / "sentinel.db"
         first = Daemon(config, "daemon-1")
+        first_procs: list[Proc] = []
         second: Daemon | None = None
         try:
             created = recorder.wait_for(lambda m: "/cases/" in m.topic, timeout=90)[0].json()
@@ -309,8 +311,10 @@ def test_kill_9_loses_nothing_and_case_timers_continue(tmp_path: Path) -> None:
             # kill as soon as the next alert is committed (its message may or may not be out yet)
             with contextlib.suppress(AssertionError):
                 wait_until(lambda: len(stored_alerts(db)) > n, 8, "another alert", step=0.02)
+            first_procs = descendants(first.proc.pid)  # its worker and multiprocessing's resource tracker
             first.kill()
             t_kill = time.monotonic()
+            left_behind = wait_all_gone(first_procs, 5.0)
             assert t_kill - t_case < 20, "killed too late: the escalation would have fired already"
             at_kill = stored_alerts(db)
             unsent_at_kill = sum(not s.sent for s in at_kill)
@@ -334,9 +338,12 @@ def test_kill_9_loses_nothing_and_case_timers_continue(tmp_path: Path) -> None:
         finally:
             if first.proc.poll() is None:
                 first.kill()
+            for proc in first_procs:  # should any have outlived it
+                proc.kill()
             code = second.stop() if second is not None else None
             recorder.close()
         assert code == 0, second.output() if second else ""
+        assert len(first_procs) >= 2 and left_behind == [], f"alive 5 s after kill -9: {left_behind}"
         assert escalation["assignee"] == "gaoxiang" and escalation["escalation"]["level"] >= 1, escalation
         stored = stored_alerts(db)
         counts = assert_nothing_lost(stored, [a for _, a in recorder.alerts()], recorder.updates())

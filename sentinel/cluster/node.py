@@ -9,7 +9,6 @@ daemon: everything it needs comes in through its constructor.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -20,10 +19,10 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from sentinel.cluster.heard import HeardFromCluster
 from sentinel.cluster.leases import NodeIdInUse, list_nodes
 from sentinel.cluster.member import ClusterMember, Start, Stop
 from sentinel.config.models import CameraConfig, NodeConfig
-from sentinel.mqtt.topics import AlertTopic, CameraStatusTopic, CaseTopic, Topics
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +96,10 @@ class ClusterNode:
         self.node_id = member.node_id
         self._runner = runner
         self._cameras = cameras
-        self._topics = Topics(prefix)
-        self._announce = announce
         self._rescan_outbox = rescan_outbox
-        self._remote_cameras: dict[str, dict[str, Any]] = {}  # other nodes' camera status, heard on MQTT
+        self._heard = HeardFromCluster(
+            prefix, runner.runs, lambda: {c.id for c in cameras()}, runner.statuses, announce
+        )  # other nodes' camera statuses, alerts and cases, heard on MQTT
 
     # ---------------------------------------------------------------- cameras as leases come and go
 
@@ -190,38 +189,13 @@ class ClusterNode:
     # ---------------------------------------------------------------- the whole system, for the console
 
     def heard(self, topic: str, payload: bytes) -> bool:
-        """What the nodes publish, heard back from the broker (this node's own messages come back too: the
-        console tolerates repeats). False for what is not such a message (case commands)."""
-        about = self._topics.parse(topic)
-        if not isinstance(about, CameraStatusTopic | AlertTopic | CaseTopic):
-            return False
-        try:
-            message = json.loads(payload) if payload else None
-        except ValueError:
-            return True
-        if isinstance(about, CameraStatusTopic):
-            camera_id = about.camera_id
-            old = self._remote_cameras.pop(camera_id, None)
-            if isinstance(message, dict):
-                self._remote_cameras[camera_id] = message
-                if not self._runner.runs(camera_id) and (old or {}).get("state") != message.get("state"):
-                    self._announce("camera", message)
-        elif isinstance(about, AlertTopic) and not about.clip and isinstance(message, dict):
-            if not self._runner.runs(str(message.get("camera_id"))):
-                self._announce("alert", message)
-        elif isinstance(about, CaseTopic) and isinstance(message, dict):
-            self._announce("case", message)
-        return True
+        """What the nodes publish, heard back from the broker (checked: `sentinel.cluster.heard`). False for
+        what is not such a message (case commands)."""
+        return self._heard.heard(topic, payload)
 
     def camera_statuses(self) -> list[dict[str, Any]]:
-        """Every camera of the registry: this node's own, the others' last published status."""
-        local = self._runner.statuses()
-        seen = {str(c["camera_id"]) for c in local}
-        known = {c.id for c in self._cameras()}
-        remote = [
-            dict(st) for cid, st in list(self._remote_cameras.items()) if cid not in seen and cid in known
-        ]
-        return local + remote
+        """Every camera of the registry: this node's own, the others' last published (valid) status."""
+        return self._heard.camera_statuses()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -47,7 +47,8 @@ class CameraConfig(StreamSettings):
     rules: list[RuleEntry] = Field(default_factory=list)
     privacy_masks: list[list[Point]] = Field(
         default_factory=list,
-        description="polygons [[x, y], ...] (normalised 0..1) blacked out in snapshots, clips and the live view",
+        description="polygons [[x, y], ...] (normalised 0..1) blacked out in snapshots, clips, the console's "
+        "live view, replay's video and contact sheet, and `sentinel camera snapshot` of the camera",
     )
     clip_pre: Seconds = Field(default=10.0, le=60, description="alert clip: seconds before the alert frame")
     clip_post: Seconds = Field(

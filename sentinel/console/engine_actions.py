@@ -5,7 +5,7 @@
 - reject: the alert is a false positive; its case is rejected (注销) when it was waiting for review and no
   other alert of it still stands, otherwise the case goes on without it;
 - case_action: `CaseEngine.act` with the user as actor;
-- fresh_snapshot: one frame from the camera's stream with its zones drawn.
+- fresh_snapshot: one frame from the camera's stream with its zones drawn, privacy masks blacked out.
 Every case change is announced on the live feed (kind `case`).
 """
 
@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 
 
 def zoned_snapshot(camera: CameraConfig, max_seconds: float = 15.0) -> bytes:
-    """A JPEG of the camera's current view with its zones drawn; raises Unavailable with a masked reason."""
+    """A JPEG of the camera's current view with its zones drawn and its privacy masks blacked out (last,
+    over the drawing, as in alert snapshots); raises Unavailable with a masked reason."""
     from sentinel.detect.annotate import draw_overlay
+    from sentinel.detect.privacy import privacy_mask_of
     from sentinel.ingest.snapshot_grab import grab_frame
     from sentinel.ingest.source import SourceError
     from sentinel.ingest.sources import source_for
@@ -50,6 +52,7 @@ def zoned_snapshot(camera: CameraConfig, max_seconds: float = 15.0) -> bytes:
     except Exception as exc:
         raise Unavailable(f"camera {camera.id}: {source.describe_error(exc)}") from None
     drawn = draw_overlay(image, list(camera.zones), step=None) if camera.zones else image
+    drawn = privacy_mask_of(camera).masked_copy(drawn)
     ok, buf = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
         raise Unavailable(f"camera {camera.id}: the frame could not be encoded")

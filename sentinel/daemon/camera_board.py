@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sentinel.alerts.builder import iso
+from sentinel.cluster.camera_status import CameraStatusMessage
 from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent
 from sentinel.ingest.reader import CameraState, ReaderStatus
@@ -93,22 +94,23 @@ class CameraBoard:
                 self.mark_down(view.camera.id, note)
 
     def payload(self, view: CameraView, override_state: CameraState | None = None) -> dict[str, object]:
+        """The camera's status message (`CameraStatusMessage`: what other nodes check it against)."""
         st = view.status
         state = override_state or (st.state if st else CameraState.connecting)
-        return {
-            "camera_id": view.camera.id,
-            "name": view.camera.name or view.camera.id,
-            "state": state.value,
-            "since": iso(st.since, self.tz) if st else None,
-            "fps": st.fps if st else 0.0,
-            "last_frame_at": iso(st.last_frame_at, self.tz) if st and st.last_frame_at else None,
-            "error": view.note or (st.error if st else None),
-            "decode_mode": st.decode_mode if st else None,
-            "reconnects": st.reconnects if st else 0,
-            "frames": st.frames_delivered if st else 0,
-            "worker": view.worker,
-            "node": self.node_id,
-        }
+        return CameraStatusMessage(
+            camera_id=view.camera.id,
+            name=view.camera.name or view.camera.id,
+            state=state,
+            since=iso(st.since, self.tz) if st else None,
+            fps=st.fps if st else 0.0,
+            last_frame_at=iso(st.last_frame_at, self.tz) if st and st.last_frame_at else None,
+            error=view.note or (st.error if st else None),
+            decode_mode=st.decode_mode if st else None,
+            reconnects=st.reconnects if st else 0,
+            frames=st.frames_delivered if st else 0,
+            worker=view.worker,
+            node=self.node_id,
+        ).to_dict()
 
     def publish(self, view: CameraView, override_state: CameraState | None = None) -> None:
         payload = self.payload(view, override_state)

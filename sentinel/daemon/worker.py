@@ -26,6 +26,7 @@ from typing import Protocol
 import cv2
 
 from sentinel.config.models import CameraConfig
+from sentinel.daemon.lifetime import die_with_parent, end_soon_after_sigterm, supervisor_pid
 from sentinel.daemon.messages import (
     AddCamera,
     CameraFailed,
@@ -191,16 +192,18 @@ def outcome_messages(worker: int, outcome: FrameOutcome) -> list[WorkerMessage]:
 def worker_main(
     spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent, commands: Queue[WorkerCommand] | None = None
 ) -> None:
-    """Entry point of a worker process (spawned by the supervisor)."""
+    """Entry point of a worker process (spawned by the supervisor). It dies with the supervisor and ends
+    within `TERM_GRACE` seconds of a SIGTERM (`sentinel.daemon.lifetime`)."""
+    parent = supervisor_pid()
+    die_with_parent(parent)  # Linux: SIGKILL when the supervisor dies; the loop's getppid() check elsewhere
+    end_soon_after_sigterm(stop.set)
     logging.basicConfig(
         level=spec.log_level, format=f"%(asctime)s worker-{spec.index} %(levelname)s %(name)s: %(message)s"
     )
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # one worker per core already: OpenCV's own thread pool would only oversubscribe the cores (its resizes
     # here are small); ONNX Runtime gets `detector.threads`
     cv2.setNumThreads(1)
-    parent = os.getppid()
     pool = spec.pool()
     try:
         detector = pool.get(DEFAULT_DETECTOR)
@@ -208,6 +211,9 @@ def worker_main(
         out.put(WorkerFailed(spec.index, str(exc)))
         return
     run_worker(WorkerRuntime(spec, out, detector, pool), stop, commands, parent)
+    if os.getppid() != parent:
+        # nobody reads the queue any more: exit without flushing it (a full pipe would block the exit)
+        out.cancel_join_thread()
 
 
 class StopSignal(Protocol):

@@ -1,6 +1,7 @@
 """Privacy masks: polygons of a camera's view (residential windows, private yards) that are blacked out in
-everything that leaves the analysis worker — alert snapshots, re-encoded clip frames — and in the console's
-live snapshot (`apply_privacy_masks`).
+every picture that leaves the analysis worker or the console — alert snapshots, re-encoded clip frames, the
+console's live view, replay's annotated video and contact sheet, `sentinel camera snapshot` of a camera —
+always last, over any drawing.
 
 A mask is grown by `GROW` pixels and then to whole 16×16 blocks before it is painted: JPEG (8×8 blocks,
 2×2 chroma) and H.264 (16×16 macroblocks, deblocking reaching 3 px) then code every block that holds a

@@ -1,5 +1,6 @@
 """Replay's annotated video: each analysed frame with the camera's zones, the tracked boxes (class and
-track id) and the rules that fired on it, as H.264 at most 960 px wide."""
+track id) and the rules that fired on it, as H.264 at most 960 px wide; the camera's privacy masks blacked
+out last, over the drawing, at the video's own size (whole 16-px blocks of it, as in clips)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from sentinel.config.models import CameraConfig
 from sentinel.detect.annotate import BOX_COLOUR, TRACK_COLOUR, ZONE_COLOUR, draw_box, draw_text, draw_zones
 from sentinel.detect.detections import Detections
+from sentinel.detect.privacy import privacy_mask_of
 
 MAX_WIDTH = 960
 
@@ -49,6 +51,7 @@ class AnnotatedVideo:
         assert self._stream is not None
         if (self._stream.width, self._stream.height) != size:
             canvas = cv2.resize(canvas, (self._stream.width, self._stream.height))
+        privacy_mask_of(camera).apply(canvas)  # canvas is a copy (resized or sliced) of the frame
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(canvas, dtype=np.uint8), format="bgr24")
         for packet in self._stream.encode(frame):
             self._container.mux(packet)

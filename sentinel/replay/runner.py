@@ -241,7 +241,7 @@ def replay(
     if failed and result.frames == 0:
         raise ReplayError(failed[0].error or "the video could not be read")
     result.wall_seconds = time.monotonic() - t_wall
-    write_contact_sheet(out_dir / "contact_sheet.jpg", snapshots.root, result.alerts)
+    write_contact_sheet(out_dir / "contact_sheet.jpg", snapshots.root, result.alerts, privacy=pipe.privacy)
     _write_run(out_dir / "replay.json", video, camera.id, result)
     return result
 

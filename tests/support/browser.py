@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -146,9 +146,13 @@ class ConsoleWorld:
 
 @contextmanager
 def console_world(
-    tmp_path: Path, console: dict[str, Any] | None = None, **server_kwargs: Any
+    tmp_path: Path,
+    console: dict[str, Any] | None = None,
+    statuses: Callable[[], list[dict[str, Any]]] | None = None,
+    **server_kwargs: Any,
 ) -> Iterator[ConsoleWorld]:
-    """`console`: the config's `console:` section (trusted_proxies, max_body, ...)."""
+    """`console`: the config's `console:` section (trusted_proxies, max_body, ...); `statuses`: what
+    `/api/cameras` lists (default: `world.cameras`, one camera)."""
     data_dir = tmp_path / "var"
     data_dir.mkdir(parents=True, exist_ok=True)
     clip = vtest_h264(768, 576, fps=25, gop=25)
@@ -173,8 +177,8 @@ def console_world(
     cameras = [camera_status()]
     holder: dict[str, ConsoleWorld] = {}
     deps = ConsoleDeps(
-        db, config, actions, live=live, camera_status=lambda: list(cameras), cells=cells, roster=roster,
-        broker_connected=lambda: holder["world"].broker_up,
+        db, config, actions, live=live, camera_status=statuses or (lambda: list(cameras)), cells=cells,
+        roster=roster, broker_connected=lambda: holder["world"].broker_up,
     )  # fmt: skip
     server = ConsoleServer(create_app(deps), "127.0.0.1", 0, **server_kwargs)
     server.start()

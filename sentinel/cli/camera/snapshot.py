@@ -1,4 +1,8 @@
-"""`sentinel camera snapshot ID|URL --out FILE`: one frame with a coordinate grid (and zones) for drawing zones."""
+"""`sentinel camera snapshot ID|URL --out FILE`: one frame with a coordinate grid (and zones) for drawing zones.
+
+A camera given by its ID has its privacy masks blacked out in the picture too, over the grid (the file leaves
+the daemon like any snapshot; the masked blocks show where the masks lie). A URL has no masks: it is the
+picture as the camera sends it, for drawing the masks themselves."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from sentinel.config.models import CameraConfig
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from sentinel.detect.annotate import draw_overlay
+    from sentinel.detect.privacy import privacy_mask_of
     from sentinel.ingest.snapshot_grab import IMAGE_SUFFIXES, grab_frame, write_image
     from sentinel.ingest.source import SourceError
     from sentinel.ingest.sources import UnknownSourceScheme, source_for
@@ -41,6 +46,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             if args.no_grid and not zones
             else draw_overlay(image, zones, step=None if args.no_grid else 0.1)
         )
+        privacy = privacy_mask_of(camera)
+        out = privacy.masked_copy(out)
         try:
             write_image(args.out, out)
         except (OSError, ValueError) as exc:
@@ -51,6 +58,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     extras = [] if args.no_grid else ["grid 0.1"]
     if zones:
         extras.append(f"zones {', '.join(z.name for z in zones)}")
+    if privacy:
+        extras.append(f"privacy masks {len(privacy.polygons)}")
     print(f"wrote {args.out} ({w}x{h}{', ' if extras else ''}{', '.join(extras)})")
     return 0
 

@@ -1,0 +1,32 @@
+"""The camera status message, published retained on `{prefix}/cameras/<camera_id>/status`: built by the
+daemon's camera board through this model, and read back through it by every node of a cluster (what comes in
+from the broker is checked against it before the console shows it: `sentinel.cluster.heard`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sentinel.alerts.schema import Timestamp
+from sentinel.ingest.reader import CameraState
+
+
+class CameraStatusMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    camera_id: str = Field(min_length=1, max_length=200)
+    name: str
+    state: CameraState
+    since: Timestamp | None = Field(description="when the camera entered this state")
+    fps: float = Field(ge=0, description="frames decoded per second")
+    last_frame_at: Timestamp | None
+    error: str | None
+    decode_mode: str | None
+    reconnects: int = Field(ge=0)
+    frames: int = Field(ge=0, description="frames handed on for analysis")
+    worker: int | None = Field(ge=0, description="the analysis worker of its node")
+    node: str | None = Field(description="on a node of several: the node that runs the camera")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
