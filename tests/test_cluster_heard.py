@@ -85,7 +85,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
             assert node is not None
             return node.heard.camera_statuses()
 
-        with console_world(tmp_path, statuses) as world:
+        with console_world(tmp_path, statuses=statuses) as world:
             world.add_user("tom", "technician", PASSWORD)
             node = Node(world, broker)
             node.broker = broker  # type: ignore[attr-defined]
