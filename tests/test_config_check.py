@@ -179,6 +179,20 @@ BROKEN = [
         "String should match pattern",
         id="bad-grid-code",
     ),
+    pytest.param(
+        "cameras:\n  - id: cam0\n    source: /tmp/x.mp4\n  - just-a-string\n",
+        4,
+        "cameras[1]",
+        "valid dictionary",
+        id="scalar-camera",
+    ),
+    pytest.param(
+        GOOD_CAMERA + "      - just-a-rule\n",
+        12,
+        "cameras[0].rules[1]",
+        "valid dictionary",
+        id="scalar-rule",
+    ),
 ]
 
 
@@ -212,6 +226,16 @@ def test_errors_in_cameras_file_name_that_file(tmp_path: Path, capsys: pytest.Ca
     code, out = run_check(path, capsys)
     assert code == 2
     assert out.startswith(f"{tmp_path / 'cameras.yaml'}:11: cameras[0].rules[0].min_count: "), out
+
+
+def test_scalar_camera_in_cameras_file_has_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "cameras:\n  - 42\n", name="cameras.yaml")
+    path = write(tmp_path, "cameras_file: cameras.yaml\n")
+    code, out = run_check(path, capsys)
+    assert code == 2
+    assert out.startswith(f"{tmp_path / 'cameras.yaml'}:2: cameras[0]: "), out
 
 
 def test_all_problems_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
