@@ -55,6 +55,7 @@ _RULES: dict[str, tuple[tuple[State, ...], State | None]] = {
     "merge": (tuple(s for s in State if s not in TERMINAL), _S.merged),
 }
 ACTIONS: tuple[str, ...] = tuple(sorted(_RULES))
+MAX_EXTEND_S = 365 * 86400  # the most one `extend` may add (a year), by every way in: MQTT, console, CLI
 
 # (state, action) → new state (None: the state it was suspended from)
 TRANSITIONS: dict[tuple[State, str], State | None] = {
