@@ -151,7 +151,7 @@ def test_illegal_transition_reports_the_current_state(commands: CaseCommands, ca
         "dispatched",
         1,
     )
-    assert reply.reason == "case 1 is dispatched; 'close' needs state feedback or verifying"
+    assert reply.reason == "case 1 is dispatched; 'close' needs state verifying"
 
 
 @pytest.mark.parametrize(
