@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from sentinel.cases.commands import MAX_PAYLOAD, CaseCommands, Reply
 from sentinel.cases.engine import CaseChange
+from sentinel.cases.state_machine import MAX_EXTEND_S, BadRequest
+from sentinel.console.schemas import CaseActionIn
 from sentinel.storage.outbox import OutboxRow
 from tests.test_case_engine import ROUTING, World, make_world
 
@@ -148,7 +151,7 @@ def test_illegal_transition_reports_the_current_state(commands: CaseCommands, ca
         "dispatched",
         1,
     )
-    assert reply.reason == "case 1 is dispatched; 'close' needs state feedback or verifying"
+    assert reply.reason == "case 1 is dispatched; 'close' needs state verifying"
 
 
 @pytest.mark.parametrize(
@@ -254,3 +257,70 @@ def test_garbage_never_raises(commands: CaseCommands, case: CaseChange) -> None:
             assert isinstance(reply, Reply)
             json.loads(reply.to_json())
             assert reply.ok or (reply.error and reply.reason)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (b'{"action": "\\ud800", "actor": "w1", "request_id": "r"}', "action"),
+        (b'{"action": "accept", "actor": "w1", "note": "fixed \\udfff", "request_id": "r"}', "note"),
+        (b'{"action": "accept", "actor": "\\ud83d", "request_id": "r"}', "actor"),
+        (b'{"action": "dispatch", "actor": "op1", "assignee": "w\\udc00", "request_id": "r"}', "assignee"),
+        (b'{"action": "merge", "actor": "op1", "merge_into": "\\ud800", "request_id": "r"}', "merge_into"),
+    ],
+)
+def test_a_lone_surrogate_is_a_bad_field_with_a_sendable_reply(
+    world: World, commands: CaseCommands, case: CaseChange, payload: bytes, field: str
+) -> None:
+    reply = commands.handle_and_queue(f"sentinel/demo/commands/cases/{case.case_id}", payload)
+    assert (reply.ok, reply.error, reply.request_id) == (False, "bad_field", "r")
+    assert reply.reason == f"{field} is not text: it holds a lone surrogate (\\ud800 to \\udfff)"
+    with world.sessions() as s:
+        queued = s.scalars(sa.select(OutboxRow).where(OutboxRow.topic == commands.reply_topic)).all()
+    assert [json.loads(r.payload)["error"] for r in queued] == ["bad_field"]  # one reply, queued
+    assert world.case(case.case_id).state == "dispatched"  # nothing applied
+
+
+def test_a_lone_surrogate_elsewhere_still_gets_a_reply(commands: CaseCommands, case: CaseChange) -> None:
+    for payload in (
+        b'{"action": "accept", "actor": "w1", "request_id": "\\ud800"}',
+        b'{"action": "accept", "actor": "w1", "\\ud800": 1, "request_id": "r"}',
+    ):
+        reply = send(commands, case.case_id, payload)
+        assert (reply.ok, reply.error) == (False, "bad_field")
+        json.loads(reply.to_json().decode("utf-8"))  # strict UTF-8: sendable
+    reply = commands.handle_command(
+        "sentinel/demo/commands/cases/\ud800", b'{"action": "accept", "actor": "w1"}'
+    )
+    assert reply.error == "bad_topic" and reply.to_json()
+
+
+@pytest.mark.parametrize("value", [99999999999, 1e300, 10**40, "99999999999h", MAX_EXTEND_S + 1])
+def test_extension_is_capped_as_the_console_caps_it(
+    commands: CaseCommands, case: CaseChange, value: Any
+) -> None:
+    send(commands, case.case_id, {"action": "accept", "actor": "w1"})
+    reply = send(
+        commands, case.case_id, {"action": "extend", "actor": "gl1", "extend_by": value, "request_id": "x"}
+    )
+    assert (reply.ok, reply.error, reply.request_id) == (False, "bad_field", "x")
+    assert f"extend_by is more than {MAX_EXTEND_S} seconds (365 days)" in (reply.reason or "")
+    at_cap = send(commands, case.case_id, {"action": "extend", "actor": "gl1", "extend_by": MAX_EXTEND_S})
+    assert (at_cap.ok, at_cap.state) == (True, "extended")
+    # the console's action body has the same limit
+    assert CaseActionIn(action="extend", extend_by=MAX_EXTEND_S).extend_by == MAX_EXTEND_S
+    with pytest.raises(ValidationError, match="less than or equal to 31536000"):
+        CaseActionIn(action="extend", extend_by=MAX_EXTEND_S + 1)
+
+
+def test_the_engine_refuses_an_extension_over_the_cap(world: World, case: CaseChange) -> None:
+    world.cases.act(case.case_id, "accept", "w1")
+    with pytest.raises(BadRequest, match="more than 31536000 seconds"):
+        world.cases.act(case.case_id, "extend", "gl1", extend_by=MAX_EXTEND_S + 1.0)
+
+
+def test_a_case_number_too_big_for_the_database_is_unknown(commands: CaseCommands, case: CaseChange) -> None:
+    reply = send(commands, "9" * 40, {"action": "accept", "actor": "w1"})
+    assert (reply.error, reply.reason) == ("unknown_case", f"no case '{'9' * 40}'")
+    merge = send(commands, case.case_id, {"action": "merge", "actor": "op1", "merge_into": "9" * 40})
+    assert merge.error == "unknown_case"

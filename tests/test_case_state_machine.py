@@ -35,7 +35,6 @@ EXPECTED = {
     (S.rework, "feedback"): S.feedback,
     (S.rework, "extend"): S.extended,
     (S.feedback, "verify"): S.verifying,
-    (S.feedback, "close"): S.closed,
     (S.feedback, "rework"): S.rework,
     (S.verifying, "close"): S.closed,
     (S.verifying, "rework"): S.rework,
@@ -77,10 +76,21 @@ def test_refusal_reads_clearly() -> None:
         str(info.value)
         == "case 1234 is closed (a final state); 'feedback' needs state accepted, rework or extended"
     )
-    with pytest.raises(
-        IllegalTransition, match="case 9 is dispatched; 'close' needs state feedback or verifying"
-    ):
+    with pytest.raises(IllegalTransition, match="case 9 is dispatched; 'close' needs state verifying$"):
         next_state("9", "dispatched", "close")
+
+
+def test_close_needs_verification_first() -> None:
+    """核查结案: a worker's feedback is verified before the case closes; feedback alone never closes it."""
+    with pytest.raises(IllegalTransition) as info:
+        next_state("5", "feedback", "close")
+    assert info.value.reason == (
+        "case 5 is feedback; 'close' needs state verifying: the work is not verified yet (核查); "
+        "'verify' it first, then close"
+    )
+    assert next_state("5", "feedback", "verify") == S.verifying
+    assert next_state("5", "verifying", "close") == S.closed
+    assert "close" not in allowed_actions("feedback") and "close" in allowed_actions("verifying")
 
 
 def test_unknown_and_system_actions() -> None:

@@ -105,7 +105,7 @@ def test_act_changes_the_case_and_queues_the_message(
     [
         (
             ["act", "1", "close", "--actor", "op1"],
-            "case 1 is dispatched; 'close' needs state feedback or verifying",
+            "case 1 is dispatched; 'close' needs state verifying",
         ),
         (["act", "1", "fly", "--actor", "op1"], "unknown action 'fly'"),
         (["act", "99", "accept", "--actor", "w1"], "no case '99'"),

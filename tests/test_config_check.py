@@ -7,10 +7,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sentinel.cli.main import main
 from sentinel.config.loader import load_config
+from tests.support.onnx_models import constant_outputs_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -179,6 +181,20 @@ BROKEN = [
         "String should match pattern",
         id="bad-grid-code",
     ),
+    pytest.param(
+        "cameras:\n  - id: cam0\n    source: /tmp/x.mp4\n  - just-a-string\n",
+        4,
+        "cameras[1]",
+        "valid dictionary",
+        id="scalar-camera",
+    ),
+    pytest.param(
+        GOOD_CAMERA + "      - just-a-rule\n",
+        12,
+        "cameras[0].rules[1]",
+        "valid dictionary",
+        id="scalar-rule",
+    ),
 ]
 
 
@@ -206,12 +222,72 @@ def test_model_file_missing_next_to_card(tmp_path: Path, capsys: pytest.CaptureF
     assert out.startswith(f"{path}:2: detector.model: ") and "nanodet-g-416.onnx" in out, out
 
 
+def shipped_card_copy(tmp_path: Path, onnx_name: str) -> Path:
+    """The shipped NanoDet card, copied into tmp_path/models with its `file:` naming `onnx_name`."""
+    card = (REPO / "models" / "nanodet-g-416.yaml").read_text(encoding="utf-8")
+    assert "file: nanodet-g-416.onnx\n" in card
+    (tmp_path / "models").mkdir(exist_ok=True)
+    path = tmp_path / "models" / f"{Path(onnx_name).stem}.yaml"
+    path.write_text(card.replace("file: nanodet-g-416.onnx\n", f"file: {onnx_name}\n"), encoding="utf-8")
+    return path
+
+
+def wrong_shape_model(path: Path) -> Path:
+    """A valid ONNX graph with the shipped card's input and output names, every output of the wrong shape."""
+    names = [f"Identity{s}:0" for s in ("", "_1", "_2", "_3", "_4", "_5")]
+    outputs = {name: np.zeros((1, 7, 3), np.float32) for name in names}
+    return constant_outputs_model(path, outputs, size=(416, 416), input_name="input_1:0")
+
+
+def test_garbage_model_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    card = shipped_card_copy(tmp_path, "garbage.onnx")
+    (tmp_path / "models" / "garbage.onnx").write_bytes(b"this is not an ONNX graph\n" * 100)
+    path = write(tmp_path, "detector:\n  model: models/garbage.yaml\n" + GOOD_CAMERA)
+    code, out = run_check(path, capsys)
+    assert code == 2, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out
+    assert lines[0].startswith(f"{path}:2: detector.model: ") and "garbage.onnx" in lines[0], out
+    assert "Traceback" not in out and card.is_file()
+
+
+def test_named_detector_with_the_wrong_output_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shipped_card_copy(tmp_path, "wrong.onnx")
+    wrong_shape_model(tmp_path / "models" / "wrong.onnx")
+    path = write(tmp_path, "detectors:\n  plates:\n    model: models/wrong.yaml\n" + GOOD_CAMERA)
+    code, out = run_check(path, capsys)
+    assert code == 2, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out
+    assert lines[0].startswith(f"{path}:3: detectors.plates.model: "), out
+    assert "wrong.onnx" in lines[0] and "does not match its card" in lines[0], out
+
+
+def test_a_good_named_detector_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = REPO / "models" / "nanodet-g-416.yaml"
+    path = write(tmp_path, f"detectors:\n  second:\n    model: {model}\n" + GOOD_CAMERA)
+    code, out = run_check(path, capsys)
+    assert code == 0, out
+
+
 def test_errors_in_cameras_file_name_that_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path, GOOD_CAMERA.replace("min_count: 3", "min_count: 0"), name="cameras.yaml")
     path = write(tmp_path, "site:\n  id: s1\ncameras_file: cameras.yaml\n")
     code, out = run_check(path, capsys)
     assert code == 2
     assert out.startswith(f"{tmp_path / 'cameras.yaml'}:11: cameras[0].rules[0].min_count: "), out
+
+
+def test_scalar_camera_in_cameras_file_has_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "cameras:\n  - 42\n", name="cameras.yaml")
+    path = write(tmp_path, "cameras_file: cameras.yaml\n")
+    code, out = run_check(path, capsys)
+    assert code == 2
+    assert out.startswith(f"{tmp_path / 'cameras.yaml'}:2: cameras[0]: "), out
 
 
 def test_all_problems_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

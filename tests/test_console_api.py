@@ -295,7 +295,7 @@ def test_case_actions_are_logged_with_the_user(world: ConsoleWorld, tokens: dict
         r = c.post(f"/api/cases/{number}/actions", json={"action": "accept", "note": "张丽 on her way"})
         assert r.status_code == 200 and r.json()["state"] == "accepted"
         r = c.post(f"/api/cases/{number}/actions", json={"action": "close"})
-        assert r.status_code == 409 and "needs state feedback or verifying" in r.json()["detail"]
+        assert r.status_code == 409 and "needs state verifying" in r.json()["detail"]
         r = c.post(f"/api/cases/{number}/actions", json={"action": "feedback", "note": "cleared"})
         assert r.status_code == 200 and r.json()["state"] == "verifying"  # the camera re-checks
         r = c.post(f"/api/cases/{number}/actions", json={"action": "close", "note": "checked on site"})

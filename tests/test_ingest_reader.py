@@ -125,6 +125,38 @@ def test_mask_url() -> None:
     assert mask_url("/data/clip.mp4") == "/data/clip.mp4"
 
 
+@pytest.mark.parametrize(
+    ("url", "password", "masked"),
+    [
+        ("rtsp://admin:p@ss@10.0.0.1/x", "p@ss", "rtsp://admin:***@10.0.0.1/x"),
+        ("rtsp://admin:p@ss@w@rd@10.0.0.1:554/x?a=@b", "p@ss@w@rd", "rtsp://admin:***@10.0.0.1:554/x?a=@b"),
+        ("rtsp://admin:pa:ss@10.0.0.1/x", "pa:ss", "rtsp://admin:***@10.0.0.1/x"),
+        ("rtsp://admin:@p:@@10.0.0.1", "@p:@", "rtsp://admin:***@10.0.0.1"),
+        ("rtsp://admin:pa/ss@10.0.0.1/x", "pa/ss", "rtsp://admin:***@10.0.0.1/x"),
+        ("rtsp://admin:${CAM_PW}@10.0.0.1/x", "${CAM_PW}", "rtsp://admin:***@10.0.0.1/x"),
+        ("rtsp://admin:${CAM_PW}@${CAM_HOST}/x", "${CAM_PW}", "rtsp://admin:***@${CAM_HOST}/x"),
+        ("rtsp://user@corp:s3cret@10.0.0.1/x", "s3cret", "rtsp://user@corp:***@10.0.0.1/x"),
+        ("http://admin:secret@[fe80::1]:80/onvif", "secret", "http://admin:***@[fe80::1]:80/onvif"),
+        ("rtsp://10.0.0.1:554/live@2", None, "rtsp://10.0.0.1:554/live@2"),
+        ("rtsp://admin@10.0.0.1/x", None, "rtsp://admin@10.0.0.1/x"),
+        ("rtsp://10.0.0.1/x", None, "rtsp://10.0.0.1/x"),
+    ],
+)
+def test_mask_url_hides_the_whole_password(url: str, password: str | None, masked: str) -> None:
+    out = mask_url(url)
+    assert out == masked
+    assert "10.0.0.1" in out or "${CAM_HOST}" in out or "fe80::1" in out
+    if password is not None:
+        assert password not in out
+
+
+def test_reader_error_hides_a_password_with_at_signs() -> None:
+    col, _ = read("rtsp://admin:p@ss@w0rd@127.0.0.1:9/stream", want=1, timeout=1.5)
+    errors = [s.error for s in col.statuses if s.error]
+    assert errors and errors[0].startswith("rtsp://admin:***@127.0.0.1:9/stream"), errors
+    assert not any("p@ss" in e or "w0rd" in e or "ss@" in e for e in errors)
+
+
 def test_backoff_grows_with_jitter_and_caps() -> None:
     b = Backoff(1.0, 60.0)
     delays = [b.next_delay() for _ in range(10)]

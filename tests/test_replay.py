@@ -10,8 +10,10 @@ from pathlib import Path
 import av
 import cv2
 import jsonschema
+import pytest
 
 from tests.support.footage import vtest_h264
+from tests.test_config_check import shipped_card_copy, wrong_shape_model
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "sentinel" / "data" / "alert.schema.json").read_text())
@@ -74,3 +76,22 @@ def test_replay_errors_are_clear(tmp_path: Path) -> None:
     garbage.write_bytes(b"not a video" * 1000)
     proc = run(str(garbage), "--config", str(config(tmp_path)), "--out", str(tmp_path / "o"))
     assert proc.returncode == 1 and "invalid data" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["garbage", "wrong-shape"])
+def test_replay_with_a_broken_model_is_one_line(tmp_path: Path, kind: str) -> None:
+    name = "broken.onnx"
+    shipped_card_copy(tmp_path, name)
+    if kind == "garbage":
+        (tmp_path / "models" / name).write_bytes(b"\x08\x07garbage, not a protobuf" * 50)
+    else:
+        wrong_shape_model(tmp_path / "models" / name)
+    path = config(tmp_path)
+    path.write_text("detector:\n  model: models/broken.yaml\n" + path.read_text())
+    clip = vtest_h264(768, 576, fps=25, gop=25)
+    proc = run(str(clip), "--config", str(path), "--out", str(tmp_path / "o"))
+    assert proc.returncode in (1, 2), proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"{path}:2: detector.model: ") and name in lines[0], proc.stderr
+    assert not (tmp_path / "o" / "alerts.jsonl").exists()

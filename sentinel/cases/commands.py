@@ -17,7 +17,7 @@ from typing import Any
 
 from sentinel.cases.engine import CaseEngine
 from sentinel.cases.models import COMMAND_PLATFORM
-from sentinel.cases.state_machine import ACTIONS, CaseError, UnknownAction, check_action
+from sentinel.cases.state_machine import ACTIONS, MAX_EXTEND_S, CaseError, UnknownAction, check_action
 from sentinel.fields import parse_duration
 from sentinel.mqtt.topics import Topics
 from sentinel.storage.outbox import OutboxRow
@@ -43,7 +43,8 @@ class Reply:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": REPLY_SCHEMA, **asdict(self)}
+        # what the sender wrote is echoed (case id, action, request id): never let it make the reply unsendable
+        return {"schema": REPLY_SCHEMA, **{k: _sendable(v) for k, v in asdict(self).items()}}
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), ensure_ascii=False).encode("utf-8")
@@ -55,6 +56,24 @@ class _Refused(Exception):
         self.error, self.reason = error, reason
 
 
+_NOT_TEXT = "{key} is not text: it holds a lone surrogate (\\ud800 to \\udfff)"
+
+
+def _sendable(value: Any) -> Any:
+    """A string as UTF-8 can carry it (a lone surrogate from a JSON escape becomes '?')."""
+    if isinstance(value, str) and not _is_text(value):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON's "\ud800" decodes to one, UTF-8 cannot hold it
+        return False
+    return True
+
+
 def _text(body: dict[str, Any], key: str, limit: int = 1000) -> str | None:
     value = body.get(key)
     if value is None:
@@ -63,6 +82,8 @@ def _text(body: dict[str, Any], key: str, limit: int = 1000) -> str | None:
         raise _Refused("bad_field", f"{key} must be a string, got {type(value).__name__}")
     if len(value) > limit:
         raise _Refused("bad_field", f"{key} is longer than {limit} characters")
+    if not _is_text(value):
+        raise _Refused("bad_field", _NOT_TEXT.format(key=key))
     return value
 
 
@@ -111,8 +132,10 @@ class CaseCommands:
             raw_action = body.get("action")
             if not isinstance(raw_action, str) or not raw_action:
                 raise _Refused("unknown_action", f"action is missing; actions: {', '.join(ACTIONS)}")
+            if not _is_text(raw_action):
+                raise _Refused("bad_field", _NOT_TEXT.format(key="action"))
             action = raw_action[:64]
-            unknown = sorted(set(body) - set(FIELDS))
+            unknown = sorted(_sendable(key) for key in set(body) - set(FIELDS))
             if unknown:
                 raise _Refused(
                     "bad_field", f"unknown field(s) {', '.join(unknown)}; fields: {', '.join(FIELDS)}"
@@ -154,7 +177,7 @@ class CaseCommands:
 
     def _case_id(self, topic: str) -> str:
         command = self.topics.parse_command(topic)
-        if command is None or len(command.case_id) > 64:
+        if command is None or len(command.case_id) > 64 or not _is_text(command.case_id):
             expected = self.topics.command("<case_id>")
             raise _Refused("bad_topic", f"expected a topic {expected}, got {topic[:200]!r}")
         return command.case_id
@@ -167,10 +190,16 @@ class CaseCommands:
             seconds = parse_duration(value)
         except ValueError as exc:
             raise _Refused("bad_field", f"extend_by: {exc}") from None
+        if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > MAX_EXTEND_S:
+            seconds = float(MAX_EXTEND_S + 1)  # refused below; a huge int does not fit a float
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
             raise _Refused("bad_field", f"extend_by must be seconds or a duration like '2h', got {value!r}")
         if seconds <= 0:
             raise _Refused("bad_field", f"extend_by must be positive, got {value!r}")
+        if seconds > MAX_EXTEND_S:
+            raise _Refused(
+                "bad_field", f"extend_by is more than {MAX_EXTEND_S} seconds (365 days), got {value!r}"
+            )
         return float(seconds)
 
     def _state_of(self, case_id: str | None) -> tuple[str | None, int | None]:

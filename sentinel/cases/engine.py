@@ -29,6 +29,7 @@ from sentinel.cases.models import CONTACT_FIELDS, SYSTEM, CaseAlertRow, CaseRow,
 from sentinel.cases.routing import Routing
 from sentinel.cases.state_machine import (
     CLOCK_RUNS,
+    MAX_EXTEND_S,
     OPEN,
     BadRequest,
     ConcurrentChange,
@@ -215,6 +216,8 @@ class CaseEngine:
         seconds = case.base_deadline_s if extend_by is None else float(extend_by)
         if not math.isfinite(seconds) or seconds <= 0:
             raise BadRequest(f"extend_by must be a positive number of seconds, got {extend_by!r}")
+        if seconds > MAX_EXTEND_S:
+            raise BadRequest(f"extend_by is more than {MAX_EXTEND_S} seconds (365 days), got {extend_by!r}")
         if case.deadline_at is None:
             raise BadRequest(f"case {case.number} has no running deadline to extend")
         remaining = self.policy.between(now, case.deadline_at, case.working_hours) + seconds

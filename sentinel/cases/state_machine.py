@@ -45,7 +45,7 @@ _RULES: dict[str, tuple[tuple[State, ...], State | None]] = {
     "extend": ((_S.accepted, _S.rework, _S.extended), _S.extended),
     "feedback": ((_S.accepted, _S.rework, _S.extended), _S.feedback),
     "verify": ((_S.feedback,), _S.verifying),
-    "close": ((_S.feedback, _S.verifying), _S.closed),
+    "close": ((_S.verifying,), _S.closed),  # 核查结案: only a verified case closes (verify first)
     "rework": ((_S.feedback, _S.verifying), _S.rework),
     "suspend": (
         (_S.registered, _S.dispatched, _S.accepted, _S.rework, _S.extended, _S.returned),
@@ -55,6 +55,9 @@ _RULES: dict[str, tuple[tuple[State, ...], State | None]] = {
     "merge": (tuple(s for s in State if s not in TERMINAL), _S.merged),
 }
 ACTIONS: tuple[str, ...] = tuple(sorted(_RULES))
+# what to do instead, where the refusal alone would leave a person guessing
+_HINTS = {("close", "feedback"): ": the work is not verified yet (核查); 'verify' it first, then close"}
+MAX_EXTEND_S = 365 * 86400  # the most one `extend` may add (a year), by every way in: MQTT, console, CLI
 
 # (state, action) → new state (None: the state it was suspended from)
 TRANSITIONS: dict[tuple[State, str], State | None] = {
@@ -118,7 +121,8 @@ def next_state(case_label: str, state: str, action: str, resume_state: str | Non
     if state not in sources:
         needed = _either([s.value for s in sources])
         final = " (a final state)" if state in TERMINAL else ""
-        raise IllegalTransition(f"case {case_label} is {state}{final}; '{action}' needs state {needed}")
+        hint = _HINTS.get((action, state), "")
+        raise IllegalTransition(f"case {case_label} is {state}{final}; '{action}' needs state {needed}{hint}")
     if new is None:
         if resume_state is None or resume_state not in OPEN or resume_state == State.suspended:
             raise IllegalTransition(f"case {case_label} is suspended but records no state to resume")

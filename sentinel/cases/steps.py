@@ -25,10 +25,17 @@ from sentinel.cases.models import (
 from sentinel.config.event_types import EventType
 from sentinel.config.models import CasesConfig
 
+MAX_NUMBER = 2**31 - 1  # case numbers are an INTEGER column
+
 
 def find_case(s: Session, ref: str, lock: bool = False) -> CaseRow | None:
     """A case by id, or by its number ("17")."""
-    where = CaseRow.number == int(ref) if ref.isascii() and ref.isdigit() else CaseRow.id == ref
+    if ref.isascii() and ref.isdigit():
+        if int(ref) > MAX_NUMBER:
+            return None  # no case has it, and the database could not compare it
+        where = CaseRow.number == int(ref)
+    else:
+        where = CaseRow.id == ref
     q = select(CaseRow).where(where)
     return s.scalars(q.with_for_update() if lock else q).first()
 

@@ -1,7 +1,10 @@
 """Checks that need more than the config's own shape: the model card and model file, and whether each
-rule's classes exist in the model. Shared by `sentinel check` and `sentinel run`."""
+rule's classes exist in the model. Shared by `sentinel check` and `sentinel run`; `sentinel check` and
+`sentinel replay` also open every model with the detector loader and run it once on a blank picture."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -10,7 +13,7 @@ from sentinel.config.loader import ConfigIssue, ConfigSource
 from sentinel.config.models import SentinelConfig
 
 
-def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
+def preflight(config: SentinelConfig, source: ConfigSource, open_models: bool = False) -> list[ConfigIssue]:
     from sentinel.detect.detectors import DEFAULT_DETECTOR, ModelCardBase, ModelError, load_model_card
     from sentinel.detect.rules.registry import registered, rule_detector
 
@@ -36,6 +39,8 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
             issues.append(source.issue(loc, str(exc)))
     if len(cards) < len(config.detector_settings()):
         return issues
+    if open_models:
+        issues.extend(model_issues(config, source))
     for c_index, camera in enumerate(config.cameras):
         for r_index, rule in enumerate(camera.rules):
             if registered(rule.kind) is None:
@@ -64,3 +69,31 @@ def preflight(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]
 
         issues.extend(grid_issues(config, source))
     return issues
+
+
+def model_issues(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
+    """Open every configured model as a worker would (`load_detector`: session, input, outputs checked
+    against the card) and run one inference on a blank picture; a failure names its key and the file."""
+    import numpy as np
+
+    from sentinel.detect.detectors import DEFAULT_DETECTOR, ModelError, load_detector
+
+    issues: list[ConfigIssue] = []
+    blank = np.zeros((480, 640, 3), dtype=np.uint8)
+    for name, settings in config.detector_settings().items():
+        loc: tuple[str, ...] = (
+            ("detector", "model") if name == DEFAULT_DETECTOR else ("detectors", name, "model")
+        )
+        try:
+            load_detector(settings).detect([blank])
+        except ModelError as exc:
+            issues.append(source.issue(loc, _naming(settings.model, str(exc))))
+        except Exception as exc:  # onnxruntime's own errors, a backend that cannot decode what it got
+            what = f"the model does not run on a blank picture: {type(exc).__name__}: {exc}"
+            issues.append(source.issue(loc, _naming(settings.model, what)))
+    return issues
+
+
+def _naming(card: Path, message: str) -> str:
+    message = " ".join(message.split())
+    return message if str(card) in message or ".onnx" in message else f"{card}: {message}"

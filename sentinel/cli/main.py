@@ -28,11 +28,12 @@ DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.yaml"
 DEMO_FOOTAGE = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
-def load_checked(path: Path) -> tuple[SentinelConfig, ConfigSource]:
+def load_checked(path: Path, open_models: bool = False) -> tuple[SentinelConfig, ConfigSource]:
+    """The config, checked; with `open_models` every model is also loaded and run once (check, replay)."""
     from sentinel.cli.check import preflight
 
     config, source = load_config_source(path)
-    issues = preflight(config, source)
+    issues = preflight(config, source, open_models)
     if issues:
         raise ConfigError(issues)
     return config, source
@@ -40,7 +41,7 @@ def load_checked(path: Path) -> tuple[SentinelConfig, ConfigSource]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
-        config, _ = load_checked(args.config)
+        config, _ = load_checked(args.config, open_models=True)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG

@@ -30,11 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from sentinel.cli.main import EXIT_CONFIG, EXIT_RUNTIME, load_checked
     from sentinel.config.loader import ConfigError
-    from sentinel.detect.detectors import load_detector
+    from sentinel.detect.detectors import ModelError, load_detector
     from sentinel.replay.runner import ReplayError, replay
 
     try:
-        config, _ = load_checked(args.config)
+        config, _ = load_checked(args.config, open_models=True)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
@@ -50,6 +50,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     try:
         detector = load_detector(config.detector)
+    except ModelError as exc:  # checked above; the file changed since, or cannot be read now
+        print(f"sentinel replay: detector.model: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
         result = replay(
             args.video, config, args.camera, args.out, detector, progress, annotated=not args.no_video
         )

@@ -117,7 +117,7 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
                         issues.append(
                             ConfigIssue(
                                 issue.file,
-                                issue.line,
+                                issue.line or line_of(cameras_tree, (index,)),  # a scalar: its item's line
                                 f"cameras[{index}].{issue.path}".rstrip("."),
                                 issue.message,
                             )

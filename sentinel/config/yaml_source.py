@@ -39,15 +39,30 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(i) for i in issues))
 
 
+MAX_BYTES = 1024 * 1024  # a config, a camera registry or a roster is a few kilobytes
+MAX_VALUES = 1_000_000  # values after aliases are expanded; 1 MiB of YAML without aliases holds fewer
+
+
 def load_yaml(path: Path) -> Any:
+    """Read a technician's YAML file (round-trip, lines kept). Refused with a ConfigError: a file over
+    MAX_BYTES, and one whose aliases expand to more than MAX_VALUES values (a "billion laughs")."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # never more, even from a device or a pipe
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(path, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(path, 0, "", f"cannot read: {exc}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(
+            [ConfigIssue(path, 0, "", f"file is larger than {MAX_BYTES} bytes (1 MiB): not a config file")]
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError([ConfigIssue(path, 0, "", f"cannot read: {exc}")]) from None
     try:
-        return YAML(typ="rt").load(text)
+        tree = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -61,6 +76,56 @@ def load_yaml(path: Path) -> Any:
         ) from None
     except ValueError as exc:  # a value YAML itself cannot build, e.g. the date 2026-13-01
         raise ConfigError([ConfigIssue(path, 0, "", f"invalid value: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigIssue(path, 0, "", "invalid YAML: nested too deeply")]) from None
+    _check_expansion(path, tree)
+    return tree
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return [x for kv in node.items() for x in kv]
+    if isinstance(node, list):
+        return list(node)
+    return []
+
+
+def _check_expansion(path: Path, tree: Any) -> None:
+    """Count the values `plain(tree)` would build without building them: an alias shares its anchor's node,
+    so each distinct node is sized once (sizes capped just over the limit), in time linear in the file."""
+    over = MAX_VALUES + 1
+    sizes: dict[int, int] = {}  # id(container) -> its expanded size (capped at `over`)
+    open_nodes: set[int] = set()  # containers whose children are being sized: seeing one again is a cycle
+    stack: list[tuple[Any, bool]] = [(tree, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = min(over, 1 + sum(sizes.get(id(c), 1) for c in _children(node)))
+            continue
+        if key in sizes or not isinstance(node, dict | list):
+            continue
+        if key in open_nodes:
+            _refuse(path, node, "contains itself through a YAML alias")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if isinstance(c, dict | list))
+    if sizes.get(id(tree), 1) <= MAX_VALUES:
+        return
+    node = tree  # the innermost value that is too big on its own: the line to look at
+    while True:
+        big = [c for c in _children(node) if sizes.get(id(c), 1) > MAX_VALUES]
+        if not big:
+            break
+        node = big[0]
+    _refuse(path, node, f"expands to more than {MAX_VALUES} values through YAML aliases: not a config")
+
+
+def _refuse(path: Path, node: Any, message: str) -> None:
+    lc = getattr(node, "lc", None)
+    line = lc.line + 1 if lc is not None and isinstance(lc.line, int) else 0
+    raise ConfigError([ConfigIssue(path, line, "", message)])
 
 
 def line_of(node: Any, loc: tuple[int | str, ...]) -> int:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sentinel.alerts.schema import AlertSummary
 from sentinel.cases.kpis import KpiRow
 from sentinel.cases.payload import CaseSummary
+from sentinel.cases.state_machine import MAX_EXTEND_S
 
 
 def invalid(where: str, message: str) -> RequestValidationError:
@@ -198,7 +199,7 @@ class CaseActionIn(In):
     note: str | None = Field(default=None, max_length=1000)
     assignee: str | None = Field(default=None, max_length=64, description="dispatch: to whom")
     merge_into: str | None = Field(default=None, max_length=36, description="merge: the case this one joins")
-    extend_by: float | None = Field(default=None, gt=0, le=365 * 86400, description="extend: seconds")
+    extend_by: float | None = Field(default=None, gt=0, le=MAX_EXTEND_S, description="extend: seconds")
 
     @field_validator("action")
     @classmethod

@@ -196,3 +196,26 @@ def constant_output_model(
     ]
     output = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, list(value.shape))
     return _save(path, nodes, [_image_input(input_name, size, 1)], [output], None, opset)
+
+
+def constant_outputs_model(
+    path: Path,
+    outputs: Mapping[str, np.ndarray],
+    *,
+    size: tuple[int, int] = (64, 64),
+    input_name: str = "image",
+    opset: int = 17,
+) -> Path:
+    """Several float32 outputs, each always its value (any shape), e.g. the output names of a shipped card
+    with the wrong shapes; the image input (fixed batch 1) is consumed as its mean times zero."""
+    nodes = [
+        helper.make_node("ReduceMean", [input_name], ["image_mean"], axes=[0, 1, 2, 3], keepdims=0),
+        _const("zero_f", np.array(0.0, np.float32)),
+        helper.make_node("Mul", ["image_mean", "zero_f"], ["nothing"]),
+    ]
+    infos = []
+    for k, (name, raw) in enumerate(outputs.items()):
+        value = np.asarray(raw, dtype=np.float32)
+        nodes += [_const(f"value_{k}", value), helper.make_node("Add", [f"value_{k}", "nothing"], [name])]
+        infos.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
+    return _save(path, nodes, [_image_input(input_name, size, 1)], infos, None, opset)
