@@ -324,3 +324,24 @@ def test_a_case_number_too_big_for_the_database_is_unknown(commands: CaseCommand
     assert (reply.error, reply.reason) == ("unknown_case", f"no case '{'9' * 40}'")
     merge = send(commands, case.case_id, {"action": "merge", "actor": "op1", "merge_into": "9" * 40})
     assert merge.error == "unknown_case"
+
+
+def test_busy_reply_for_a_dropped_command(commands: CaseCommands, case: CaseChange) -> None:
+    topic = f"sentinel/demo/commands/cases/{case.case_id}"
+    answer = commands.busy_reply(topic, b'{"action": "accept", "actor": "w1", "request_id": 7}')
+    assert answer is not None and answer[0] == commands.reply_topic
+    body = json.loads(answer[1])
+    assert (body["ok"], body["error"], body["request_id"], body["case_id"], body["action"]) == (
+        False, "busy", "7", case.case_id, "accept",
+    )  # fmt: skip
+    assert "not applied" in body["reason"]
+    for nobody_waits in (b'{"action": "accept", "actor": "w1"}', b"{", b"[1]", b'{"request_id": ""}'):
+        assert commands.busy_reply(topic, nobody_waits) is None  # the publisher logs the burst instead
+    assert commands.busy_reply(topic, b'{"request_id": "r", "x": "' + b" " * MAX_PAYLOAD + b'"}') is None
+    assert world_state(commands, case) == "dispatched"  # nothing was applied
+
+
+def world_state(commands: CaseCommands, case: CaseChange) -> str:
+    row = commands.engine.get(case.case_id)
+    assert row is not None
+    return row.state

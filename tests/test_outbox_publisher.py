@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
+from sqlalchemy import func, select
 
 from sentinel.alerts.builder import build_alert, new_alert_id
 from sentinel.alerts.store import AlertStore
@@ -18,6 +20,7 @@ from sentinel.config.models import CameraConfig
 from sentinel.detect.rules import RuleEvent, SeenObject
 from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher
 from sentinel.storage.db import make_engine, migrate
+from sentinel.storage.outbox import OutboxRow
 from tests.mqtt_helpers import Recorder
 from tests.support.servers import Mosquitto
 
@@ -141,3 +144,33 @@ def test_status_retained_and_offline_on_clean_stop(store: AlertStore) -> None:
         msg = after.wait_for(lambda m: True, timeout=5)[0]
         assert msg.payload == b"offline" and msg.retain
         after.close()
+
+
+def test_prune_sent_removes_only_old_sent_rows(store: AlertStore) -> None:
+    now = datetime.now(UTC)
+    alert_id = make_alert(store, 0)  # an alert and its outbox row
+    with store.sessions.begin() as s:
+        alert_row = s.scalars(select(OutboxRow).where(OutboxRow.alert_id == alert_id)).one()
+        alert_row.sent_at = now - timedelta(days=20)
+        for n, (created, sent) in enumerate(
+            [(40, 40), (9, 8), (8, 7.01), (8, 6.99), (1, 1), (0, None), (90, None)] + [(30, 30)] * 11
+        ):
+            s.add(
+                OutboxRow(
+                    topic="sentinel/demo/commands/replies", payload=f'{{"n": {n}}}', qos=1, retain=False,
+                    alert_id=None, created_at=now - timedelta(days=created), attempts=1,
+                    sent_at=None if sent is None else now - timedelta(days=sent),
+                )
+            )  # fmt: skip
+    assert store.prune_sent(7, now=now, batch=5) == 1 + 3 + 11  # in batches of 5: all of them
+    with store.sessions() as s:
+        left = sorted(
+            json.loads(p)["n"] for p in s.scalars(select(OutboxRow.payload)).all() if p.startswith('{"n"')
+        )
+        assert left == [3, 4, 5, 6]  # sent within the week, or never sent (however old)
+        assert (
+            s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.alert_id.is_not(None))) == 0
+        )
+    assert store.alert(alert_id) is not None  # the alert itself stays
+    assert store.outbox_depth() == 2  # the unsent rows are still waiting
+    assert store.prune_sent(7, now=now) == 0

@@ -39,7 +39,7 @@ class Reply:
     number: int | None = None
     error: str | None = None  # bad_topic, too_large, bad_json, not_object, bad_field, unknown_action,
     #                           missing_actor, unknown_actor, unknown_case, illegal_transition, bad_request,
-    #                           conflict, internal
+    #                           conflict, internal, busy (dropped unread: too many commands waiting)
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,6 +174,31 @@ class CaseCommands:
         except Exception:
             log.exception("cannot queue the reply to a case command on %s", topic)
         return reply
+
+    def busy_reply(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
+        """The reply to a command dropped unread because too many are waiting (`MqttPublisher.subscribe`'s
+        `when_full`): error "busy", when the command has a request_id to answer; else None (the publisher
+        logs the burst). No database work: it runs on the MQTT client's network thread."""
+        if len(payload) > MAX_PAYLOAD:
+            return None
+        try:
+            body = json.loads(payload)
+        except ValueError:  # UnicodeDecodeError included
+            return None
+        if not isinstance(body, dict):
+            return None
+        request_id = body.get("request_id")
+        if isinstance(request_id, int) and not isinstance(request_id, bool):
+            request_id = str(request_id)
+        if not isinstance(request_id, str) or not request_id or len(request_id) > 200:
+            return None
+        command = self.topics.parse_command(topic)
+        case_id = command.case_id[:64] if command is not None else None
+        action = body.get("action")
+        reason = "too many commands are waiting; the command was not applied: send it again later"
+        reply = Reply(False, case_id, action[:64] if isinstance(action, str) else None, request_id,
+                      error="busy", reason=reason)  # fmt: skip
+        return self.reply_topic, reply.to_json()
 
     def _case_id(self, topic: str) -> str:
         command = self.topics.parse_command(topic)

@@ -191,7 +191,10 @@ def _subscribe(
     if commands is not None:
         # several nodes: the broker hands each command to one of them (a shared subscription)
         wanted = commands.subscription
-        publisher.subscribe(topics.shared(f"sentinel-{config.site.id}", wanted) if clustered else wanted)
+        publisher.subscribe(
+            topics.shared(f"sentinel-{config.site.id}", wanted) if clustered else wanted,
+            when_full=commands.busy_reply,  # a command dropped unread is answered "busy"
+        )
     if clustered:
         publisher.subscribe(topics.camera_statuses())
         if config.console.enabled:

@@ -149,6 +149,7 @@ class Supervisor:
         if now >= due.get("prune", 0.0):
             due["prune"] = now + (600 if s.config.storage.max_media_bytes else 3600)
             self._prune_media()
+            self._prune_outbox()
         if now >= due.get("sweep", 0.0):
             due["sweep"] = now + 60
             if s.intake.fail_stale_clips(datetime.now(s.tz)):
@@ -280,6 +281,16 @@ class Supervisor:
                 s.live.publish(
                     "case", {"case_id": reply.case_id, "state": reply.state, "number": reply.number}
                 )
+
+    def _prune_outbox(self) -> None:
+        """Sent MQTT messages older than `storage.outbox_retention_days` (unsent ones always stay)."""
+        try:
+            removed = self.services.store.prune_sent(self.services.config.storage.outbox_retention_days)
+        except Exception as exc:  # the database is away: the next round retries
+            log.error("outbox retention failed: %s", _first_line(exc))
+            return
+        if removed:
+            log.info("outbox retention: removed %d sent messages", removed)
 
     def _prune_media(self) -> None:
         """Snapshots and clips, by age and total size (sentinel.alerts.retention)."""

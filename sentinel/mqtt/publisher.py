@@ -3,6 +3,10 @@ keeps the daemon's and each camera's retained status; last will `offline`.
 
 While the broker is away nothing is dropped: rows simply stay unsent in the outbox and go out, oldest
 first, after the reconnect. A repeat after a lost PUBACK carries the same alert_id.
+
+Inbound messages wait in a bounded queue (`INBOUND_LIMIT`) for the owner's loop. When it is full a message
+is dropped (logged once per burst); a subscription may answer what it drops (`when_full`: case commands
+reply "busy"), published at once rather than through the outbox.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import queue
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +28,10 @@ from sentinel.mqtt.topics import TopicError, Topics
 from sentinel.storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
+
+INBOUND_LIMIT = 1000  # inbound messages waiting for the owner's loop; more are dropped
+# a subscription's answer to a message dropped because the queue is full: (topic, payload) to publish, or None
+WhenFull = Callable[[str, bytes], tuple[str, bytes] | None]
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class MqttPublisher:
         max_inflight: int = 20,
         tls: TlsOptions | None = None,
         node_id: str | None = None,
+        inbound_limit: int = INBOUND_LIMIT,
     ) -> None:
         self.address = address
         self.topics = topics if isinstance(topics, Topics) else Topics(topics)
@@ -85,8 +95,13 @@ class MqttPublisher:
         self._keepalive = keepalive
         self._drain_thread = threading.Thread(target=self._drain_loop, name="mqtt-outbox", daemon=True)
         self._subscriptions: list[str] = []
+        self._when_full: list[tuple[str, WhenFull]] = []  # (topic filter, answer) per subscription
         # inbound messages, handled by the owner's loop (never database work on paho's network thread)
-        self.inbound: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self.inbound: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=inbound_limit)
+        self.inbound_limit = inbound_limit
+        self.inbound_peak = 0  # the most messages ever waiting at once
+        self.inbound_dropped = 0  # messages dropped because the queue was full (since start)
+        self._burst = 0  # dropped in the current burst (0: the queue has room)
         self.last_error: str | None = None
         self._connect_error: str | None = None  # why the last TCP/TLS connect failed (paho does not say)
         self._refused = False  # the broker answered this connection attempt with a refusal (CONNACK)
@@ -210,9 +225,15 @@ class MqttPublisher:
         if self.connected.is_set():
             self.client.publish(topic, b"", qos=1, retain=True)
 
-    def subscribe(self, topic: str) -> None:
-        """Receive messages on `topic` (QoS 1) into `inbound`; renewed after every reconnect."""
+    def subscribe(self, topic: str, when_full: WhenFull | None = None) -> None:
+        """Receive messages on `topic` (QoS 1) into `inbound`; renewed after every reconnect. `when_full`
+        answers a message of this subscription dropped because `inbound` is full (runs on paho's thread:
+        no database work)."""
         self._subscriptions.append(topic)
+        if when_full is not None:
+            # a shared subscription ($share/<group>/<filter>) delivers topics of its filter
+            plain = topic.split("/", 2)[2] if topic.startswith("$share/") else topic
+            self._when_full.append((plain, when_full))
         if self.connected.is_set():
             self.client.subscribe(topic, qos=1)
 
@@ -265,7 +286,37 @@ class MqttPublisher:
         self._wake.set()
 
     def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
-        self.inbound.put((msg.topic, bytes(msg.payload)))
+        item = (msg.topic, bytes(msg.payload))
+        try:
+            self.inbound.put_nowait(item)
+        except queue.Full:
+            self._drop(*item)
+            return
+        waiting = self.inbound.qsize()
+        self.inbound_peak = max(self.inbound_peak, waiting)
+        if self._burst and waiting <= self.inbound_limit // 2:  # the burst is over once the queue drains
+            log.warning(
+                "inbound queue has room again; %d messages were dropped while it was full", self._burst
+            )
+            self._burst = 0
+
+    def _drop(self, topic: str, payload: bytes) -> None:
+        self.inbound_dropped += 1
+        self._burst += 1
+        if self._burst == 1:  # once per burst, not once per message
+            log.warning(
+                "inbound queue full (%d messages waiting): dropping messages until there is room",
+                self.inbound_limit,
+            )
+        answer = next((fn for sub, fn in self._when_full if mqtt.topic_matches_sub(sub, topic)), None)
+        if answer is None:
+            return
+        try:
+            reply = answer(topic, payload)
+            if reply is not None:
+                self.client.publish(self._checked(reply[0]), reply[1], qos=1)
+        except Exception:  # never let an answer take paho's network thread down
+            log.exception("cannot answer a message dropped on %s", topic[:200])
 
     def _on_publish(self, _c: mqtt.Client, _ud: object, mid: int, _reason: object, _p: object) -> None:
         self._acks.put(mid)

@@ -4,9 +4,9 @@ publisher (sentinel.mqtt.publisher). The table is `outbox` (revisions 0001 and 0
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Engine, Index, Integer, String, Text, func, select, text, update
+from sqlalchemy import DateTime, Engine, Index, Integer, String, Text, delete, func, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -85,3 +85,19 @@ class Outbox:
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None), *self._mine())
             )
             return int(count or 0)
+
+    def prune_sent(self, keep_days: float, now: datetime | None = None, batch: int = 5000) -> int:
+        """Delete rows sent more than `keep_days` ago (every node's: the leader prunes for the cluster), in
+        batches so no transaction holds the table long; unsent rows stay whatever their age. Returns how
+        many went."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
+        old = select(OutboxRow.id).where(OutboxRow.sent_at.is_not(None), OutboxRow.sent_at < cutoff)
+        removed = 0
+        while True:
+            with self._session.begin() as s:
+                ids = list(s.scalars(old.order_by(OutboxRow.id).limit(batch)))
+                if ids:
+                    s.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
+            removed += len(ids)
+            if len(ids) < batch:
+                return removed

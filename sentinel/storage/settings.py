@@ -1,4 +1,5 @@
-"""The storage part's settings: where the database is, and where alert media lives and for how long."""
+"""The storage part's settings: where the database is, where alert media lives and for how long, and how long
+sent MQTT messages are kept."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ class StorageConfig(Strict):
     data_dir: EnvPath = Path("var")
     snapshot_retention_days: int = Field(
         default=30, ge=1, description="alert media (snapshots and clips) older than this many days is deleted"
+    )
+    outbox_retention_days: int = Field(
+        default=7,
+        ge=1,
+        description="MQTT outbox rows already sent are deleted after this many days "
+        "(unsent rows are never deleted)",
     )
     max_media_bytes: ByteSize | None = Field(
         default=None,
