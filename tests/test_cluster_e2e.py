@@ -134,6 +134,15 @@ def test_three_nodes_share_fail_over_and_rebalance(tmp_path: Path, pg_database: 
             )
             time.sleep(6)  # let every moved camera run (and report) on its new node
             wait_until(lambda: all(rec_has_frames(rec, c) for c in CAMERAS), 30, "every camera analysed")
+
+            def back_on_victim() -> int:
+                return sum(
+                    any(s.node == victim and s.start > t_back and s.frames > 0 for s in seq)
+                    for seq in stints(rec).values()
+                )
+
+            # a loaded machine may take a while to start the returned node's worker and streams
+            wait_until(lambda: back_on_victim() >= 4, 60, f"4 cameras analysed on {victim} again")
             t_end = time.monotonic()  # from here on the nodes stop one by one and hand cameras around
             wall_end = time.time()
         finally:
