@@ -7,14 +7,12 @@ anyway (a no-op after the model's own, and it makes raw box lists usable).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 
 from sentinel.detect.detectors.cards import GenericCard
 from sentinel.detect.detectors.onnx_base import OnnxDetector
 from sentinel.detect.detectors.postprocess import Candidates
-from sentinel.detect.detectors.session import CPU
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +23,8 @@ class GenericOnnxDetector(OnnxDetector):
     card_type = GenericCard
     card: GenericCard
 
-    def __init__(
-        self,
-        card: GenericCard,
-        model_path: Path,
-        score_threshold: float = 0.35,
-        nms_iou: float = 0.6,
-        intra_op_threads: int = 1,
-        *,
-        providers: tuple[str, ...] = (CPU,),
-    ) -> None:
-        self._batched = False
-        self._warned_class_ids = False
-        super().__init__(card, model_path, score_threshold, nms_iou, intra_op_threads, providers=providers)
+    _batched = False  # set by _check_outputs once the graph's output shapes are known
+    _warned_class_ids = False  # class ids beyond the card's list are logged once per detector
 
     def _prepare(self) -> None:
         w, h = self.card.input.width, self.card.input.height

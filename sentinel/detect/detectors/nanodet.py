@@ -8,14 +8,11 @@ right / bottom side). The base class does the rest (letterbox, batching, NMS).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from sentinel.detect.detectors.cards import NanoDetCard
 from sentinel.detect.detectors.onnx_base import OnnxDetector
 from sentinel.detect.detectors.postprocess import Candidates
-from sentinel.detect.detectors.session import CPU
 
 PRE_NMS_PER_LEVEL = 1000  # candidates kept per stride before NMS (as upstream NanoDet's nms_pre)
 
@@ -25,18 +22,6 @@ class NanoDetDetector(OnnxDetector):
 
     card_type = NanoDetCard
     card: NanoDetCard
-
-    def __init__(
-        self,
-        card: NanoDetCard,
-        model_path: Path,
-        score_threshold: float = 0.35,
-        nms_iou: float = 0.6,
-        intra_op_threads: int = 1,
-        *,
-        providers: tuple[str, ...] = (CPU,),
-    ) -> None:
-        super().__init__(card, model_path, score_threshold, nms_iou, intra_op_threads, providers=providers)
 
     def _prepare(self) -> None:
         card, inp = self.card, self.card.input
