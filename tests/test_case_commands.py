@@ -14,12 +14,14 @@ from pydantic import ValidationError
 
 from sentinel.cases.commands import MAX_PAYLOAD, CaseCommands, Reply
 from sentinel.cases.engine import CaseChange
+from sentinel.cases.roster import Roster
 from sentinel.cases.state_machine import MAX_EXTEND_S, BadRequest
 from sentinel.console.schemas import CaseActionIn
 from sentinel.storage.outbox import OutboxRow
+from tests.support.roster import test_roster
 from tests.test_case_engine import ROUTING, World, make_world
 
-ROSTER = {"w1", "gl1", "cd1", "sd1", "op1"}
+ROSTER = test_roster()
 
 
 @pytest.fixture
@@ -45,8 +47,13 @@ def send(commands: CaseCommands, case_id: str, body: Any) -> Reply:
 
 
 def test_topics(commands: CaseCommands) -> None:
-    assert commands.subscription == "sentinel/demo/commands/cases/+"
+    assert commands.subscriptions == ("sentinel/demo/commands/cases/+", "sentinel/demo/commands/by/+/cases/+")
     assert commands.reply_topic == "sentinel/demo/commands/replies"
+    assert (
+        commands.reply_topic_for("sentinel/demo/commands/by/w1/cases/7")
+        == "sentinel/demo/commands/by/w1/replies"
+    )
+    assert commands.reply_topic_for("sentinel/demo/commands/cases/7") == "sentinel/demo/commands/replies"
 
 
 def test_a_good_command(commands: CaseCommands, case: CaseChange) -> None:
@@ -65,10 +72,10 @@ def test_command_platform_is_always_an_actor(commands: CaseCommands, case: CaseC
 
 
 def test_actors_may_come_from_a_live_roster(world: World, case: CaseChange) -> None:
-    roster: set[str] = set()
-    commands = CaseCommands(world.cases, "sentinel/demo", lambda: roster)
+    roster: list[Roster | None] = [None]
+    commands = CaseCommands(world.cases, "sentinel/demo", lambda: roster[0])
     assert send(commands, case.case_id, {"action": "accept", "actor": "w1"}).error == "unknown_actor"
-    roster.add("w1")  # the roster was reloaded
+    roster[0] = ROSTER  # the roster was reloaded
     assert send(commands, case.case_id, {"action": "accept", "actor": "w1"}).ok
 
 
@@ -144,7 +151,7 @@ def test_unknown_action(commands: CaseCommands, case: CaseChange, body: dict[str
 
 
 def test_illegal_transition_reports_the_current_state(commands: CaseCommands, case: CaseChange) -> None:
-    reply = send(commands, case.case_id, {"action": "close", "actor": "op1", "request_id": "r9"})
+    reply = send(commands, case.case_id, {"action": "close", "actor": "cd1", "request_id": "r9"})
     assert (reply.ok, reply.error, reply.state, reply.number) == (
         False,
         "illegal_transition",
@@ -211,7 +218,7 @@ def test_bad_extension(commands: CaseCommands, case: CaseChange, value: Any, rea
 
 
 def test_missing_parameter_is_a_bad_request(commands: CaseCommands, case: CaseChange) -> None:
-    reply = send(commands, case.case_id, {"action": "merge", "actor": "op1"})
+    reply = send(commands, case.case_id, {"action": "merge", "actor": "cd1"})
     assert (reply.error, reply.state) == ("bad_request", "dispatched")
     assert "merge needs merge_into" in (reply.reason or "")
 
@@ -248,8 +255,8 @@ def test_garbage_never_raises(commands: CaseCommands, case: CaseChange) -> None:
     rng = random.Random(7)
     samples = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 80))) for _ in range(300)]
     samples += [json.dumps(v).encode() for v in (
-        {"action": None}, {"action": "accept", "actor": None}, {"action": ["accept"]}, {"action": "merge", "actor": "op1", "merge_into": 3},
-        {"action": "dispatch", "actor": "op1", "assignee": "w2"}, {"action": "extend", "actor": "w1", "extend_by": 1e308 * 10},
+        {"action": None}, {"action": "accept", "actor": None}, {"action": ["accept"]}, {"action": "merge", "actor": "cd1", "merge_into": 3},
+        {"action": "dispatch", "actor": "cd1", "assignee": "w2"}, {"action": "extend", "actor": "w1", "extend_by": 1e308 * 10},
     )]  # fmt: skip
     for payload in samples:
         for topic in (f"sentinel/demo/commands/cases/{case.case_id}", "sentinel/demo/commands/cases/1", "x"):
@@ -265,8 +272,8 @@ def test_garbage_never_raises(commands: CaseCommands, case: CaseChange) -> None:
         (b'{"action": "\\ud800", "actor": "w1", "request_id": "r"}', "action"),
         (b'{"action": "accept", "actor": "w1", "note": "fixed \\udfff", "request_id": "r"}', "note"),
         (b'{"action": "accept", "actor": "\\ud83d", "request_id": "r"}', "actor"),
-        (b'{"action": "dispatch", "actor": "op1", "assignee": "w\\udc00", "request_id": "r"}', "assignee"),
-        (b'{"action": "merge", "actor": "op1", "merge_into": "\\ud800", "request_id": "r"}', "merge_into"),
+        (b'{"action": "dispatch", "actor": "cd1", "assignee": "w\\udc00", "request_id": "r"}', "assignee"),
+        (b'{"action": "merge", "actor": "cd1", "merge_into": "\\ud800", "request_id": "r"}', "merge_into"),
     ],
 )
 def test_a_lone_surrogate_is_a_bad_field_with_a_sendable_reply(
@@ -322,7 +329,7 @@ def test_the_engine_refuses_an_extension_over_the_cap(world: World, case: CaseCh
 def test_a_case_number_too_big_for_the_database_is_unknown(commands: CaseCommands, case: CaseChange) -> None:
     reply = send(commands, "9" * 40, {"action": "accept", "actor": "w1"})
     assert (reply.error, reply.reason) == ("unknown_case", f"no case '{'9' * 40}'")
-    merge = send(commands, case.case_id, {"action": "merge", "actor": "op1", "merge_into": "9" * 40})
+    merge = send(commands, case.case_id, {"action": "merge", "actor": "cd1", "merge_into": "9" * 40})
     assert merge.error == "unknown_case"
 
 

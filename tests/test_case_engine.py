@@ -251,8 +251,8 @@ def test_same_place_joins_the_open_case(world: World) -> None:
     other_type = world.cases.on_alert(world.alert("material_clutter"), ROUTING, False)
     assert len({first.case_id, other_zone.case_id, other_type.case_id}) == 3
     # once closed, the place gets a new case
-    for action in ("accept", "feedback", "close"):
-        world.cases.act(first.case_id, action, "w1")
+    for action, actor in (("accept", "w1"), ("feedback", "w1"), ("close", "gl1")):
+        world.cases.act(first.case_id, action, actor)
     again = world.cases.on_alert(world.alert(), ROUTING, False)
     assert again.created and again.case_id != first.case_id
 
@@ -461,7 +461,8 @@ def test_extend_and_suspend_move_the_deadline(world: World) -> None:
     world.clock.at(hours=1)
     ext = world.cases.act(cid, "extend", "gl1", "materials on order", extend_by=7200)
     assert ext.state == "extended" and ext.payload["extension_count"] == 1
-    assert local(ext, "deadline_at") == local(ext, "due_at") == "2026-11-23T15:00:00+08:00"
+    assert local(ext, "deadline_at") == "2026-11-23T15:00:00+08:00"
+    assert local(ext, "due_at") == "2026-11-23T13:00:00+08:00"  # on-time closure still counts from 13:00
     world.clock.at(hours=2)
     susp = world.cases.act(cid, "suspend", "command-platform", "waiting for the owner")
     assert susp.state == "suspended"
@@ -469,8 +470,9 @@ def test_extend_and_suspend_move_the_deadline(world: World) -> None:
     assert world.cases.tick() == []  # the clock is stopped
     back = world.cases.act(cid, "resume", "command-platform")
     assert back.state == "extended"  # where it was
-    # 4 h were left at the suspension; the disposal deadline moves with it
-    assert local(back, "deadline_at") == local(back, "due_at") == "2026-11-24T19:00:00+08:00"
+    # 4 h were left at the suspension; the disposal deadline moves by the 28 h the clock stood still
+    assert local(back, "deadline_at") == "2026-11-24T19:00:00+08:00"
+    assert local(back, "due_at") == "2026-11-24T17:00:00+08:00"
     assert world.cases.act(cid, "feedback", "w1").state == "verifying"
 
 

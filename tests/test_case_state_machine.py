@@ -10,6 +10,7 @@ from sentinel.cases.state_machine import (
     SYSTEM_ACTIONS,
     TERMINAL,
     TRANSITIONS,
+    BadRequest,
     IllegalTransition,
     State,
     UnknownAction,
@@ -34,6 +35,7 @@ EXPECTED = {
     (S.extended, "feedback"): S.feedback,
     (S.rework, "feedback"): S.feedback,
     (S.rework, "extend"): S.extended,
+    **{(s, "deny_extension"): s for s in (S.accepted, S.rework, S.extended)},  # stays: drops the request
     (S.feedback, "verify"): S.verifying,
     (S.feedback, "rework"): S.rework,
     (S.verifying, "close"): S.closed,
@@ -86,7 +88,7 @@ def test_close_needs_verification_first() -> None:
         next_state("5", "feedback", "close")
     assert info.value.reason == (
         "case 5 is feedback; 'close' needs state verifying: the work is not verified yet (核查); "
-        "'verify' it first, then close"
+        "'verify' it first, then close (or a grid leader overrides, with a reason)"
     )
     assert next_state("5", "feedback", "verify") == S.verifying
     assert next_state("5", "verifying", "close") == S.closed
@@ -124,4 +126,24 @@ def test_shape_of_the_lifecycle() -> None:
                 seen.add(target)
                 todo.append(target)
     assert seen == set(State)
-    assert allowed_actions("accepted") == ["extend", "feedback", "merge", "return", "suspend"]
+    assert allowed_actions("accepted") == [
+        "deny_extension",
+        "extend",
+        "feedback",
+        "merge",
+        "return",
+        "suspend",
+    ]
+
+
+def test_close_from_feedback_only_as_an_override() -> None:
+    with pytest.raises(IllegalTransition, match="verify' it first"):
+        next_state("7", S.feedback, "close")
+    assert next_state("7", S.feedback, "close", override=True) == S.closed
+    assert (
+        next_state("7", S.verifying, "close", override=True) == S.closed
+    )  # nothing to override: plain close
+    with pytest.raises(IllegalTransition):  # an override skips verification only, nothing else
+        next_state("7", S.accepted, "close", override=True)
+    with pytest.raises(BadRequest, match="override applies to close only"):
+        next_state("7", S.accepted, "feedback", override=True)

@@ -299,22 +299,25 @@ def test_case_actions_are_logged_with_the_user(world: ConsoleWorld, tokens: dict
         r = c.post(f"/api/cases/{number}/actions", json={"action": "feedback", "note": "cleared"})
         assert r.status_code == 200 and r.json()["state"] == "verifying"  # the camera re-checks
         r = c.post(f"/api/cases/{number}/actions", json={"action": "close", "note": "checked on site"})
+        assert r.status_code == 403 and "may not close it too" in r.json()["detail"]  # not her own work
+        assert c.post("/api/cases/999/actions", json={"action": "accept"}).status_code == 404
+    with world.client(tokens["admin"]) as c:
+        r = c.post(f"/api/cases/{number}/actions", json={"action": "close", "note": "checked on site"})
         detail = r.json()
         assert detail["state"] == "closed" and detail["closed_at"]
         assert (
             detail["transitions"][-1]["action"],
             detail["transitions"][-1]["actor"],
             detail["transitions"][-1]["note"],
-        ) == ("close", "user:olga", "checked on site")
-        assert c.post("/api/cases/999/actions", json={"action": "accept"}).status_code == 404
+        ) == ("close", "user:ada", "checked on site")
         log = c.get("/api/transitions?actor=user:olga").json()
-        assert [t["action"] for t in log] == ["close", "feedback", "accept", "confirm"]
+        assert [t["action"] for t in log] == ["feedback", "accept", "confirm"]
         assert all(t["case_number"] == number for t in log)
         assert c.get("/api/cases?state=closed").json()["total"] == 1
         assert c.get("/api/cases?open=true").json()["total"] == 0
     with world.deps.sessions() as s:
         actors = list(s.scalars(select(CaseTransitionRow.actor).order_by(CaseTransitionRow.id)))
-        assert actors.count("user:olga") == 4
+        assert actors.count("user:olga") == 3
 
 
 def test_cases_filter_and_mark_the_overdue(world: ConsoleWorld, tokens: dict[str, str]) -> None:

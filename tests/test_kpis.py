@@ -49,7 +49,7 @@ def build_day(w: World) -> dict[int, str]:
     act(ids[5], "verify", "op1")
     act(ids[5], "close", "op1")  # on time after one rework
     at(hours=2)
-    act(ids[3], "extend", "gl1", extend_by=4 * 3600)  # deferred: left out of the on-time rate
+    act(ids[3], "extend", "gl1", extend_by=4 * 3600)  # deferred: still measured by its original 13:00
     at(hours=3)
     act(ids[6], "feedback", "w2")
     at(hours=3, minutes=30)
@@ -62,7 +62,7 @@ def build_day(w: World) -> dict[int, str]:
     at(hours=7)
     act(ids[3], "feedback", "w1")
     act(ids[3], "verify", "op1")
-    act(ids[3], "close", "op1")
+    act(ids[3], "close", "op1")  # late: within the extension, but after the original 13:00
     at(days=1)
     w.cases.tick()  # case 4 (never handled) climbs the grid
     return ids
@@ -80,7 +80,8 @@ def test_per_grid(report: KpiReport) -> None:
     a, b = report.by_grid
     assert (a.key, b.key) == (GRID, OTHER_GRID)
     assert (a.cases, a.open, a.closed, a.closure_rate) == (5, 1, 4, 0.8)
-    assert (a.due, a.deferred, a.closed_on_time, a.on_time_rate) == (5, 1, 2, 0.5)  # 2 ÷ (5 − 1)
+    # 2 ÷ 5: the extended case 3 counts, and is late (closed 16:00, after its original 13:00)
+    assert (a.due, a.deferred, a.closed_on_time, a.on_time_rate) == (5, 1, 2, 0.4)
     assert (a.rework_count, a.escalated) == (1, 1)
     # accepted: 30 min (1), 5.5 h (2), 1.5 h (3), 30 min (5); case 4 is still there and does not count
     assert a.mean_stage_seconds["accepted"] == 7200
@@ -105,7 +106,7 @@ def test_per_community_and_overall(report: KpiReport) -> None:
     [c] = report.by_community
     assert c.key == COMMUNITY
     assert (c.cases, c.closed, c.due, c.deferred, c.closed_on_time, c.rework_count) == (6, 5, 6, 1, 3, 1)
-    assert c.on_time_rate == pytest.approx(0.6)
+    assert c.on_time_rate == pytest.approx(0.5)  # 3 ÷ 6
     assert report.overall.to_dict() == {**c.to_dict(), "key": "all"}
     assert report.to_dict()["at"] == (MONDAY_9 + timedelta(days=1)).astimezone(report.at.tzinfo).isoformat()
 

@@ -231,10 +231,22 @@ def rearm(
 
 def stop_clock(s: Session, policy: DeadlinePolicy, case: CaseRow, now: datetime) -> None:
     """Suspend: remember what the clock had left and drop the timers; `resume_state` says where to go back."""
-    case.resume_state = case.state
+    case.resume_state, case.suspended_at = case.state, now
     if case.state in CLOCK_RUNS and case.deadline_at is not None:
         case.remaining_s = policy.between(now, case.deadline_at, case.working_hours)
     cancel_timers(s, case)
+
+
+def restart_clock(s: Session, policy: DeadlinePolicy, case: CaseRow, now: datetime) -> None:
+    """Resume: the clock goes on with what it had left. The disposal deadline moves by the time it stood
+    still, unless the case was already late when it was suspended (a late case stays late)."""
+    was_late = case.due_at is not None and case.suspended_at is not None and case.due_at <= case.suspended_at
+    due = case.due_at
+    if case.resume_state in CLOCK_RUNS and case.remaining_s is not None:
+        rearm(s, policy, case, now, case.remaining_s, case.window_s or case.remaining_s)
+    if was_late:
+        case.due_at = due
+    case.resume_state, case.remaining_s, case.suspended_at = None, None, None
 
 
 def due_timers(s: Session, now: datetime, limit: int = 200) -> list[int]:

@@ -1,9 +1,17 @@
 """Inbound case commands from the command platform over MQTT.
 
-`{prefix}/commands/cases/{case_id}` carries `{"action": ..., "actor": ..., "note": ..., "request_id": ...}`
-(optional: `assignee` for dispatch, `merge_into` for merge, `extend_by` seconds or "2h" for extend). Every
-message gets exactly one `Reply` for `{prefix}/commands/replies`: ok with the case's new state, or an error
-code and a reason. `handle_command` never raises: bad input is the sender's problem, not the daemon's.
+Two ways in, told apart by the topic (the broker's ACL says who may write which, see deploy/mosquitto/acl):
+- `{prefix}/commands/cases/{case_id}`: the command platform's account. `actor` says on whose behalf: a roster
+  id (acting with that person's roles) or "command-platform" (every action, everywhere).
+- `{prefix}/commands/by/{user}/cases/{case_id}`: a person's own client. The MQTT user name in the topic is the
+  actor (the ACL `pattern write {prefix}/commands/by/%u/cases/+` lets nobody else write it); an `actor`
+  field, if given, must be the same. The reply goes to that person's `{prefix}/commands/by/{user}/replies`.
+
+The body: `{"action": ..., "actor": ..., "note": ..., "request_id": ...}`, optional `assignee` for dispatch,
+`merge_into` for merge, `extend_by` seconds or "2h" for extend, `override: true` for a leader's close without
+verification (the reason in `note`). Who may do what is `authority.py`'s. Every message gets exactly one
+`Reply`: ok with the case's new state, or an error code and a reason. `handle_command` never raises: bad
+input is the sender's problem, not the daemon's.
 """
 
 from __future__ import annotations
@@ -11,12 +19,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sentinel.cases.authority import Actor, actor_from_roster
 from sentinel.cases.engine import CaseEngine
 from sentinel.cases.models import COMMAND_PLATFORM
+from sentinel.cases.roster import Roster
 from sentinel.cases.state_machine import ACTIONS, MAX_EXTEND_S, CaseError, UnknownAction, check_action
 from sentinel.fields import parse_duration
 from sentinel.mqtt.topics import Topics
@@ -26,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 64 * 1024
 REPLY_SCHEMA = "sentinel.case_reply/1"
-FIELDS = ("action", "actor", "note", "request_id", "assignee", "merge_into", "extend_by")
+FIELDS = ("action", "actor", "note", "request_id", "assignee", "merge_into", "extend_by", "override")
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,8 @@ class Reply:
     state: str | None = None  # the case's state after the command (ok), or now (an illegal transition)
     number: int | None = None
     error: str | None = None  # bad_topic, too_large, bad_json, not_object, bad_field, unknown_action,
-    #                           missing_actor, unknown_actor, unknown_case, illegal_transition, bad_request,
-    #                           conflict, internal, busy (dropped unread: too many commands waiting)
+    #                           missing_actor, unknown_actor, forbidden, unknown_case, illegal_transition,
+    #                           bad_request, conflict, internal, busy (dropped unread: too many waiting)
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,30 +98,32 @@ def _text(body: dict[str, Any], key: str, limit: int = 1000) -> str | None:
 
 
 class CaseCommands:
-    """Turns command messages into `CaseEngine.act` calls. `actors`: who may act (the roster's ids), as a set
-    or a function returning the current set; "command-platform" is always allowed."""
+    """Turns command messages into `CaseEngine.act` calls. `roster`: the people who may act, with their roles
+    (a function returning the current roster follows reloads); "command-platform" is the platform's own."""
 
     def __init__(
-        self,
-        engine: CaseEngine,
-        prefix: str,
-        actors: Collection[str] | Callable[[], Collection[str]],
+        self, engine: CaseEngine, prefix: str, roster: Roster | None | Callable[[], Roster | None]
     ) -> None:
         self.engine = engine
         self.topics = Topics(prefix.rstrip("/"))
-        self._actors = actors
+        self._roster = roster
 
     @property
-    def subscription(self) -> str:
-        return self.topics.commands()
+    def subscriptions(self) -> tuple[str, ...]:
+        return self.topics.commands(), self.topics.own_commands()
 
     @property
     def reply_topic(self) -> str:
         return self.topics.command_replies()
 
-    def known_actors(self) -> Collection[str]:
-        actors = self._actors() if callable(self._actors) else self._actors
-        return set(actors) | {COMMAND_PLATFORM}
+    def reply_topic_for(self, topic: str) -> str:
+        """Where the reply to a command on `topic` goes: the sender's own replies, or the platform's."""
+        command = self.topics.parse_command(topic)
+        return self.topics.command_replies(command.sender if command is not None else None)
+
+    def actor(self, person_id: str) -> Actor | None:
+        roster = self._roster() if callable(self._roster) else self._roster
+        return actor_from_roster(roster, person_id)
 
     def handle_command(self, topic: str, payload: bytes) -> Reply:
         """One command in, one reply out; never raises."""
@@ -141,17 +153,14 @@ class CaseCommands:
                     "bad_field", f"unknown field(s) {', '.join(unknown)}; fields: {', '.join(FIELDS)}"
                 )
             check_action(action)
-            actor = _text(body, "actor", 100)
-            if not actor or not actor.strip():
-                raise _Refused(
-                    "missing_actor", "actor is missing: say who acts (a roster id or command-platform)"
-                )
-            if actor not in self.known_actors():
-                raise _Refused("unknown_actor", f"unknown actor {actor!r}: not on the roster")
+            actor = self._actor(topic, _text(body, "actor", 100))
+            override = body.get("override", False)
+            if not isinstance(override, bool):
+                raise _Refused("bad_field", f"override must be true or false, got {type(override).__name__}")
             change = self.engine.act(
                 case_id, action, actor, _text(body, "note"),
                 assignee=_text(body, "assignee", 64), merge_into=_text(body, "merge_into", 64),
-                extend_by=self._seconds(body.get("extend_by")),
+                extend_by=self._seconds(body.get("extend_by")), override=override,
             )  # fmt: skip
             return Reply(True, case_id, action, request_id, change.state, change.number)
         except _Refused as exc:
@@ -164,12 +173,35 @@ class CaseCommands:
             reason = f"internal error: {type(exc).__name__}; the command was not applied"
             return Reply(False, case_id, action, request_id, error="internal", reason=reason)
 
+    def _actor(self, topic: str, named: str | None) -> Actor:
+        """Who sends: the topic's user on a person's own topic (the broker vouches for it), else the named
+        roster person or the command platform."""
+        command = self.topics.parse_command(topic)
+        sender = command.sender if command is not None else None
+        if sender is not None and named is not None and named != sender:
+            raise _Refused(
+                "forbidden", f"{sender} may not act as {named!r}: on its own topic, the actor is {sender}"
+            )
+        if sender is not None and sender == COMMAND_PLATFORM:
+            raise _Refused(
+                "forbidden", "the command platform sends on commands/cases/..., not on a person's topic"
+            )
+        person = sender or named
+        if not person or not person.strip():
+            raise _Refused(
+                "missing_actor", "actor is missing: say who acts (a roster id or command-platform)"
+            )
+        actor = self.actor(person)
+        if actor is None:
+            raise _Refused("unknown_actor", f"unknown actor {person!r}: not on the roster")
+        return actor
+
     def handle_and_queue(self, topic: str, payload: bytes) -> Reply:
         """`handle_command`, then queue the reply in the outbox (after the case message it answers)."""
         reply = self.handle_command(topic, payload)
         try:
             with self.engine.session_factory.begin() as s:
-                s.add(OutboxRow(topic=self.reply_topic, payload=reply.to_json().decode("utf-8"), qos=1,
+                s.add(OutboxRow(topic=self.reply_topic_for(topic), payload=reply.to_json().decode("utf-8"), qos=1,
                                 retain=False, alert_id=None, created_at=self.engine.now(), attempts=0))  # fmt: skip
         except Exception:
             log.exception("cannot queue the reply to a case command on %s", topic)
@@ -198,11 +230,15 @@ class CaseCommands:
         reason = "too many commands are waiting; the command was not applied: send it again later"
         reply = Reply(False, case_id, action[:64] if isinstance(action, str) else None, request_id,
                       error="busy", reason=reason)  # fmt: skip
-        return self.reply_topic, reply.to_json()
+        return self.reply_topic_for(topic), reply.to_json()
 
     def _case_id(self, topic: str) -> str:
         command = self.topics.parse_command(topic)
-        if command is None or len(command.case_id) > 64 or not _is_text(command.case_id):
+        sender = command.sender or "" if command is not None else ""
+        if (
+            command is None or len(command.case_id) > 64 or not _is_text(command.case_id)
+            or len(sender) > 64 or not _is_text(sender)
+        ):  # fmt: skip
             expected = self.topics.command("<case_id>")
             raise _Refused("bad_topic", f"expected a topic {expected}, got {topic[:200]!r}")
         return command.case_id

@@ -9,7 +9,6 @@ transaction). Nothing is published from here: the outbox publisher sends what wa
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,13 +22,19 @@ from sqlalchemy.orm.exc import StaleDataError
 from sentinel.alerts.models import AlertRow
 from sentinel.alerts.schema import Alert
 from sentinel.cases import calendar as deadlines
+from sentinel.cases import extensions
 from sentinel.cases import steps as rows
 from sentinel.cases.announce import CaseChange, announce
-from sentinel.cases.models import CONTACT_FIELDS, SYSTEM, CaseAlertRow, CaseRow, CaseTimerRow
+from sentinel.cases.authority import Actor, check_allowed, grants_time, override_reason
+from sentinel.cases.models import (
+    CONTACT_FIELDS,
+    SYSTEM,
+    CaseAlertRow,
+    CaseRow,
+    CaseTimerRow,
+)
 from sentinel.cases.routing import Routing
 from sentinel.cases.state_machine import (
-    CLOCK_RUNS,
-    MAX_EXTEND_S,
     OPEN,
     BadRequest,
     ConcurrentChange,
@@ -140,41 +145,53 @@ class CaseEngine:
         self,
         case_id: str,
         action: str,
-        actor: str,
+        actor: Actor | str,
         note: str | None = None,
         *,
         assignee: str | None = None,
         merge_into: str | None = None,
         extend_by: float | None = None,
+        override: bool = False,
     ) -> CaseChange:
-        """Apply an action (see `state_machine.TRANSITIONS`); raises a `CaseError` subclass with the reason."""
+        """Apply an action (`state_machine.TRANSITIONS`) if `actor` may (`authority`), else a `CaseError`
+        with the reason. A plain string is a trusted local caller's (`Actor.local`); the MQTT intake passes
+        the roster's `Actor`. `override`: a leader closes unverified, the reason in `note`."""
         check_action(action)
-        if not actor or not actor.strip():
+        who = actor if isinstance(actor, Actor) else Actor.local(actor)
+        if not who.id or not who.id.strip():
             raise BadRequest("actor is missing: say who acts")
         now = self.now()
         with self._lock, self._transaction() as s:
             case = find_case(s, case_id, lock=True)
             if case is None:
                 raise UnknownCase(f"no case {case_id!r}")
-            new = next_state(str(case.number), case.state, action, case.resume_state)
-            from_state = case.state
+            check_allowed(who, action, case, override=override, feedback_by=rows.feedback_by(s, case))
+            new = next_state(str(case.number), case.state, action, case.resume_state, override)
+            from_state, actor_id = case.state, who.id
+            if override:
+                note = f"verification overridden by {who.id}: {override_reason(note)}"
             if action == "confirm":
-                self._confirm(s, case, now, actor, note)
+                self._confirm(s, case, now, actor_id, note)
             elif action == "dispatch":
-                self._dispatch(s, case, now, actor, note, assignee)
+                self._dispatch(s, case, now, actor_id, note, assignee)
             elif action == "extend":
-                self._extend(s, case, now, actor, note, extend_by)
+                if not grants_time(who, case):
+                    extensions.request(s, case, now, actor_id, note, extend_by)
+                    return self._emit(s, case, now, "extend_request", actor_id, case.state)
+                extensions.grant(s, self.policy, case, now, actor_id, note, extend_by)
+            elif action == "deny_extension":
+                extensions.deny(s, case, now, actor_id, note)
             elif action == "feedback":
-                self._feedback(s, case, now, actor, note)
+                self._feedback(s, case, now, actor_id, note)
             elif action == "verify":
-                rows.step(s, case, now, action, actor, new, note)
+                rows.step(s, case, now, action, actor_id, new, note)
                 self._start_camera_check(s, case, now)
             elif action == "close":
-                rows.close(s, case, now, actor, note)
+                rows.close(s, case, now, actor_id, note)
             elif action == "rework":
-                self._rework(s, case, now, actor, note)
+                self._rework(s, case, now, actor_id, note)
             elif action == "merge":
-                self._merge(s, case, now, actor, note, merge_into)
+                self._merge(s, case, now, actor_id, note, merge_into)
             else:  # reject, accept, return, suspend, resume
                 if action in ("reject", "return"):
                     rows.cancel_timers(s, case)
@@ -182,9 +199,11 @@ class CaseEngine:
                 elif action == "suspend":
                     deadlines.stop_clock(s, self.policy, case, now)
                 elif action == "resume":
-                    self._resume(s, case, now)
-                rows.step(s, case, now, action, actor, new, note)
-            return self._emit(s, case, now, action, actor, from_state)
+                    deadlines.restart_clock(s, self.policy, case, now)
+                rows.step(s, case, now, action, actor_id, new, note)
+            if new not in (State.accepted, State.rework, State.extended):
+                case.extension_request_s = case.extension_requested_by = None
+            return self._emit(s, case, now, action, actor_id, from_state)
 
     def _confirm(self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None) -> None:
         rows.step(s, case, now, "confirm", actor, State.registered, note)
@@ -210,22 +229,6 @@ class CaseEngine:
         case.due_at = case.deadline_at
         rows.step(s, case, now, "dispatch", actor, State.dispatched, note)
 
-    def _extend(
-        self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None, extend_by: float | None
-    ) -> None:
-        seconds = case.base_deadline_s if extend_by is None else float(extend_by)
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise BadRequest(f"extend_by must be a positive number of seconds, got {extend_by!r}")
-        if seconds > MAX_EXTEND_S:
-            raise BadRequest(f"extend_by is more than {MAX_EXTEND_S} seconds (365 days), got {extend_by!r}")
-        if case.deadline_at is None:
-            raise BadRequest(f"case {case.number} has no running deadline to extend")
-        remaining = self.policy.between(now, case.deadline_at, case.working_hours) + seconds
-        case.reminded_at = None
-        deadlines.rearm(s, self.policy, case, now, remaining, remaining)
-        case.extension_count += 1
-        rows.step(s, case, now, "extend", actor, State.extended, note)
-
     def _feedback(self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None) -> None:
         rows.cancel_timers(s, case)
         rows.step(s, case, now, "feedback", actor, State.feedback, note)
@@ -250,11 +253,6 @@ class CaseEngine:
         case.verify_started_at = None
         deadlines.enter_level(s, self.policy, case, now, case.escalation_level)
         rows.step(s, case, now, "rework", actor, State.rework, note)
-
-    def _resume(self, s: Session, case: CaseRow, now: datetime) -> None:
-        if case.resume_state in CLOCK_RUNS and case.remaining_s is not None:
-            deadlines.rearm(s, self.policy, case, now, case.remaining_s, case.window_s or case.remaining_s)
-        case.resume_state, case.remaining_s = None, None
 
     def _merge(
         self, s: Session, case: CaseRow, now: datetime, actor: str, note: str | None, merge_into: str | None

@@ -4,9 +4,11 @@ Definitions (local practice in digital urban management; see DOMAIN.md):
 - cases: registered (立案) and neither cancelled (rejected) nor merged into another case;
 - closure rate (结案率) = closed ÷ cases;
 - due (应结案): dispatched cases whose disposal deadline (`due_at`) has passed, or that are closed;
-- deferred: due cases that were extended (延期) or suspended (挂账) at some point;
-- on-time closure rate (按期结案率) = closed on time ÷ (due − deferred), where closed on time means a due, not
-  deferred case closed no later than its disposal deadline;
+- deferred: due cases that were extended (延期) or suspended (挂账) at some point (shown, not excluded);
+- on-time closure rate (按期结案率) = closed on time ÷ due, where closed on time means closed no later than
+  the disposal deadline. That deadline is set at dispatch and never moved by an extension: an extended case
+  closed after its original deadline is late. A suspension that began before the deadline moves it by the
+  time the clock stood still; one that began after it does not (docs/kpis.md says why);
 - rework count (返工): failed verifications (`rework` transitions);
 - mean time per stage: the mean length of a stay in each state, over stays that have ended.
 """
@@ -85,7 +87,6 @@ def _facts(case: CaseRow, log: list[CaseTransitionRow], now: datetime) -> _Facts
     f.deferred = f.due and any(t.action in ("extend", "suspend") for t in log)
     f.on_time = (
         f.due
-        and not f.deferred
         and case.state == "closed"
         and case.closed_at is not None
         and case.due_at is not None
@@ -123,7 +124,7 @@ def _row(key: str, facts: Iterable[_Facts]) -> KpiRow:
         due=due,
         deferred=deferred,
         closed_on_time=on_time,
-        on_time_rate=on_time / (due - deferred) if due - deferred > 0 else None,
+        on_time_rate=on_time / due if due else None,
         rework_count=sum(f.reworks for f in items),
         escalated=sum(1 for f in counted if f.case.escalation_count > 0),
         mean_stage_seconds={s: sum(v) / len(v) for s, v in sorted(stays.items())},

@@ -91,7 +91,8 @@ class CaseRow(Base):
     overdue: Mapped[bool] = mapped_column(default=False)  # a deadline has passed (escalated at least once)
     command_platform: Mapped[bool] = mapped_column(default=False)  # urgent, or escalated past the street
     # when: the event type's deadline (seconds, working hours or not), the current level's deadline, and the
-    # disposal deadline (`due_at`, shifted by extensions and suspensions) that on-time closure is measured by
+    # disposal deadline (`due_at`) that on-time closure is measured by: set at dispatch, moved by a suspension
+    # that began before it passed (the clock stopped), never by an extension (see docs/kpis.md)
     base_deadline_s: Mapped[float] = mapped_column(Float)
     working_hours: Mapped[bool] = mapped_column(default=False)
     window_s: Mapped[float | None] = mapped_column(Float)  # the current level's allowance
@@ -121,6 +122,10 @@ class CaseRow(Base):
     verify_last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     merged_into: Mapped[str | None] = mapped_column(String(36))
     note: Mapped[str | None] = mapped_column(Text)  # the last transition's note
+    # an extension asked for from the level holding the case, waiting for the level above (authority.py)
+    extension_request_s: Mapped[float | None] = mapped_column(Float)
+    extension_requested_by: Mapped[str | None] = mapped_column(String(100))
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # while suspended: since when
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -211,6 +216,11 @@ def case_payload(
             "due_at": _iso(case.due_at, tz),
             "clock_running": case.state in CLOCK_RUNS and case.deadline_at is not None,
             "reminded_at": _iso(case.reminded_at, tz),
+            "extension_request": (
+                None
+                if case.extension_request_s is None
+                else {"seconds": case.extension_request_s, "requested_by": case.extension_requested_by}
+            ),
         },
         "created_at": _iso(case.created_at, tz),
         "updated_at": _iso(case.updated_at, tz),

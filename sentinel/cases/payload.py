@@ -19,10 +19,10 @@ from sentinel.alerts.schema import (
     StreetCode,
     Timestamp,
 )
-from sentinel.cases.state_machine import ACTIONS, SYSTEM_ACTIONS, State
+from sentinel.cases.state_machine import ACTIONS, RECORDED_STEPS, SYSTEM_ACTIONS, State
 
 CASE_SCHEMA: Final = "sentinel.case/1"
-CASE_ACTIONS = tuple(sorted(SYSTEM_ACTIONS | set(ACTIONS)))
+CASE_ACTIONS = tuple(sorted(SYSTEM_ACTIONS | RECORDED_STEPS | set(ACTIONS)))
 Uuid = Annotated[str, Field(pattern=UUID_PATTERN)]
 Count = Annotated[int, Field(ge=0)]
 # who holds the case at each escalation level (0..3 from the roster, 4 the command platform)
@@ -79,6 +79,11 @@ class CaseEscalation(_Part):
     count: Count
 
 
+class ExtensionRequest(_Part):
+    seconds: float = Field(gt=0, description="the time asked for")
+    requested_by: str | None = Field(description="who asked (the level holding the case)")
+
+
 class CaseDeadline(_Part):
     base_seconds: float = Field(ge=0, description="the event type's disposal time")
     working_hours: bool = Field(description="deadlines count working hours only")
@@ -86,6 +91,9 @@ class CaseDeadline(_Part):
     due_at: Timestamp | None = Field(description="the disposal deadline on-time closure is measured by")
     clock_running: bool
     reminded_at: Timestamp | None
+    extension_request: ExtensionRequest | None = Field(
+        description="an extension asked for, waiting for approval by the level above"
+    )
 
 
 class CaseVerification(_Part):

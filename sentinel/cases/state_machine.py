@@ -35,15 +35,18 @@ CLOCK_RUNS = frozenset({State.dispatched, State.accepted, State.rework, State.ex
 IN_VERIFICATION = frozenset({State.feedback, State.verifying})
 
 _S = State
+_STAY = "stay"  # the action leaves the state as it is
+_WORKING = (_S.accepted, _S.rework, _S.extended)
 # action → (states it is allowed from, new state; None = back to the state the case was suspended from)
-_RULES: dict[str, tuple[tuple[State, ...], State | None]] = {
+_RULES: dict[str, tuple[tuple[State, ...], State | str | None]] = {
     "confirm": ((_S.pending_review,), _S.registered),
     "reject": ((_S.pending_review, _S.registered, _S.returned), _S.rejected),
     "dispatch": ((_S.registered, _S.returned), _S.dispatched),
     "accept": ((_S.dispatched,), _S.accepted),
     "return": ((_S.dispatched, _S.accepted), _S.returned),
-    "extend": ((_S.accepted, _S.rework, _S.extended), _S.extended),
-    "feedback": ((_S.accepted, _S.rework, _S.extended), _S.feedback),
+    "extend": (_WORKING, _S.extended),  # from below the holder's level: a request (authority.grants_time)
+    "deny_extension": (_WORKING, _STAY),  # drops a pending extension request
+    "feedback": (_WORKING, _S.feedback),
     "verify": ((_S.feedback,), _S.verifying),
     "close": ((_S.verifying,), _S.closed),  # 核查结案: only a verified case closes (verify first)
     "rework": ((_S.feedback, _S.verifying), _S.rework),
@@ -56,13 +59,23 @@ _RULES: dict[str, tuple[tuple[State, ...], State | None]] = {
 }
 ACTIONS: tuple[str, ...] = tuple(sorted(_RULES))
 # what to do instead, where the refusal alone would leave a person guessing
-_HINTS = {("close", "feedback"): ": the work is not verified yet (核查); 'verify' it first, then close"}
+_HINTS = {
+    ("close", "feedback"): ": the work is not verified yet (核查); 'verify' it first, then close (or a grid "
+    "leader overrides, with a reason)"
+}
+# (action, state) → new state, allowed only as an override (a leader's, with a reason: see authority.py)
+OVERRIDES: dict[tuple[str, State], State] = {("close", _S.feedback): _S.closed}
 MAX_EXTEND_S = 365 * 86400  # the most one `extend` may add (a year), by every way in: MQTT, console, CLI
 
 # (state, action) → new state (None: the state it was suspended from)
 TRANSITIONS: dict[tuple[State, str], State | None] = {
-    (state, action): new for action, (sources, new) in _RULES.items() for state in sources
+    (state, action): (state if new == _STAY else State(new) if new is not None else None)
+    for action, (sources, new) in _RULES.items()
+    for state in sources
 }
+
+# Steps a command records without being an action of its own: `extend` from the level holding the case.
+RECORDED_STEPS = frozenset({"extend_request"})
 
 # Steps Sentinel takes itself; they never change the state and are not accepted as commands.
 SYSTEM_ACTIONS = frozenset({"create", "join", "remind", "escalate", "camera_verified", "verify_timeout"})
@@ -114,20 +127,30 @@ def check_action(action: str) -> None:
     raise UnknownAction(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
 
 
-def next_state(case_label: str, state: str, action: str, resume_state: str | None = None) -> State:
-    """The state `action` leads to from `state`, or IllegalTransition/UnknownAction with the reason."""
+def next_state(
+    case_label: str, state: str, action: str, resume_state: str | None = None, override: bool = False
+) -> State:
+    """The state `action` leads to from `state`, or IllegalTransition/UnknownAction with the reason.
+    `override`: also the transitions of `OVERRIDES` (whether the actor may override is authority's call)."""
     check_action(action)
     sources, new = _RULES[action]
+    if override:
+        if not any(a == action for a, _ in OVERRIDES):
+            raise BadRequest(f"override applies to {', '.join(sorted({a for a, _ in OVERRIDES}))} only")
+        if (action, state) in OVERRIDES:
+            return OVERRIDES[(action, State(state))]
     if state not in sources:
         needed = _either([s.value for s in sources])
         final = " (a final state)" if state in TERMINAL else ""
         hint = _HINTS.get((action, state), "")
         raise IllegalTransition(f"case {case_label} is {state}{final}; '{action}' needs state {needed}{hint}")
+    if new == _STAY:
+        return State(state)
     if new is None:
         if resume_state is None or resume_state not in OPEN or resume_state == State.suspended:
             raise IllegalTransition(f"case {case_label} is suspended but records no state to resume")
         return State(resume_state)
-    return new
+    return State(new)
 
 
 def allowed_actions(state: str) -> list[str]:

@@ -40,6 +40,14 @@ def find_case(s: Session, ref: str, lock: bool = False) -> CaseRow | None:
     return s.scalars(q.with_for_update() if lock else q).first()
 
 
+def feedback_by(s: Session, case: CaseRow) -> str | None:
+    """Who last reported the case done (nobody verifies their own work)."""
+    q = select(CaseTransitionRow.actor).where(
+        CaseTransitionRow.case_id == case.id, CaseTransitionRow.action == "feedback"
+    )
+    return s.scalar(q.order_by(CaseTransitionRow.id.desc()).limit(1))
+
+
 def contacts(case: CaseRow) -> list[str | None]:
     return [getattr(case, f) for f in CONTACT_FIELDS]
 

@@ -44,6 +44,7 @@ CASE_ERROR_STATUS = {
     "bad_request": 422,
     "illegal_transition": 409,
     "conflict": 409,
+    "forbidden": 403,
 }
 
 

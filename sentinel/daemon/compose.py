@@ -82,8 +82,7 @@ def _compose(
     if config.cases.enabled:
         now = lambda: datetime.now(UTC)  # noqa: E731
         cases = CaseEngine(store.sessions, event_types, now, prefix, config=config.cases, tz=tz)
-        actors = set(roster.people) if roster is not None else set()
-        commands = CaseCommands(cases, prefix, actors=lambda: actors)
+        commands = CaseCommands(cases, prefix, roster)
     _subscribe(config, publisher, commands, clustered=member is not None)
     intake = AlertIntake(
         config.site.id, prefix, tz, store, SnapshotStore(config.storage.data_dir), event_types, cases,
@@ -190,11 +189,11 @@ def _subscribe(
     topics = publisher.topics
     if commands is not None:
         # several nodes: the broker hands each command to one of them (a shared subscription)
-        wanted = commands.subscription
-        publisher.subscribe(
-            topics.shared(f"sentinel-{config.site.id}", wanted) if clustered else wanted,
-            when_full=commands.busy_reply,  # a command dropped unread is answered "busy"
-        )
+        for wanted in commands.subscriptions:  # the command platform's topic and every person's own
+            publisher.subscribe(
+                topics.shared(f"sentinel-{config.site.id}", wanted) if clustered else wanted,
+                when_full=commands.busy_reply,  # a command dropped unread is answered "busy"
+            )
     if clustered:
         publisher.subscribe(topics.camera_statuses())
         if config.console.enabled:

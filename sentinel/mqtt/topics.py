@@ -75,12 +75,15 @@ class CaseTopic:
 
 @dataclass(frozen=True)
 class CommandTopic:
-    case_id: str  # as the command platform names it: an id or a case number
+    case_id: str  # as the sender names it: an id or a case number
+    sender: str | None = None  # `commands/by/{sender}/cases/...`: the broker's ACL vouches for the sender
 
 
 @dataclass(frozen=True)
 class CommandRepliesTopic:
-    """`{p}/commands/replies`."""
+    """`{p}/commands/replies`, or a person's own `{p}/commands/by/{sender}/replies`."""
+
+    sender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,11 +148,18 @@ class Topics:
         grid = UNASSIGNED_GRID if grid_code is None else check_segment(grid_code, "grid code")
         return self._join("cases", grid, check_segment(case_id, "case id"))
 
-    def command(self, case_id: str) -> str:
-        return self._join("commands", "cases", check_segment(case_id, "case id"))
+    def command(self, case_id: str, sender: str | None = None) -> str:
+        """The command platform's topic for a case, or (`sender`) a person's own, which the broker's ACL
+        lets only that MQTT user write (`pattern write {p}/commands/by/%u/cases/+`)."""
+        case = check_segment(case_id, "case id")
+        if sender is None:
+            return self._join("commands", "cases", case)
+        return self._join("commands", "by", check_segment(sender, "sender"), "cases", case)
 
-    def command_replies(self) -> str:
-        return self._join("commands", "replies")
+    def command_replies(self, sender: str | None = None) -> str:
+        if sender is None:
+            return self._join("commands", "replies")
+        return self._join("commands", "by", check_segment(sender, "sender"), "replies")
 
     def node_status(self, node_id: str) -> str:
         return self._join("nodes", check_segment(node_id, "node id"), "status")
@@ -181,6 +191,10 @@ class Topics:
 
     def commands(self) -> str:
         return self._join("commands", "cases", SINGLE_LEVEL)
+
+    def own_commands(self) -> str:
+        """Every person's own command topic (`{p}/commands/by/+/cases/+`)."""
+        return self._join("commands", "by", SINGLE_LEVEL, "cases", SINGLE_LEVEL)
 
     @staticmethod
     def shared(group: str, topic_filter: str) -> str:
@@ -228,6 +242,10 @@ def _parse_levels(levels: list[str]) -> ParsedTopic | None:
             return CommandRepliesTopic()
         case ["commands", "cases", case_id]:
             return CommandTopic(case_id)
+        case ["commands", "by", sender, "cases", case_id]:
+            return CommandTopic(case_id, sender)
+        case ["commands", "by", sender, "replies"]:
+            return CommandRepliesTopic(sender)
         case ["nodes", node_id, "status"]:
             return NodeStatusTopic(node_id)
         case ["nodes", node_id, "health"]:
