@@ -153,6 +153,11 @@ def next_state(
     return State(new)
 
 
-def allowed_actions(state: str) -> list[str]:
-    """What the command platform may do with a case in `state`."""
-    return [action for action in ACTIONS if state in _RULES[action][0]]
+def allowed_actions(state: str, extension_requested: bool = False) -> list[str]:
+    """What may be done with a case in `state` (by someone whose role allows it: see authority.py);
+    `deny_extension` only while an extension request waits."""
+    return [
+        action
+        for action in ACTIONS
+        if state in _RULES[action][0] and (action != "deny_extension" or extension_requested)
+    ]

@@ -202,7 +202,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         tz = engine.tz
         print(f"case {case.number}  {case.id}")
         print(f"  type       {case.event_type} {case.name} ({case.code}), {case.severity}")
-        print(f"  state      {case.state}   next: {', '.join(allowed_actions(case.state)) or '-'}")
+        print(
+            f"  state      {case.state}   next: {', '.join(allowed_actions(case.state, case.extension_request_s is not None)) or '-'}"
+        )
         print(f"  grid       {case.grid_code or '-'} (community {case.community_code or '-'})")
         print(f"  camera     {case.camera_id or '-'} zone {case.zone or '-'}")
         role = LEVEL_ROLES[case.escalation_level]

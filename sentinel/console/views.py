@@ -122,7 +122,7 @@ def case_out(case: CaseRow, deps: ConsoleDeps) -> CaseOut:
         created_at=iso(case.created_at, deps) or "", updated_at=iso(case.updated_at, deps) or "",
         dispatched_at=iso(case.dispatched_at, deps), closed_at=iso(case.closed_at, deps),
         alert_count=case.alert_count, rework_count=case.rework_count, extension_count=case.extension_count,
-        note=case.note, allowed_actions=allowed_actions(case.state),
+        note=case.note, allowed_actions=allowed_actions(case.state, case.extension_request_s is not None),
     )  # fmt: skip
 
 
