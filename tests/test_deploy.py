@@ -17,7 +17,8 @@ DEPLOY = REPO / "deploy"
 
 
 def test_example_cluster_config_passes_sentinel_check() -> None:
-    env = {**os.environ, "SENTINEL_DB_PASSWORD": "not-used", "CAM_PASSWORD": "not-used"}
+    secrets = ("SENTINEL_DB_PASSWORD", "SENTINEL_MQTT_PASSWORD", "CAM_PASSWORD")
+    env = {**os.environ, **dict.fromkeys(secrets, "not-used")}
     out = subprocess.run(
         [sys.executable, "-m", "sentinel.cli.main", "check", "--config", str(DEPLOY / "config" / "sentinel.yaml")],
         capture_output=True, text=True, env=env, timeout=60,
@@ -46,6 +47,11 @@ def test_compose_file_wires_three_identical_nodes_to_postgres_and_the_broker() -
     assert config["storage"]["data_dir"] == "/var/lib/sentinel"
     mounted = services["mosquitto"]["volumes"][0].split(":")[0]
     assert (DEPLOY / mounted).is_file()
+    # the broker refuses anonymous clients and applies the shipped ACL (tests/test_command_acl.py runs it)
+    conf = (DEPLOY / "mosquitto.conf").read_text().splitlines()
+    assert "allow_anonymous false" in conf and "acl_file /mosquitto/config/acl" in conf
+    assert "./mosquitto/acl:/mosquitto/config/acl:ro" in services["mosquitto"]["volumes"]
+    assert (DEPLOY / "mosquitto" / "acl").is_file()
     # the Dockerfile copies what exists
     for line in (DEPLOY / "Dockerfile").read_text().splitlines():
         if line.startswith("COPY "):
