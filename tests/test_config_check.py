@@ -355,3 +355,23 @@ def test_event_type_override_values_are_validated(tmp_path: Path) -> None:
     )
     table = effective_event_types(config.event_types)
     assert table["crowd_gathering"].severity is Severity.normal and table["crowd_gathering"].deadline == 7200
+
+
+def test_check_warns_when_the_broker_lets_anyone_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.acl_broker import AclMosquitto
+    from tests.support.servers import Mosquitto, free_port
+
+    def check_with(url: str) -> str:
+        path = write(tmp_path, f'mqtt: {{url: "{url}"}}\n' + GOOD_CAMERA)
+        code, text = run_check(path, capsys)
+        assert code == 0, text
+        return text
+
+    with Mosquitto() as open_broker:
+        text = check_with(open_broker.url)
+        assert f"warning: the broker {open_broker.url} accepts anonymous clients" in text
+    with AclMosquitto({"sentinel-node": "Node-pa55-1a2b"}) as closed_broker:
+        assert "warning" not in check_with(closed_broker.url)
+    assert "warning" not in check_with(f"mqtt://127.0.0.1:{free_port()}")  # down: nothing to say

@@ -47,6 +47,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     rules = sum(len(c.rules) for c in config.cameras)
     print(f"{args.config}: OK: site {config.site.id}, {len(config.cameras)} cameras, {rules} rules")
+    if config.mqtt.url is not None:
+        from sentinel.ingest.source import mask_url
+        from sentinel.mqtt.broker_probe import Probe, anonymous_access
+
+        ca = str(config.mqtt.tls_ca) if config.mqtt.tls_ca is not None else None
+        if anonymous_access(config.mqtt.url, ca) is Probe.accepted:
+            print(
+                f"warning: the broker {mask_url(config.mqtt.url)} accepts anonymous clients: anyone who can "
+                "reach it can send case commands (deploy/mosquitto/acl, docs/security.md)"
+            )
     return 0
 
 
