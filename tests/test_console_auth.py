@@ -112,7 +112,7 @@ def test_hashes_are_computed_a_few_at_a_time(world: ConsoleWorld, monkeypatch: p
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-        time.sleep(0.05)
+        time.sleep(0.1)
         with lock:
             running[0] -= 1
         return real(password, salt, cost)
