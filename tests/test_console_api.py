@@ -97,7 +97,7 @@ ACTIONS: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/users/{username}/tokens"): set(),
     ("DELETE", "/api/tokens/{token_id}"): set(),
 }
-ANY_USER_WRITES = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout")}
+ANY_USER_WRITES = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
 
 
 def test_roles_are_checked_on_every_action(world: ConsoleWorld, tokens: dict[str, str]) -> None:

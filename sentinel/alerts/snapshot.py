@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sentinel.alerts.retention import prune_tree
+from sentinel.storage.private import private_dir, write_private
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class StoredSnapshot:
 
 
 class SnapshotStore:
-    """Files under `<data_dir>/snapshots/YYYY-MM-DD/<alert_id>.jpg`, written atomically and fsynced."""
+    """Files under `<data_dir>/snapshots/YYYY-MM-DD/<alert_id>.jpg`, written atomically and fsynced; folders
+    0700 and files 0600 (storage/private.py)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "snapshots"
@@ -27,13 +29,10 @@ class SnapshotStore:
     def save(self, alert_id: str, jpeg: bytes, when: datetime) -> StoredSnapshot:
         day = when.strftime("%Y-%m-%d")
         folder = self.root / day
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         path = folder / f"{alert_id}.jpg"
         tmp = path.with_suffix(".jpg.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(jpeg)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_private(tmp, jpeg, sync=True)
         os.replace(tmp, path)
         return StoredSnapshot(
             path, f"/media/snapshots/{day}/{alert_id}.jpg", hashlib.sha256(jpeg).hexdigest()

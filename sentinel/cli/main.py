@@ -83,6 +83,7 @@ def _demo_login(services: Services) -> None:
 
     from sentinel.console.users import Users
     from sentinel.storage.db import session_factory
+    from sentinel.storage.private import write_private
 
     config = services.config
     if not config.console.enabled:
@@ -92,8 +93,7 @@ def _demo_login(services: Services) -> None:
     if not users.all():
         password = secrets.token_urlsafe(12)
         users.add("demo", password, "admin", "Demo operator")
-        login_file.write_text(f"user: demo\npassword: {password}\n", encoding="utf-8")
-        login_file.chmod(0o600)
+        write_private(login_file, f"user: demo\npassword: {password}\n".encode())  # 0600 from the start
     logging.getLogger("sentinel.demo").info(
         "console: http://%s:%d/ (sign-in for user 'demo' in %s)",
         config.console.host,

@@ -36,7 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_add)
 
-    p = us.add_parser("passwd", parents=[common], help="set a user's password (their sessions end)")
+    p = us.add_parser(
+        "passwd",
+        parents=[common],
+        help="set a user's password (their sessions end, their API tokens are revoked)",
+    )
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_passwd)
@@ -44,7 +48,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = us.add_parser("list", parents=[common], help="list users and their roles")
     p.set_defaults(func=cmd_list)
 
-    p = us.add_parser("set", parents=[common], help="change a user's role, name, or (de)activate them")
+    p = us.add_parser(
+        "set", parents=[common],
+        help="change a user's role, name, or (de)activate them (--disable revokes their API tokens)",
+    )  # fmt: skip
     p.add_argument("username")
     p.add_argument("--role", choices=ROLES)
     p.add_argument("--name")
@@ -56,7 +63,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = us.add_parser("token", parents=[common], help="create, list or revoke API bearer tokens")
     p.add_argument("username", nargs="?", help="whose token (create, --list)")
     p.add_argument("--name", help="create: what the token is for, e.g. prometheus")
-    p.add_argument("--expires-days", type=int, help="create: valid this many days (default: until revoked)")
+    p.add_argument(
+        "--expires-days", type=int,
+        help="create: valid this many days (default and most: console.token_lifetime, 90 days)",
+    )  # fmt: skip
     p.add_argument("--list", action="store_true", help="list tokens (of USERNAME, or everyone's)")
     p.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id")
     p.set_defaults(func=cmd_token)
@@ -80,7 +90,7 @@ def _users(config_path: Path) -> Iterator[Any]:
     except DatabaseError as exc:
         raise CliError(str(exc)) from None
     with database:
-        yield Users(database.sessions)
+        yield Users(database.sessions, token_lifetime=timedelta(seconds=config.console.token_lifetime))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -133,7 +143,9 @@ def cmd_passwd(args: argparse.Namespace) -> int:
         if users.get(args.username) is None:
             raise CliError(f"no user {args.username!r}")
         users.set_password(args.username, _password(args, args.username))
-        print(f"password of {args.username} changed; their sessions have ended")
+        print(
+            f"password of {args.username} changed; their sessions have ended and their API tokens are revoked"
+        )
 
     return _run(args, body)
 
@@ -165,7 +177,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     def body(users: Any) -> None:
         if args.revoke is not None:
-            info = users.revoke_token(args.revoke)
+            info = users.revoke_token(args.revoke, "revoked with sentinel users token --revoke")
             print(f"token {info.id} ({info.name}) of {info.username} revoked")
             return
         if args.list:
@@ -174,7 +186,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             for t in tokens:
                 rows.append([
                     str(t.id), t.username, t.name, t.prefix + "…", _day(t.created_at), _day(t.expires_at),
-                    _day(t.last_used_at), "revoked" if t.revoked else "valid",
+                    _day(t.last_used_at), t.state,
                 ])  # fmt: skip
             print(_table(rows) if tokens else "no tokens")
             return
@@ -186,8 +198,8 @@ def cmd_token(args: argparse.Namespace) -> int:
         token, info = users.create_token(args.username, args.name, expires)
         print(token)
         print(
-            f"token {info.id} ({info.name}) for {args.username}: shown this once; "
-            "send it as 'Authorization: Bearer <token>'",
+            f"token {info.id} ({info.name}) for {args.username}, valid until {_day(info.expires_at)} UTC: "
+            "shown this once; send it as 'Authorization: Bearer <token>'",
             file=sys.stderr,
         )
 

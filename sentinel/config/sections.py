@@ -85,6 +85,11 @@ class ConsoleConfig(Strict):
         description="addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed; "
         "empty: the headers are ignored and the peer's address is the client's",
     )
+    token_lifetime: Seconds = Field(
+        default=90 * 86400.0,
+        description="how long an API token lives, from 1 minute to 3650 days, e.g. '90d' or '12h' (a token "
+        "may be made to live less, never more); tokens already made keep their expiry",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -94,6 +99,13 @@ class ConsoleConfig(Strict):
                 ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)") from None
+        return v
+
+    @field_validator("token_lifetime")
+    @classmethod
+    def _token_lifetime(cls, v: float) -> float:
+        if not 60 <= v <= 3650 * 86400:
+            raise ValueError("must be from 1 minute to 3650 days (e.g. '90d', '12h')")
         return v
 
     @property

@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.http_security import SAFE_METHODS, SESSION_COOKIE
 from sentinel.console.login_limit import LoginLimiter
+from sentinel.console.tokens import TokenRefused
 from sentinel.console.users import User
 
 __all__ = ["SAFE_METHODS", "SESSION_COOKIE", "LoginLimiter", "current_user", "require", "user_from_request"]
@@ -35,16 +36,17 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def user_from_request(request: Request, deps: ConsoleDeps) -> User | None:
-    """The signed-in user, or None; raises 401 for a bearer token that is wrong, expired or revoked."""
+    """The signed-in user, or None; raises 401, saying why, for a bearer token that is wrong, expired or
+    revoked (a password change and deactivation revoke a user's tokens)."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("use 'Authorization: Bearer <token>' (sentinel users token)")
-        user = deps.users.user_for_token(token.strip())
-        if user is None:
-            raise _unauthorized("invalid, expired or revoked token")
-        return user
+        try:
+            return deps.users.token_user(token.strip())
+        except TokenRefused as refused:
+            raise _unauthorized(refused.describe(deps.tz)) from None
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None

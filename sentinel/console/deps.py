@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from sentinel.config.event_types import EventType, effective_event_types
 from sentinel.config.models import SentinelConfig
 from sentinel.console.live import LiveFeed
 from sentinel.console.metrics import SentinelMetrics
+from sentinel.console.passwords import SCRYPT_COST, ScryptCost
 from sentinel.console.users import Users
 from sentinel.geo.cells import GridCells
 from sentinel.storage.db import session_factory
@@ -90,13 +91,19 @@ class ConsoleDeps:
     # on a cluster (PostgreSQL): the nodes as `sentinel nodes` lists them; None on a single node
     nodes: Callable[[], list[dict[str, Any]]] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # scrypt's cost for new password hashes: the daemon never sets it; only the test suite passes a cheaper
+    # one, so that a test does not spend half a second on every user it adds (console/passwords.py)
+    password_cost: ScryptCost = SCRYPT_COST
     sessions: sessionmaker[Session] = field(init=False)
     users: Users = field(init=False)
     event_types: Mapping[str, EventType] = field(init=False)
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)
-        self.users = Users(self.sessions, self.clock)
+        self.users = Users(
+            self.sessions, self.clock, password_cost=self.password_cost,
+            token_lifetime=timedelta(seconds=self.config.console.token_lifetime),
+        )  # fmt: skip
         self.event_types = effective_event_types(self.config.event_types)
 
     @property

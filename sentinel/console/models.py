@@ -42,9 +42,11 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
     prefix: Mapped[str] = mapped_column(String(16))  # the token's first characters, to recognise it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # every token expires (console.token_lifetime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # why: revoked on request, the password changed, the user was deactivated (console/tokens.py)
+    revoked_reason: Mapped[str | None] = mapped_column(String(100))
 
 
 class SessionRow(Base):

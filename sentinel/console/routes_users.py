@@ -15,6 +15,7 @@ from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.schemas import (
     ErrorOut,
     LoginIn,
+    PasswordChangeIn,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -22,7 +23,8 @@ from sentinel.console.schemas import (
     UserOut,
     UserUpdateIn,
 )
-from sentinel.console.users import SESSION_MAX, TokenInfo, User
+from sentinel.console.tokens import TokenInfo
+from sentinel.console.users import SESSION_MAX, User
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["users"])
@@ -47,7 +49,8 @@ def _when(value: datetime | None, deps: ConsoleDeps) -> str | None:
 def token_out(t: TokenInfo, deps: ConsoleDeps) -> TokenOut:
     return TokenOut(
         id=t.id, username=t.username, name=t.name, prefix=t.prefix, created_at=_when(t.created_at, deps) or "",
-        expires_at=_when(t.expires_at, deps), last_used_at=_when(t.last_used_at, deps), revoked=t.revoked,
+        expires_at=_when(t.expires_at, deps) or "", last_used_at=_when(t.last_used_at, deps), revoked=t.revoked,
+        revoked_reason=t.revoked_reason, expired=t.expired, state=t.state,
     )  # fmt: skip
 
 
@@ -64,13 +67,7 @@ async def login(body: LoginIn, request: Request, response: Response, deps: Deps)
     """Sign in with user name and password; sets the session cookie the page uses."""
     limiter: LoginLimiter = request.app.state.login_limiter
     ip = client_ip(request)
-    wait = await run_in_threadpool(limiter.retry_after, ip, body.username)
-    if wait is not None:
-        log.warning("login for %r from %s refused: too many failures", body.username, ip)
-        raise HTTPException(
-            429, f"too many failed logins; try again in {int(wait) + 1} s",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )  # fmt: skip
+    await _refuse_if_throttled(limiter, ip, body.username)
     user = await run_in_threadpool(deps.users.authenticate, body.username, body.password)
     if user is None:
         await run_in_threadpool(limiter.failed, ip, body.username)
@@ -78,12 +75,53 @@ async def login(body: LoginIn, request: Request, response: Response, deps: Deps)
         log.warning("failed login for %r from %s", body.username, ip)
         raise HTTPException(401, "wrong user name or password")
     await run_in_threadpool(limiter.succeeded, ip, body.username)
-    cookie = await run_in_threadpool(deps.users.create_session, user, ip, request.headers.get("user-agent"))
+    await _new_session(user, request, response, deps)
+    log.info("%s (%s) signed in from %s", user.username, user.role, ip)
+    return user_out(user)
+
+
+async def _new_session(user: User, request: Request, response: Response, deps: ConsoleDeps) -> None:
+    cookie = await run_in_threadpool(
+        deps.users.create_session, user, client_ip(request), request.headers.get("user-agent")
+    )
     response.set_cookie(
         SESSION_COOKIE, cookie, max_age=int(SESSION_MAX.total_seconds()), httponly=True,
         samesite="lax", secure=secure_request(request, deps), path="/",
     )  # fmt: skip
-    log.info("%s (%s) signed in from %s", user.username, user.role, ip)
+
+
+async def _refuse_if_throttled(limiter: LoginLimiter, ip: str, username: str) -> None:
+    wait = await run_in_threadpool(limiter.retry_after, ip, username)
+    if wait is not None:
+        log.warning("login for %r from %s refused: too many failures", username, ip)
+        raise HTTPException(
+            429, f"too many failed logins; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )  # fmt: skip
+
+
+@router.post(
+    "/auth/password", response_model=UserOut,
+    responses={**ERRORS, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+)  # fmt: skip
+async def change_password(
+    body: PasswordChangeIn, request: Request, response: Response, deps: Deps, user: AnyUser
+) -> UserOut:
+    """Change your own password. Every session and API token of yours ends; signed in by cookie, you get a
+    new session cookie. A wrong current password counts as a failed login."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    ip = client_ip(request)
+    await _refuse_if_throttled(limiter, ip, user.username)
+    changed = await run_in_threadpool(
+        deps.users.change_password, user.username, body.current_password, body.new_password
+    )
+    if not changed:
+        await run_in_threadpool(limiter.failed, ip, user.username)
+        log.warning("%s gave a wrong current password from %s", user.username, ip)
+        raise HTTPException(403, "the current password is wrong")
+    log.info("%s changed their password from %s; their sessions and API tokens ended", user.username, ip)
+    if request.cookies.get(SESSION_COOKIE):
+        await _new_session(user, request, response, deps)
     return user_out(user)
 
 
@@ -125,7 +163,8 @@ def create_user(body: UserCreateIn, deps: Deps, admin: Admin) -> UserOut:
 
 @router.patch("/users/{username}", response_model=UserOut, responses=ERRORS)
 def update_user(username: str, body: UserUpdateIn, deps: Deps, admin: Admin) -> UserOut:
-    """Change a user's role, name, password, or deactivate them (their sessions end)."""
+    """Change a user's role, name, password, or deactivate them. A new password or deactivation ends the
+    user's sessions and revokes their API tokens."""
     if username == admin.username and (body.active is False or (body.role and body.role != "admin")):
         raise HTTPException(409, "you cannot deactivate or demote yourself (ask another admin)")
     if body.password is not None:
@@ -144,7 +183,8 @@ def list_tokens(username: str, deps: Deps, _admin: Admin) -> list[TokenOut]:
 
 @router.post("/users/{username}/tokens", response_model=TokenCreated, status_code=201, responses=ERRORS)
 def create_token(username: str, body: TokenIn, deps: Deps, admin: Admin) -> TokenCreated:
-    """A bearer token for the API (`Authorization: Bearer <token>`); the answer is the only time it shows."""
+    """A bearer token for the API (`Authorization: Bearer <token>`); the answer is the only time it shows. It
+    expires after `expires_days`, at most (and by default) after `console.token_lifetime`."""
     expires = timedelta(days=body.expires_days) if body.expires_days else None
     token, info = deps.users.create_token(username, body.name, expires)
     log.info("%s created API token %d (%s) for %s", admin.username, info.id, info.name, username)
@@ -153,6 +193,6 @@ def create_token(username: str, body: TokenIn, deps: Deps, admin: Admin) -> Toke
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, responses=ERRORS)
 def revoke_token(token_id: int, deps: Deps, admin: Admin) -> TokenOut:
-    info = deps.users.revoke_token(token_id)
+    info = deps.users.revoke_token(token_id, f"revoked by {admin.username}")
     log.info("%s revoked API token %d of %s", admin.username, token_id, info.username)
     return token_out(info, deps)

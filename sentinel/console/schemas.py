@@ -38,6 +38,11 @@ class LoginIn(In):
     password: str = Field(min_length=1, max_length=256)
 
 
+class PasswordChangeIn(In):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class UserOut(Out):
     username: str
     display_name: str
@@ -61,7 +66,10 @@ class UserUpdateIn(In):
 
 class TokenIn(In):
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_days: int | None = Field(
+        default=None, ge=1, le=3650,
+        description="valid this many days; unset: console.token_lifetime (90 days), which is also the most",
+    )  # fmt: skip
 
 
 class TokenOut(Out):
@@ -70,9 +78,12 @@ class TokenOut(Out):
     name: str
     prefix: str
     created_at: str
-    expires_at: str | None
+    expires_at: str
     last_used_at: str | None
     revoked: bool
+    revoked_reason: str | None = Field(description="why: revoked on request, the password changed, ...")
+    expired: bool
+    state: str = Field(description="valid, expired, or revoked (with the reason)")
 
 
 class TokenCreated(Out):

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from sentinel.detect.image_structure import Image, downscale, grey, median_ratio, phase_shift
+from sentinel.storage.private import create_private_file, private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,10 @@ class ReferenceView:
         self._buffer.clear()
         self._last_sample = -math.inf
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.with_name(PENDING_FILE).touch()
+            private_dir(self.path.parent)
+            marker = self.path.with_name(PENDING_FILE)
+            if not create_private_file(marker):
+                marker.touch()  # newer than the reference now
         log.info("reference view %s: new view accepted, re-learning it", self.path or "(memory)")
 
     def update(self, image: Image, ts: float) -> Image | None:
@@ -141,9 +144,9 @@ class ReferenceView:
         if self.path is not None:
             ok, png = cv2.imencode(".png", median)
             if ok:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)
                 tmp = self.path.with_name(self.path.name + ".tmp")
-                tmp.write_bytes(png.tobytes())
+                write_private(tmp, png.tobytes())
                 os.replace(tmp, self.path)
                 self.path.with_name(PENDING_FILE).unlink(missing_ok=True)
                 self._stamp = _stamp(self.path)

@@ -33,6 +33,7 @@ import numpy as np
 
 from sentinel.detect.privacy import PrivacyMask
 from sentinel.ingest.packet_ring import FrameMark, PacketRing, RingPacket, Segment
+from sentinel.storage.private import open_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +179,11 @@ def write_job(job: ClipJob, cause: str) -> ClipResult:
 
 
 def _write(packets: list[RingPacket], seg: Segment, dest: Path, mask: PrivacyMask | None) -> str:
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
     tmp = dest.with_name(f".{dest.name}.part")
     try:
+        with open_private(tmp):
+            pass  # made 0600 here: FFmpeg would make it 0666 less the umask (it keeps an existing file's mode)
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
             if mask:
                 _reencode(out, packets, seg, mask)

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from sentinel.fields.env import expand_env
+from sentinel.storage.private import PRIVATE_FILE, create_private_file, private_dir
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x53454E54  # "SENT": the advisory lock held while migrating on PostgreSQL
@@ -38,9 +41,23 @@ def driver_url(url: str) -> str:
     return url
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for `:memory:` and `file:` URIs."""
+    database = make_url(url).database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def make_engine(url: str) -> Engine:
+    """The engine for `url`. A SQLite file that does not exist yet is created 0600 first: SQLite would make it
+    0644 less the umask, and gives its -wal and -shm files the database file's mode."""
     url = driver_url(url)
     if url.startswith("sqlite"):
+        file = _sqlite_file(url)
+        if file is not None and file.parent.is_dir():
+            with contextlib.suppress(OSError):  # cannot be made: SQLite says so on connecting, as before
+                create_private_file(file)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -83,12 +100,15 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     if not file or file == ":memory:":
         yield
         return
-    with open(f"{file}.migrate-lock", "a+b") as lock:
+    lock = os.open(f"{file}.migrate-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        os.close(lock)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -173,7 +193,10 @@ def open_database(
                     f"no database at {file} (has `sentinel run` ever started with this config?)"
                 )
             if url is None:
-                data_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    private_dir(data_dir)
+                except OSError as exc:
+                    raise DatabaseError(f"cannot make the data folder {data_dir}: {exc.strerror}") from None
     try:
         engine = make_engine(resolved)
     except Exception as exc:

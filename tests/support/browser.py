@@ -41,6 +41,7 @@ from sentinel.console.app import create_app
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.engine_actions import EngineActions
 from sentinel.console.live import LiveFeed
+from sentinel.console.passwords import ScryptCost
 from sentinel.console.server import ConsoleServer
 from sentinel.geo.grid_file import load_cells
 from sentinel.pipeline.snapshot import render_snapshot
@@ -50,6 +51,9 @@ from tests.support.footage import REPO_ROOT, vtest_h264, vtest_path
 TZ = ZoneInfo("Asia/Shanghai")
 GRID = "110101001001001"  # 天街社区第一网格: worker 张丽 (zhangli), leader 高翔
 PASSWORD = "correct horse 42"
+# the tests' scrypt cost: 2^10 takes ~2 ms where the real one (2^17) takes ~0.5 s. Passed explicitly to the
+# console (ConsoleDeps.password_cost); tests/test_console_auth.py checks the real cost and its rehash
+FAST_HASHES = ScryptCost(2**10, 8, 1)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
@@ -178,7 +182,7 @@ def console_world(
     holder: dict[str, ConsoleWorld] = {}
     deps = ConsoleDeps(
         db, config, actions, live=live, camera_status=statuses or (lambda: list(cameras)), cells=cells,
-        roster=roster, broker_connected=lambda: holder["world"].broker_up,
+        roster=roster, broker_connected=lambda: holder["world"].broker_up, password_cost=FAST_HASHES,
     )  # fmt: skip
     server = ConsoleServer(create_app(deps), "127.0.0.1", 0, **server_kwargs)
     server.start()
