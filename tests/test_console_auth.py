@@ -513,12 +513,12 @@ def _alembic(conn: sa.Connection, action: str, revision: str) -> None:
     getattr(command, action)(cfg, revision)
 
 
-def test_migration_0007_gives_old_tokens_an_expiry_and_goes_down_again(db_url: str) -> None:
-    """A token made before 0007 ("until revoked") gets an expiry 90 days after the upgrade; then every token
+def test_migration_0008_gives_old_tokens_an_expiry_and_goes_down_again(db_url: str) -> None:
+    """A token made before 0008 ("until revoked") gets an expiry 90 days after the upgrade; then every token
     must have one. On SQLite and on PostgreSQL."""
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        _alembic(conn, "upgrade", "0006")
+        _alembic(conn, "upgrade", "0007")
     made = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     with engine.begin() as conn:
         conn.execute(
@@ -552,7 +552,7 @@ def test_migration_0007_gives_old_tokens_an_expiry_and_goes_down_again(db_url: s
             {"t": made},
         )
     with engine.begin() as conn:
-        _alembic(conn, "downgrade", "0006")
+        _alembic(conn, "downgrade", "0007")
     columns = {c["name"]: c for c in sa.inspect(engine).get_columns("api_tokens")}
     assert columns["expires_at"]["nullable"] is True and "revoked_reason" not in columns
     migrate(engine)

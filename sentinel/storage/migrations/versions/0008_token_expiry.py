@@ -1,7 +1,7 @@
 """api_tokens: every token expires, and a revoked one says why
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 10:00:00
 
 A token made before this revision (no expiry: "until revoked") gets one GRACE after the upgrade, so nothing
@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
