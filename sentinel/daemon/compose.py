@@ -42,6 +42,7 @@ from sentinel.geo.grid_file import load_cells
 from sentinel.mqtt.embedded_broker import EmbeddedBroker
 from sentinel.mqtt.publisher import BrokerAddress, MqttPublisher, MqttSetupError, TlsOptions
 from sentinel.storage.db import Database, DatabaseError, open_database
+from sentinel.storage.private import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def compose(
     config: SentinelConfig, log_level: int = logging.INFO, watcher: ConfigWatcher | None = None
 ) -> Services:
     """The services of one `sentinel run`; `watcher`: live reload of the camera registry (None: off)."""
-    config.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.storage.data_dir)  # snapshots, clips, the database: 0700
     opened = contextlib.ExitStack()  # closed again if a later step fails
     try:
         with opened:

@@ -35,6 +35,7 @@ from sentinel.geo.geolocate import Geolocator
 from sentinel.geo.placement import place_event
 from sentinel.mqtt.topics import TopicError, Topics
 from sentinel.pipeline import ClipPlan
+from sentinel.storage.private import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class AlertIntake:
         if staged is not None and url is not None:
             final = self.data_dir / url.removeprefix("/media/")
             try:
-                final.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(final.parent)
                 os.replace(staged, final)
             except OSError as exc:
                 log.error("cannot store the clip of alert %s: %s", msg.alert_id, exc)
