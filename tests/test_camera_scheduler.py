@@ -5,11 +5,9 @@ statuses come and go), and a camera handed to another node says `stopped` and wh
 from __future__ import annotations
 
 import multiprocessing as mp
-import queue
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from sentinel.config.models import CameraConfig, DetectorConfig
 from sentinel.daemon.camera_board import CameraBoard
 from sentinel.daemon.camera_scheduler import CameraScheduler
+from sentinel.daemon.channels import receive
 from sentinel.daemon.messages import CameraStatusMsg
 from sentinel.daemon.workers import WorkerPool
 from sentinel.ingest.reader import CameraState
@@ -27,9 +26,7 @@ pytestmark = pytest.mark.slow
 
 class Rig:
     def __init__(self, tmp_path: Path) -> None:
-        ctx = mp.get_context("spawn")
-        self.results: Any = ctx.Queue()
-        self.pool = WorkerPool(ctx, self.results, DetectorConfig(), tmp_path / "cameras", 20, limit=1)
+        self.pool = WorkerPool(mp.get_context("spawn"), DetectorConfig(), tmp_path / "cameras", 20, limit=1)
         self.published: list[dict[str, object]] = []
         self.board = CameraBoard(ZoneInfo("Asia/Shanghai"), 1.0, listeners=[self.published.append])
         self.forgotten: list[str] = []
@@ -42,13 +39,10 @@ class Rig:
         while not until():
             heard = [(m.status.camera_id, m.status.state.value) for m in self.heard]
             assert time.monotonic() < deadline, f"timed out; heard {heard}"
-            try:
-                msg = self.results.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if isinstance(msg, CameraStatusMsg):
-                self.heard.append(msg)
-                self.board.on_status(msg.status)
+            for msg in receive(self.pool.channels(), 0.2):
+                if isinstance(msg, CameraStatusMsg):
+                    self.heard.append(msg)
+                    self.board.on_status(msg.status)
 
     def online(self, camera_id: str, name: str | None = None) -> bool:
         view = self.board.views.get(camera_id)

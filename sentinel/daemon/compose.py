@@ -95,9 +95,8 @@ def _compose(
         tz, config.mqtt.status_interval, publisher, listeners=[lambda payload: live.publish("camera", payload)],
         node_id=node_id,
     )  # fmt: skip
-    results = mp.get_context("spawn").Queue()  # no fork: readers and ONNX Runtime hold threads
-    pool = WorkerPool(
-        mp.get_context("spawn"), results, config.detector, config.storage.data_dir / "cameras", log_level,
+    pool = WorkerPool(  # spawn, no fork: readers and ONNX Runtime hold threads
+        mp.get_context("spawn"), config.detector, config.storage.data_dir / "cameras", log_level,
         config.workers, detectors=config.detectors,
     )  # fmt: skip
     scheduler = CameraScheduler(board, pool, forget=metrics.forget_camera)
@@ -120,7 +119,7 @@ def _compose(
         )  # fmt: skip
     return Services(
         config=config, tz=tz, store=store, broker=broker, publisher=publisher, broker_url=broker_url,
-        results=results, pool=pool, board=board, registry=registry, scheduler=scheduler, intake=intake,
+        pool=pool, board=board, registry=registry, scheduler=scheduler, intake=intake,
         cases=cases, commands=commands, live=live, metrics=metrics, console=console, cluster=cluster,
         reload=reload,
     )  # fmt: skip

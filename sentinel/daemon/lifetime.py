@@ -2,14 +2,14 @@
 
 * **With its supervisor.** On Linux the worker asks the kernel for a parent-death signal (`PR_SET_PDEATHSIG`,
   SIGKILL): when the supervisor dies, even by `kill -9`, the worker dies at once. Nothing a dead supervisor
-  would read is lost by that: whatever was still in the worker's queue had no reader any more. (The signal
-  follows the *thread* that started the worker; the supervisor starts every worker from its main thread.)
-  Elsewhere, and as a fallback, the worker loop compares `os.getppid()` with the supervisor's pid.
+  would read is lost by that: whatever was still in the worker's results channel had no reader any more.
+  (The signal follows the *thread* that started the worker; the supervisor starts every worker from its main
+  thread.) Elsewhere, and as a fallback, the worker loop compares `os.getppid()` with the supervisor's pid.
 * **Soon after SIGTERM.** SIGTERM wakes a thread of its own (through `signal.set_wakeup_fd`), not a handler
-  on the main thread: the main thread may be blocked -- in the exit-time flush of a multiprocessing queue
-  whose pipe is full, typically, which waits for ever once the supervisor stops reading -- and a handler that
-  only sets the stop event changes nothing then. That thread sets the worker's stop event and, if the
-  process is still there `grace` seconds later, ends it with `os._exit`.
+  on the main thread: the main thread may be blocked -- in the exit-time flush of its results channel
+  (`sentinel.daemon.channels`) whose pipe is full, typically, which waits for ever once the supervisor stops
+  reading -- and a handler that only sets the stop event changes nothing then. That thread sets the worker's
+  stop event and, if the process is still there `grace` seconds later, ends it with `os._exit`.
 
 And the multiprocessing resource tracker? The spawn context's tracker is a child of the supervisor; it exits
 when the last holder of its pipe's write end does -- the supervisor and each worker (they inherit it). So

@@ -38,8 +38,7 @@ class Services:
     broker: EmbeddedBroker | None  # None: an external broker (mqtt.url)
     publisher: MqttPublisher
     broker_url: str
-    results: Any  # the multiprocessing queue every worker reports on
-    pool: WorkerPool
+    pool: WorkerPool  # the workers, each with its own results channel (the supervisor reads them all)
     board: CameraBoard
     registry: CameraRegistry
     scheduler: CameraScheduler

@@ -16,6 +16,7 @@ from typing import Any
 
 from sentinel.alerts.retention import prune_media
 from sentinel.console.server import ConsoleServerError
+from sentinel.daemon.channels import receive
 from sentinel.daemon.messages import (
     CameraFailed,
     CameraStatusMsg,
@@ -89,13 +90,13 @@ class Supervisor:
         if s.console is not None:
             s.console.stop()
         # keep reading while the workers wind down: their last messages (clips written with what was
-        # buffered, final statuses) arrive, and a worker whose queue pipe is full is never killed mid-message
-        # (which would leave a torn message that blocks queue.get for ever)
+        # buffered, final statuses) arrive, and a worker whose pipe is full can finish writing and exit
+        # instead of being killed mid-message (that message would be lost; it could no longer block us)
         winding_down = threading.Event()
 
         def drain() -> None:
             while not winding_down.is_set():
-                self._drain_queue(timeout=0.1)
+                self._read_workers(timeout=0.1)
 
         reader = threading.Thread(target=drain, name="drain-at-stop", daemon=True)
         reader.start()
@@ -105,7 +106,7 @@ class Supervisor:
         winding_down.set()
         reader.join(timeout=2.0)
         if not reader.is_alive():
-            self._drain_queue(timeout=0.2)
+            self._read_workers(timeout=0.2)
         s.board.all_stopped()
         if s.cluster is not None and not s.cluster.other_nodes_alive():
             s.publisher.set_retained(s.publisher.topics.status(), "offline")  # the site's last node goes
@@ -119,10 +120,10 @@ class Supervisor:
         s = self.services
         next_health = 0.0
         while not stop.is_set():
-            self._drain_queue(timeout=0.5)
+            self._read_workers(timeout=0.5)
             if s.cluster is not None:
                 s.cluster.apply_leases()
-            s.pool.supervise(s.board.mark_worker_down)
+            s.pool.supervise(s.board.mark_worker_down, self._handle_safely)
             for event in s.board.offline_events(time.time()):
                 self._on_event(event, None)
             self._handle_inbound()
@@ -187,23 +188,22 @@ class Supervisor:
 
     # ---------------------------------------------------------------- messages from workers and MQTT
 
-    def _drain_queue(self, timeout: float) -> None:
-        results = self.services.results
+    def _read_workers(self, timeout: float) -> None:
+        """Handle what the workers sent, each on its own channel, waiting up to `timeout` s for the first
+        message; then until none of them has more."""
+        messages = receive(self.services.pool.channels(), timeout)
+        while messages:
+            for msg in messages:
+                self._handle_safely(msg)
+            messages = receive(self.services.pool.channels(), 0)
+
+    def _handle_safely(self, msg: WorkerMessage) -> None:
         try:
-            msg: WorkerMessage = results.get(timeout=timeout)
-        except queue.Empty:
-            return
-        while True:
-            try:
-                self._handle(msg)
-            except Exception:  # one bad message must not take the daemon (and every camera) down
-                log.exception(
-                    "could not handle %s from worker %s", type(msg).__name__, getattr(msg, "worker", "?")
-                )
-            try:
-                msg = results.get_nowait()
-            except queue.Empty:
-                return
+            self._handle(msg)
+        except Exception:  # one bad message must not take the daemon (and every camera) down
+            log.exception(
+                "could not handle %s from worker %s", type(msg).__name__, getattr(msg, "worker", "?")
+            )
 
     def _handle(self, msg: WorkerMessage) -> None:
         s = self.services

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Protocol
 import cv2
 
 from sentinel.config.models import CameraConfig
+from sentinel.daemon.channels import ChannelWriter
 from sentinel.daemon.lifetime import die_with_parent, end_soon_after_sigterm, supervisor_pid
 from sentinel.daemon.messages import (
     AddCamera,
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 
 
 class MessageSink(Protocol):
-    """Where a worker's messages go: the supervisor's multiprocessing queue (or, in tests, any queue)."""
+    """Where a worker's messages go: its results channel to the supervisor (or, in tests, any queue)."""
 
     def put(self, obj: WorkerMessage, /) -> None: ...
 
@@ -190,10 +192,11 @@ def outcome_messages(worker: int, outcome: FrameOutcome) -> list[WorkerMessage]:
 
 
 def worker_main(
-    spec: WorkerSpec, out: Queue[WorkerMessage], stop: MpEvent, commands: Queue[WorkerCommand] | None = None
+    spec: WorkerSpec, results: Connection, stop: MpEvent, commands: Queue[WorkerCommand] | None = None
 ) -> None:
-    """Entry point of a worker process (spawned by the supervisor). It dies with the supervisor and ends
-    within `TERM_GRACE` seconds of a SIGTERM (`sentinel.daemon.lifetime`)."""
+    """Entry point of a worker process (spawned by the supervisor); `results`: the write end of this
+    worker's own results pipe (`sentinel.daemon.channels`). It dies with the supervisor and ends within
+    `TERM_GRACE` seconds of a SIGTERM (`sentinel.daemon.lifetime`)."""
     parent = supervisor_pid()
     die_with_parent(parent)  # Linux: SIGKILL when the supervisor dies; the loop's getppid() check elsewhere
     end_soon_after_sigterm(stop.set)
@@ -204,16 +207,21 @@ def worker_main(
     # one worker per core already: OpenCV's own thread pool would only oversubscribe the cores (its resizes
     # here are small); ONNX Runtime gets `detector.threads`
     cv2.setNumThreads(1)
-    pool = spec.pool()
+    out = ChannelWriter(results, name=f"results-{spec.index}")
     try:
-        detector = pool.get(DEFAULT_DETECTOR)
-    except Exception as exc:  # ModelError and anything else: report, do not spin
-        out.put(WorkerFailed(spec.index, str(exc)))
-        return
-    run_worker(WorkerRuntime(spec, out, detector, pool), stop, commands, parent)
-    if os.getppid() != parent:
-        # nobody reads the queue any more: exit without flushing it (a full pipe would block the exit)
-        out.cancel_join_thread()
+        pool = spec.pool()
+        try:
+            detector = pool.get(DEFAULT_DETECTOR)
+        except Exception as exc:  # ModelError and anything else: report, do not spin
+            out.put(WorkerFailed(spec.index, str(exc)))
+            return
+        run_worker(WorkerRuntime(spec, out, detector, pool), stop, commands, parent)
+    finally:
+        if os.getppid() != parent:
+            # nobody reads the channel any more: exit without flushing it (a full pipe would block the exit)
+            out.abandon()
+        else:
+            out.close()  # the last messages (final statuses, clips): the supervisor reads until we are gone
 
 
 class StopSignal(Protocol):

@@ -1,5 +1,6 @@
 """The analysis worker processes: spawn, watch (exit, missing heartbeats), restart with backoff and jitter,
-and tell them about cameras added or removed while they run."""
+and tell them about cameras added or removed while they run. Each worker reports on a results channel of its
+own (`sentinel.daemon.channels`), made with the process and drained and closed when it dies."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sentinel.config.models import CameraConfig, DetectorConfig, NamedDetectorConfig
-from sentinel.daemon.messages import AddCamera, RemoveCamera
+from sentinel.daemon.channels import ResultChannel, open_channel
+from sentinel.daemon.messages import AddCamera, RemoveCamera, WorkerMessage
 from sentinel.daemon.worker import WorkerSpec, worker_main
 from sentinel.ingest.backoff import Backoff
 
@@ -28,6 +30,7 @@ class WorkerHandle:
     process: BaseProcess | None = None
     stop: Any = None
     commands: Any = None  # supervisor → worker queue (live reload)
+    results: ResultChannel | None = None  # worker → supervisor: this process's own pipe, new with each spawn
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
     restart_at: float | None = None
     last_beat: float = 0.0
@@ -59,7 +62,6 @@ class WorkerPool:
     def __init__(
         self,
         ctx: SpawnContext,
-        results: Any,
         detector: DetectorConfig,
         state_dir: Any,
         log_level: int,
@@ -69,7 +71,6 @@ class WorkerPool:
         """`detector`: the default detector and the analysis settings; `detectors`: the named others, loaded
         by a worker only when one of its cameras' rules reads them."""
         self.ctx = ctx
-        self.results = results  # the queue every worker reports on
         self.detector = detector
         self.detectors = dict(detectors or {})
         self.state_dir = state_dir
@@ -94,17 +95,26 @@ class WorkerPool:
         return self.handles[index]
 
     def _spawn(self, handle: WorkerHandle) -> None:
+        if handle.results is not None:
+            handle.results.close()  # drained when the last process died (supervise)
         handle.stop = self.ctx.Event()
         handle.commands = self.ctx.Queue()
-        handle.process = self.ctx.Process(
-            target=worker_main,
-            args=(handle.spec, self.results, handle.stop, handle.commands),
-            name=f"sentinel-worker-{handle.spec.index}",
-            daemon=True,
-        )
-        handle.process.start()
+        # a pipe of its own, whose write end only the worker holds once it has started
+        with open_channel(self.ctx, handle.spec.index) as (channel, writer):
+            handle.process = self.ctx.Process(
+                target=worker_main,
+                args=(handle.spec, writer, handle.stop, handle.commands),
+                name=f"sentinel-worker-{handle.spec.index}",
+                daemon=True,
+            )
+            handle.process.start()
+        handle.results = channel
         handle.last_beat = time.monotonic()
         handle.restart_at = None
+
+    def channels(self) -> list[ResultChannel]:
+        """The open results channels, one per worker (a dead worker's stays open until it is drained)."""
+        return [h.results for h in self.handles if h.results is not None and not h.results.closed]
 
     def beat(self, index: int, worker_ts: float | None = None) -> None:
         handle = self.handles[index]
@@ -112,8 +122,12 @@ class WorkerPool:
         if worker_ts is not None and handle.backoff.attempt and time.time() - worker_ts < 5:
             handle.backoff.reset()
 
-    def supervise(self, on_down: Callable[[int, str], None]) -> None:
-        """Restart workers that died or got stuck; `on_down(index, reason)` lets the caller mark cameras."""
+    def supervise(
+        self, on_down: Callable[[int, str], None], on_message: Callable[[WorkerMessage], None]
+    ) -> None:
+        """Restart workers that died or got stuck; `on_down(index, reason)` lets the caller mark cameras.
+        A dead worker's channel is drained first: its last complete messages go to `on_message`, before
+        `on_down`, and the channel is closed (the restarted worker gets a new one)."""
         now = time.monotonic()
         for handle in self.handles:
             proc = handle.process
@@ -133,6 +147,11 @@ class WorkerPool:
                 )
                 proc.kill()
                 proc.join(timeout=5)
+            if handle.results is not None:
+                for msg in handle.results.drain():
+                    on_message(msg)
+                if handle.failed:  # its last words were a fatal error (WorkerFailed): reported, not restarted
+                    continue
             state = "was stuck" if stuck else f"died (exit code {proc.exitcode})"
             reason = f"analysis worker {handle.spec.index} {state}"
             delay = handle.backoff.next_delay()
