@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!Q")  # every message: its pickle's length, then the pickle
 MAX_MESSAGE = 256 * 1024 * 1024  # a longer one is not a message (a full-resolution JPEG is a few MB)
-_READ = 1 << 20  # bytes per read(2)
+_READ = 1 << 18  # bytes per read(2) (a pipe holds 64 KiB unless enlarged)
 _READS_PER_TURN = 8  # then the next channel: one busy worker cannot keep the others waiting
 
 
