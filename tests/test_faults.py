@@ -453,7 +453,7 @@ def test_snapshot_write_failure_still_stores_and_publishes_the_alert(
     assert got["snapshot"] is None
     why = [r.getMessage() for r in caplog.records if "cannot write snapshot" in r.getMessage()]
     assert why and alert.alert_id in why[0], caplog.text
-    expected = {"snapshots_is_a_file": "Not a directory", "day_folder_is_a_file": "File exists"}
+    expected = {"snapshots_is_a_file": "Not a directory", "day_folder_is_a_file": "exists and is not a folder"}
     reason = expected.get(fault, os.strerror(errno.ENOSPC))
     assert reason in why[0], why[0]
     report("snapshot write fails", fault=fault, alert="stored and published, snapshot null", log=why[0])

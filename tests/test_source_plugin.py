@@ -126,7 +126,8 @@ def test_a_registered_kind_is_read_by_the_real_reader() -> None:
     # paced and live: stamped in wall-clock time, one frame each 1/analyze_fps
     assert all(t0 - 1 <= f.ts <= time.time() + 1 for f in col.frames)
     gaps = [b.ts - a.ts for a, b in zip(col.frames, col.frames[1:], strict=False)]
-    assert all(0.1 < g < 0.4 for g in gaps), gaps
+    # a frame picked late is followed by one picked on time: single gaps vary, the middle one does not
+    assert all(0.05 < g < 0.5 for g in gaps) and 0.15 < sorted(gaps)[len(gaps) // 2] < 0.3, gaps
 
 
 @pytest.mark.usefixtures("pattern_kind")
