@@ -20,11 +20,11 @@ from sentinel.cases.models import CaseRow, CaseTransitionRow
 from sentinel.cases.state_machine import ACTIONS
 from sentinel.config.models import CasesConfig
 from sentinel.storage.outbox import OutboxRow
-from tests.support.roster import FAR_GRID, GRID, OTHER_GRID, test_roster
+from tests.support.roster import FAR_GRID, GRID, OTHER_GRID, case_roster
 from tests.test_case_engine import ROUTING, World, make_world
 
 PREFIX = "sentinel/demo"
-ROSTER = test_roster()
+ROSTER = case_roster()
 
 
 @pytest.fixture

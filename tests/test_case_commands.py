@@ -18,10 +18,10 @@ from sentinel.cases.roster import Roster
 from sentinel.cases.state_machine import MAX_EXTEND_S, BadRequest
 from sentinel.console.schemas import CaseActionIn
 from sentinel.storage.outbox import OutboxRow
-from tests.support.roster import test_roster
+from tests.support.roster import case_roster
 from tests.test_case_engine import ROUTING, World, make_world
 
-ROSTER = test_roster()
+ROSTER = case_roster()
 
 
 @pytest.fixture

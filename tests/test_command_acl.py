@@ -6,7 +6,6 @@ Sentinel sees gets exactly one reply with a code, and nothing refused changes th
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,12 +17,10 @@ import sqlalchemy as sa
 
 from sentinel.cases.models import CaseTransitionRow
 from sentinel.cases.routing import routing_for
-from sentinel.config.loader import load_config
-from sentinel.daemon.compose import compose
 from sentinel.daemon.services import Services
-from sentinel.daemon.supervisor import Supervisor
 from tests.support.acl_broker import AclMosquitto, V5Client
 from tests.test_case_engine import make_alert
+from tests.test_command_intake import daemon as intake_daemon
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = "acl"
@@ -42,26 +39,11 @@ NOT_AUTHORISED = 135  # MQTT 5 reason code
 
 @contextmanager
 def daemon(tmp_path: Path, broker: AclMosquitto) -> Iterator[Services]:
-    path = tmp_path / "sentinel.yaml"
-    path.write_text(
-        f"site: {{id: {SITE}}}\n"
-        f'mqtt: {{url: "{broker.url}", username: sentinel-node, password: "{ACCOUNTS["sentinel-node"]}"}}\n'
-        f"grid: {{cells: {REPO / 'config' / 'grid.geojson'}, roster: {REPO / 'config' / 'roster.yaml'}}}\n"
-        "storage: {data_dir: data}\nconsole: {enabled: false}\ncameras: []\n",
-        encoding="utf-8",
-    )
-    services = compose(load_config(path))
-    supervisor = Supervisor(services)
-    supervisor.start()
-    stop = threading.Event()
-    loop = threading.Thread(target=supervisor.run, args=(stop,), name="supervisor", daemon=True)
-    loop.start()
-    try:
+    """The daemon's intake (tests/test_command_intake.py) logged in as the node, with the sample grid."""
+    login = f', username: sentinel-node, password: "{ACCOUNTS["sentinel-node"]}"'
+    grid = f"grid: {{cells: {REPO / 'config' / 'grid.geojson'}, roster: {REPO / 'config' / 'roster.yaml'}}}\n"
+    with intake_daemon(tmp_path, broker, site=SITE, mqtt_login=login, extra=grid) as services:
         yield services
-    finally:
-        stop.set()
-        loop.join(30)
-        supervisor.stop()
 
 
 def wait_for(what: Callable[[], object], timeout: float = 20) -> object:

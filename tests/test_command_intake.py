@@ -33,13 +33,15 @@ REPLIES = f"{PREFIX}/commands/replies"
 
 @contextmanager
 def daemon(
-    tmp_path: Path, broker: Mosquitto, before_start: Callable[[Services], None] | None = None
-) -> Iterator[Services]:
-    """`sentinel run` without cameras: compose() and the supervisor's loop in a thread of this process."""
+    tmp_path: Path, broker: Mosquitto, before_start: Callable[[Services], None] | None = None, *,
+    site: str = SITE, mqtt_login: str = "", extra: str = "",
+) -> Iterator[Services]:  # fmt: skip
+    """`sentinel run` without cameras: compose() and the supervisor's loop in a thread of this process.
+    `mqtt_login`: more keys of the `mqtt:` mapping (", username: ..."); `extra`: more config lines."""
     path = tmp_path / "sentinel.yaml"
     path.write_text(
-        f'site: {{id: {SITE}}}\nmqtt: {{url: "{broker.url}"}}\nstorage: {{data_dir: data}}\n'
-        "console: {enabled: false}\ncameras: []\n",
+        f'site: {{id: {site}}}\nmqtt: {{url: "{broker.url}"{mqtt_login}}}\nstorage: {{data_dir: data}}\n'
+        f"console: {{enabled: false}}\ncameras: []\n{extra}",
         encoding="utf-8",
     )
     services = compose(load_config(path))

@@ -35,7 +35,7 @@ from sentinel.cases.routing import Routing
 from sentinel.cli.main import main
 from sentinel.config.event_types import default_event_types
 from sentinel.storage.db import make_engine, migrate, session_factory
-from tests.support.roster import test_roster
+from tests.support.roster import case_roster
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "config"
@@ -242,7 +242,7 @@ def commands() -> Iterator[tuple[CaseCommands, str]]:
     )  # fmt: skip
     AlertStore(db).record(alert, f"{PREFIX}/alerts/garbage_exposed/cam1", None)
     case = engine.on_alert(alert, Routing(GRID, GRID[:12], GRID[:9], "w1", "gl1", "cd1", "sd1"))
-    yield CaseCommands(engine, PREFIX, test_roster()), case.case_id
+    yield CaseCommands(engine, PREFIX, case_roster()), case.case_id
     db.dispose()
     shutil.rmtree(root, ignore_errors=True)
 

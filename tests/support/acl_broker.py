@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.support.servers import HOST, Mosquitto
+from tests.support.servers import HOST, Mosquitto, mosquitto_password_file
 
 DEPLOY_ACL = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl"
 
@@ -26,10 +25,7 @@ class AclMosquitto(Mosquitto):
         super().__init__()
 
     def _write_conf(self) -> None:
-        passwd = self._tmp / "passwd"
-        passwd.write_text("".join(f"{user}:{password}\n" for user, password in self.users.items()))
-        passwd.chmod(0o600)
-        subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True, timeout=30)
+        passwd = mosquitto_password_file(self._tmp / "passwd", self.users)
         self.conf_path.write_text(
             "\n".join(
                 [

@@ -9,7 +9,7 @@ OTHER_GRID = "110101001002004"  # same community and street, another grid
 FAR_GRID = "110101002001001"  # another community, same street
 
 
-def test_roster() -> Roster:
+def case_roster() -> Roster:
     """w1, w2 work GRID (leader gl1); w9 works OTHER_GRID (leader gl9); cd1 is GRID's community duty, cd2
     FAR_GRID's; sd1 the street's duty."""
     people = {p: {"name": p.upper(), "phone": "13800000000"} for p in
@@ -28,6 +28,3 @@ def test_roster() -> Roster:
             }
         )
     )
-
-
-test_roster.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test

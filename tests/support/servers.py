@@ -219,6 +219,14 @@ class _ServerBase:
 # --------------------------------------------------------------------------- Mosquitto
 
 
+def mosquitto_password_file(path: Path, users: Mapping[str, str]) -> Path:
+    """A mosquitto password_file (0600) for `users`, hashed by mosquitto_passwd."""
+    path.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
+    path.chmod(0o600)
+    subprocess.run(["mosquitto_passwd", "-U", str(path)], check=True, capture_output=True, timeout=30)
+    return path
+
+
 class Mosquitto(_ServerBase):
     """A private Mosquitto broker on 127.0.0.1:<free port>, anonymous, no persistence.
 

@@ -14,7 +14,6 @@ import ipaddress
 import os
 import pwd
 import ssl
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.mqtt_helpers import Received, Recorder
-from tests.support.servers import HOST, Mosquitto
+from tests.support.servers import HOST, Mosquitto, mosquitto_password_file
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -153,10 +152,7 @@ class SecureMosquitto(Mosquitto):
         return f"mqtts://{HOST}:{self.port}"
 
     def _write_conf(self) -> None:
-        passwd = self._tmp / "passwd"
-        passwd.write_text("".join(f"{user}:{password}\n" for user, password in self.users.items()))
-        passwd.chmod(0o600)
-        subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True, timeout=30)
+        passwd = mosquitto_password_file(self._tmp / "passwd", self.users)
         self.conf_path.write_text(
             "\n".join(
                 [
