@@ -1,4 +1,4 @@
-"""count_in_zone on synthetic detections with exact ground truth: debounce, hysteresis, cooldown, zones."""
+"""count_in_zone on synthetic detections with exact ground truth: the count must hold, episodes clear, cooldown, zones."""
 
 from __future__ import annotations
 
@@ -190,14 +190,15 @@ def test_min_per_class_with_a_total() -> None:
     assert feed_piles(r, [(1, 6)] * 20) == []
 
 
-def test_per_class_hysteresis_keeps_one_episode() -> None:
+def test_per_class_pile_that_shrinks_clears_and_a_new_one_is_alerted() -> None:
     r = rule(min_count=None, min_per_class={"bicycle": 5}, min_duration=10, cooldown=0)
-    # 5 bikes, then 3 for a while (≥ 0.6 × 5: the episode holds), then 5 again: one alert
+    # 5 bikes, then 3 for 20 s (below the minimum for longer than clear_after, 5 s): the pile cleared;
+    # 5 again from 32 s is a new pile, alerted at 42 s
     piles = [(5, 0)] * 12 + [(3, 0)] * 20 + [(5, 0)] * 20
-    assert feed_piles(r, piles) == [10.0]
-    r = rule(min_count=None, min_per_class={"bicycle": 5}, min_duration=10, cooldown=0)
-    piles = [(5, 0)] * 12 + [(2, 0)] * 20 + [(5, 0)] * 20  # 2 < 3: the pile cleared, a new one starts at 32
     assert feed_piles(r, piles) == [10.0, 42.0]
+    r = rule(min_count=None, min_per_class={"bicycle": 5}, min_duration=10, cooldown=0)
+    piles = [(5, 0)] * 12 + [(3, 0)] * 3 + [(5, 0)] * 20  # 3 s short, inside clear_after: one pile
+    assert feed_piles(r, piles) == [10.0]
 
 
 def test_crowd_reads_naturally_either_way() -> None:

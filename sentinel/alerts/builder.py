@@ -64,7 +64,7 @@ def build_alert(
         code=event_type.code,
         name=event_type.name,
         name_en=event_type.name_en,
-        severity=event_type.severity.value,
+        severity=event.severity or event_type.severity.value,
         camera_id=camera.id,
         camera_name=camera.name or camera.id,
         zone=event.zone,

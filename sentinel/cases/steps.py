@@ -131,7 +131,7 @@ def new_case(
         id=str(uuid.uuid4()),
         number=(s.scalar(select(func.max(CaseRow.number))) or 0) + 1,
         event_type=event_type.id, code=event_type.code, name=event_type.name,
-        severity=event_type.severity.value, state="pending_review",
+        severity=alert.severity, state="pending_review",
         grid_code=grid,
         community_code=routing.community_code or (place.community if place else None),
         street_code=routing.street_code or (place.street if place else None),

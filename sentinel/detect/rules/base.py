@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from pydantic import Field
@@ -66,6 +66,9 @@ class RuleEvent:
     objects: list[SeenObject] = field(default_factory=list)
     zone_polygon: list[tuple[float, float]] | None = None
     detail: str | None = None
+    severity: Literal["minor", "normal", "major", "urgent"] | None = (
+        None  # the rule's own verdict (e.g. a large crowd); None: the event type's
+    )
 
 
 @dataclass(frozen=True)
