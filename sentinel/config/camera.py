@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 
 from sentinel.detect.rules import RuleParams, rule_params_union
-from sentinel.detect.settings import DEFAULT_DETECTOR, DETECTOR_NAME, Zone, valid_privacy_masks
+from sentinel.detect.settings import (
+    DEFAULT_DETECTOR,
+    DETECTOR_NAME,
+    DetectionFilter,
+    Zone,
+    valid_privacy_masks,
+)
 from sentinel.fields import Point, Seconds, Strict
 from sentinel.ingest.settings import StreamSettings
 
@@ -44,6 +50,11 @@ class CameraConfig(StreamSettings):
         "`detector:` section) or a key of `detectors:`",
     )
     zones: list[Zone] = Field(default_factory=list)
+    detection_filter: DetectionFilter = Field(
+        default_factory=lambda: DetectionFilter(),
+        description="cleans each detector's boxes before tracker and rules: limits per class, duplicate and "
+        "nested boxes, object masks",
+    )
     rules: list[RuleEntry] = Field(default_factory=list)
     privacy_masks: list[list[Point]] = Field(
         default_factory=list,

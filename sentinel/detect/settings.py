@@ -1,4 +1,5 @@
-"""The detect part's settings: the detector and its motion gate, zones, and the privacy-mask polygons.
+"""The detect part's settings: the detector and its motion gate, zones, the privacy-mask polygons and the
+detection filter (score, size and shape limits, duplicate and nested boxes, object masks).
 
 Rule parameters live with their rules (`sentinel/detect/rules/<kind>.py`); `sentinel.config` composes all of
 these into the config file's schema.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
 from sentinel.fields import EnvPath, Point, PositiveSeconds, Strict
@@ -111,3 +112,75 @@ class Zone(Strict):
     def _valid_polygon(cls, pts: list[Point]) -> list[Point]:
         valid_polygon(pts)
         return pts
+
+
+# ---------------------------------------------------------------- detector hygiene (sentinel.detect.hygiene)
+
+
+class BoxLimits(Strict):
+    """Limits on one class's boxes (or, under `all`, every class's); unset: no limit (or `all`'s)."""
+
+    min_score: float | None = Field(default=None, gt=0, lt=1, description="drop boxes scoring below")
+    min_area: float | None = Field(default=None, ge=0, lt=1, description="box area / picture area")
+    max_area: float | None = Field(default=None, gt=0, le=1, description="box area / picture area")
+    min_aspect: float | None = Field(default=None, gt=0, description="box height / width, in pixels")
+    max_aspect: float | None = Field(default=None, gt=0, description="box height / width, in pixels")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoxLimits:
+        for low, high in (("min_area", "max_area"), ("min_aspect", "max_aspect")):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo >= hi:
+                raise ValueError(f"{low} ({lo}) must be below {high} ({hi})")
+        return self
+
+    def over(self, base: BoxLimits) -> BoxLimits:
+        """These limits, falling back to `base` where unset."""
+        return base.model_copy(update=self.model_dump(exclude_none=True))
+
+
+class ObjectMask(Strict):
+    """A place where detections are ignored: a lamp post, a sign, a poster the detector reads as people."""
+
+    polygon: list[Point] = Field(description="[[x, y], ...] in normalised image coordinates 0..1")
+    classes: list[str] = Field(default_factory=list, description="the classes ignored there; empty: all")
+    min_overlap: float = Field(
+        default=0.5, gt=0, le=1, description="a box is ignored when this share of its area is inside"
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _valid_polygon(cls, pts: list[Point]) -> list[Point]:
+        valid_polygon(pts)
+        return pts
+
+
+class DetectionFilter(Strict):
+    """A camera's `detection_filter:`, applied to each detector's output before the tracker and the rules.
+    The defaults need no technician: one object labelled twice (a parked car as car and truck) and a
+    fragment of an object inside its own box (a lamp post as a person and again as half a person) count once."""
+
+    all: BoxLimits = Field(default_factory=lambda: BoxLimits(), description="limits for every class")
+    classes: dict[str, BoxLimits] = Field(
+        default_factory=dict, description="limits per class name (over `all`), e.g. person: {min_score: 0.45}"
+    )
+    duplicate_iou: float | None = Field(
+        default=0.8,
+        gt=0,
+        lt=1,
+        description="boxes of any classes overlapping this much (IoU) are one object: the best score stays; "
+        "null: off",
+    )
+    nested_within: float | None = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="a box with this share of its area inside a larger box of its class is a fragment of "
+        "that object and is dropped; null: off",
+    )
+    nested_across_classes: bool = Field(
+        default=False,
+        description="also drop a box inside a larger box of another class (off by default: a person in "
+        "front of a bus, a rider on a bicycle)",
+    )
+    masks: list[ObjectMask] = Field(default_factory=list)

@@ -18,6 +18,7 @@ import numpy as np
 
 from sentinel.config.models import CameraConfig, DetectorConfig, MotionGateConfig
 from sentinel.detect.detections import Detections
+from sentinel.detect.hygiene import CameraHygiene
 from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, Rule, RuleEvent, build_rules, rule_detector
@@ -67,6 +68,7 @@ class CameraPipeline:
         analysis_width: int = 0,
         clip_dest: ClipDestination | None = None,
         rule_detectors: Sequence[str] | None = None,
+        class_names: ClassNames | None = None,
     ) -> None:
         """`clip_dest` says where an alert's clip is written; without it (or with clip_pre + clip_post = 0)
         alerts get no clip. `rule_detectors[i]`: the name of the detector rule i reads (default: all read
@@ -90,6 +92,7 @@ class CameraPipeline:
         pre, post = camera.clip_pre, camera.clip_post
         self.ring: PacketRing | None = ring_for(pre, post) if clips_enabled(pre, post) else None
         self.clip_dest = clip_dest
+        self.hygiene = CameraHygiene(camera.id, camera.detection_filter, class_names)  # before the tracker
 
     @classmethod
     def for_camera(
@@ -107,7 +110,9 @@ class CameraPipeline:
         names = [rule_detector(camera, params) for params in camera.rules]
         if not isinstance(class_names, Mapping):  # one detector serves every rule, under the camera's name
             names = [camera.detector] * len(rules)
-        return cls(camera, rules, detector.motion_gate, detector.analysis_width, clip_dest, names)
+        return cls(
+            camera, rules, detector.motion_gate, detector.analysis_width, clip_dest, names, class_names
+        )
 
     @property
     def tracker(self) -> IouTracker:
@@ -170,7 +175,7 @@ class CameraPipeline:
         tracked: dict[str, Detections] = {}
         for name, track in self.tracks.items():
             if fresh is not None and name in fresh:
-                track.last = fresh[name]
+                track.last = self.hygiene.clean(name, fresh[name], frame.width / max(frame.height, 1))
             dets = track.last if track.last is not None else Detections.empty()
             tracked[name] = track.tracker.update(dets, frame.ts)
         image = frame.analysis_image(self.analysis_width) if self.needs_image else None
