@@ -149,3 +149,45 @@ def test_a_crowd_joining_the_plaza_is_alerted_once_and_thinning_is_not() -> None
     # 10 for 5 s that thin to 6: the momentary peak reaches 14 but the count does not hold
     frames, names = plaza(6, {i: 10 if i < 130 else 6 for i in range(120, 480)})
     assert at(run(crowd_rule(names, min_count=14), frames, step=0.5)) == []
+
+
+# ---------------------------------------------------------------- severity on the alert and the case
+
+
+def test_the_alert_and_the_case_carry_the_crowds_severity() -> None:
+    import json
+    from datetime import datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    import jsonschema
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    import sentinel.alerts.models
+    import sentinel.cases.models  # noqa: F401 (their tables)
+    from sentinel.alerts.builder import build_alert, new_alert_id
+    from sentinel.cases.routing import Routing
+    from sentinel.cases.steps import new_case
+    from sentinel.config.event_types import default_event_types
+    from sentinel.config.models import CameraConfig
+    from sentinel.storage.db import Base
+
+    tz = ZoneInfo("Asia/Shanghai")
+    crowd = default_event_types()["crowd_gathering"]
+    camera = CameraConfig(id="c", source="/x.mp4")
+    schema = json.loads((Path(__file__).parents[1] / "sentinel" / "data" / "alert.schema.json").read_text())
+    large, ordinary = (
+        run(crowd_rule(CLASSES), [standing(n)] * 70)[0] for n in (24, 12)
+    )  # min_count 10: 24 >= 2 x 10
+    engine = sa.create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    grid = "110101001002003"
+    routing = Routing(grid, grid[:12], grid[:9], "w1", "gl1", "cd1", "sd1")
+    for event, severity in ((large, "urgent"), (ordinary, "normal")):
+        alert = build_alert(new_alert_id(), "s", event, camera, crowd, tz, None)
+        assert alert.severity == severity
+        jsonschema.validate(json.loads(alert.to_json()), schema)
+        with Session(engine) as s:
+            case = new_case(s, crowd, alert, routing, grid, datetime.now(tz))
+            assert case.severity == severity

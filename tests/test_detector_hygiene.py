@@ -187,3 +187,35 @@ def test_a_mask_and_a_size_limit_remove_the_sign_and_the_cone_on_vtest() -> None
     assert sign_before >= 30 and sign_after == 0
     assert cone_small_before >= 50 and cone_small_after == 0
     assert lost_elsewhere == 0  # the pedestrians' boxes are all kept
+
+
+def test_the_pipeline_cleans_the_detectors_output_before_the_tracker() -> None:
+    from sentinel.detect.settings import DetectorConfig
+    from sentinel.ingest.reader import Frame
+    from sentinel.pipeline import CameraPipeline
+    from tests.support.scenes import vtest_frames
+
+    dets, names = vtest_detections(2.0)
+    frames = vtest_frames(2.0)
+    i = next(
+        k for k, d in enumerate(dets) if len(persons(d, names)) and persons(d, names).xyxy[:, 0].min() < 0.08
+    )
+    sign = [[0.0, 0.0], [0.12, 0.0], [0.12, 1.0], [0.0, 1.0]]  # the left edge, for people
+    camera = CameraConfig.model_validate(
+        {
+            "id": "c",
+            "source": "x.mp4",
+            "detection_filter": {"masks": [{"polygon": sign, "classes": ["person"]}]},
+            "rules": [{"kind": "count_in_zone", "event_type": "crowd_gathering", "min_count": 1}],
+        }
+    )
+    pipe = CameraPipeline.for_camera(camera, DetectorConfig(), names)
+    tracked = persons(pipe.analyse(Frame("c", frames[i], 1000.0, True, i), dets[i]).tracked, names)
+    raw = persons(dets[i], names)
+
+    def masked(p: Detections) -> np.ndarray:  # at least half of the box left of x = 0.12
+        return (np.minimum(p.xyxy[:, 2], 0.12) - p.xyxy[:, 0]) / (p.xyxy[:, 2] - p.xyxy[:, 0]) >= 0.5
+
+    assert masked(raw).sum() >= 1 and masked(tracked).sum() == 0
+    defaults = persons(DetectorHygiene(DetectionFilter(), names).clean(dets[i], VTEST_ASPECT), names)
+    assert len(tracked) == int((~masked(defaults)).sum())  # the rest reach the tracker

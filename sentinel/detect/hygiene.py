@@ -43,9 +43,12 @@ class LimitColumns:
             for key, value in limits.model_dump().items():
                 if value is not None:
                     self.columns[key][cid] = value
+        self.any = any(bool(np.isfinite(col).any()) for col in self.columns.values())  # else: skip
 
     def keep(self, dets: Detections, frame_aspect: float) -> np.ndarray:
         """Rows within their class's limits; `frame_aspect` = picture width / height (shape in pixels)."""
+        if not self.any:
+            return np.ones(len(dets), dtype=bool)
         cid = dets.class_id
         area = box_areas(dets.xyxy)
         w = np.maximum(dets.xyxy[:, 2] - dets.xyxy[:, 0], 1e-6) * frame_aspect
