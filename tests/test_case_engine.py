@@ -404,7 +404,10 @@ def test_escalation_continues_after_a_restart(world: World) -> None:
 
 
 def test_urgent_goes_to_the_street_and_the_command_platform(world: World) -> None:
-    change = world.cases.on_alert(world.alert("crowd_gathering"), ROUTING, False)
+    # a large crowd (count_in_zone: at least 2 x min_count) is urgent; the case takes the alert's severity
+    alert = make_alert(world.types, world.clock.now, "crowd_gathering").model_copy(update={"severity": "urgent"})
+    world.store.record(alert, f"sentinel/demo/alerts/crowd_gathering/{alert.camera_id}", None)
+    change = world.cases.on_alert(alert, ROUTING, False)
     p = change.payload
     assert (p["assignee"], p["escalation"]["level"], p["escalation"]["command_platform"]) == ("sd1", 3, True)
     assert local(change, "deadline_at") == "2026-11-23T09:30:00+08:00"

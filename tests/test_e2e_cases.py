@@ -50,7 +50,8 @@ cameras:
     zones:
       - {{name: plaza, polygon: [[0, 0.25], [1, 0.25], [1, 1], [0, 1]]}}
     rules:
-      - {{kind: count_in_zone, event_type: crowd_gathering, zone: plaza, min_count: 3, min_duration: 3s, cooldown: 1h}}
+      - {{kind: count_in_zone, event_type: crowd_gathering, zone: plaza, min_count: 3, min_duration: 3s, cooldown: 1h,
+          urgent_ratio: 10}}  # vtest holds 6+ people (2 x 3): this walk-through is at normal severity
 """,
         encoding="utf-8",
     )
