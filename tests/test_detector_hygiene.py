@@ -4,6 +4,8 @@ sign and the cone the detector reads as people)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -219,3 +221,29 @@ def test_the_pipeline_cleans_the_detectors_output_before_the_tracker() -> None:
     assert masked(raw).sum() >= 1 and masked(tracked).sum() == 0
     defaults = persons(DetectorHygiene(DetectionFilter(), names).clean(dets[i], VTEST_ASPECT), names)
     assert len(tracked) == int((~masked(defaults)).sum())  # the rest reach the tracker
+
+
+def test_sentinel_check_names_file_line_and_key_of_an_unknown_filter_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sentinel.cli.main import main
+
+    path = tmp_path / "sentinel.yaml"
+    path.write_text(
+        "cameras:\n"
+        "  - id: cam1\n"
+        "    source: x.mp4\n"
+        "    detection_filter:\n"
+        "      classes:\n"
+        "        person: {min_score: 0.4}\n"
+        "      masks:\n"
+        "        - polygon: [[0, 0], [0.2, 0], [0.2, 0.2]]\n"
+        "          classes: [person, lamppost]\n",
+        encoding="utf-8",
+    )
+    code = main(["check", "--config", str(path)])
+    out = capsys.readouterr()
+    text = out.err + out.out
+    assert code == 2
+    line = f"{path}:9: cameras[0].detection_filter.masks[0].classes[1]: no detector of this camera has class"
+    assert text.strip().splitlines() == [f"{line} 'lamppost'"]  # `person` is the model's: no issue

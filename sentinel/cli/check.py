@@ -4,13 +4,15 @@ rule's classes exist in the model. Shared by `sentinel check` and `sentinel run`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from sentinel.config.event_types import effective_event_types
 from sentinel.config.loader import ConfigIssue, ConfigSource
-from sentinel.config.models import SentinelConfig
+from sentinel.config.models import CameraConfig, SentinelConfig
 
 
 def preflight(config: SentinelConfig, source: ConfigSource, open_models: bool = False) -> list[ConfigIssue]:
@@ -64,11 +66,36 @@ def preflight(config: SentinelConfig, source: ConfigSource, open_models: bool = 
                             f"the model {model.name}{which} has no class {class_name!r}",
                         )
                     )
+        issues.extend(filter_class_issues(camera, c_index, cards, source))
     if config.grid.cells is not None or config.grid.roster is not None:
         from sentinel.cases.grid_check import grid_issues
 
         issues.extend(grid_issues(config, source))
     return issues
+
+
+def filter_class_issues(
+    camera: CameraConfig, c_index: int, cards: Mapping[str, Any], source: ConfigSource
+) -> list[ConfigIssue]:
+    """Each class the camera's `detection_filter` names must be a class of one of the camera's detectors."""
+    from sentinel.detect.rules.registry import rule_detector
+
+    names = {camera.detector, *(rule_detector(camera, rule) for rule in camera.rules)}
+    known = {c for name in names if name in cards for c in cards[name].classes}
+    filt = camera.detection_filter
+    where: list[tuple[tuple[str | int, ...], str]] = [(("classes", c), c) for c in filt.classes]
+    where += [
+        (("masks", m, "classes", k), c)
+        for m, mask in enumerate(filt.masks)
+        for k, c in enumerate(mask.classes)
+    ]
+    return [
+        source.issue(
+            ("cameras", c_index, "detection_filter", *loc), f"no detector of this camera has class {c!r}"
+        )
+        for loc, c in where
+        if c not in known
+    ]
 
 
 def model_issues(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:
