@@ -89,7 +89,7 @@ def test_crowd_alert_end_to_end(tmp_path: Path, broker: Mosquitto, rtsp: RtspSer
         jsonschema.validate(alert, SCHEMA)
         assert alert["event_type"] == "crowd_gathering" and alert["name"] == "人员聚集"
         assert alert["camera_id"] == "plaza" and alert["camera_name"] == "测试广场"
-        assert alert["count"] >= 3 and len(alert["objects"]) == alert["count"]
+        assert alert["count"] >= 3 and len(alert["objects"]) >= 3  # count: the window's median; objects: now
         assert all(o["label"] == "person" for o in alert["objects"])
         assert alert["location"] == {"lon": 116.3975, "lat": 39.9087, "method": "camera"}
         assert alert["grid"]["grid"] == "110101001001001"

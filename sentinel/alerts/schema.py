@@ -109,7 +109,11 @@ class AlertSummary(_Out):
     started_at: Timestamp  # site time zone
     detected_at: Timestamp
     confidence: Unit
-    count: int = Field(ge=0)
+    count: int = Field(
+        ge=0,
+        description="how many objects the rule counted; a crowd (count_in_zone): the median count over "
+        "min_duration, while objects are the alerting frame's boxes",
+    )
     objects: list[AlertObject]
     location: AlertLocation | None
     case_id: str | None = None

@@ -32,7 +32,8 @@ alerted again (after `cooldown`), and an ongoing crowd is alerted once. `active`
 
 The alert's `started_at` is the earliest moment from which the count has held (in the quantile's sense) until
 the alert; its `count` is the median count over the last `min_duration` (the typical size of the crowd, not a
-one-frame peak or dip); its objects are the counted boxes of the alerting frame (the snapshot's).
+one-frame peak or dip); its objects are the counted boxes of the alerting frame (the snapshot's), which is
+always a frame that meets the minimums.
 
 Severity: a count of people at or above `urgent_ratio` × `min_count` (default 2: twenty for a crowd of ten)
 makes the alert `urgent`; below, it has the event type's severity (crowd_gathering: normal). For other
@@ -225,11 +226,12 @@ class CountInZone:
         mask = np.isin(dets.class_id, self.class_ids) & (dets.score >= self.cfg.min_score)
         mask &= self.area.contains(dets)
         counted = dets[mask]
-        self._track(ts, len(counted), self._meets(counted))
-        if not self._ready(ts):
+        meets = self._meets(counted)
+        self._track(ts, len(counted), meets)
+        if not meets or not self._ready(ts):  # the alerting frame shows the crowd (its snapshot, objects)
             return None
-        _, counts, meets = self.history.columns(self.history.window)
-        if not held(meets, self.cfg.hold_quantile):
+        _, counts, window_meets = self.history.columns(self.history.window)
+        if not held(window_meets, self.cfg.hold_quantile):
             return None
         # the hold itself must be min_duration old: a window holds while a fifth of it still fell short
         # (a crowd still arriving), and the alert waits until the crowd has stood a full min_duration
