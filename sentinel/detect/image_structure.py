@@ -152,3 +152,29 @@ def median_ratio(target: Image, frame: Image) -> float:
     if ok.sum() < 100:
         return 1.0
     return float(np.clip(np.median(t[ok] / f[ok]), 0.1, 10.0))
+
+
+def clear_structure(s: Structure, k: float = 6.0) -> Image:
+    """bool: pixels with clear structure, above `k` times the noise energy (a dark view keeps its edges)."""
+    return s.energy > k * s.noise + 16.0
+
+
+def largest_featureless(clear: Image, reach: int) -> Image:
+    """bool: the largest connected region with no clear structure within `reach` pixels: where a cloth, a
+    hand or paint hides the view, whatever the shape of its edge (an edge band textured by folds or by the
+    footage around it only trims the region by its own width)."""
+    size = 2 * reach + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    featureless = cv2.dilate(clear.astype(np.uint8), kernel) == 0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(featureless.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return np.zeros(clear.shape, dtype=bool)
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == biggest
+
+
+def tonal_contrast(g: Image) -> float:
+    """(p90 - p10) / (p90 + p10) of a grey picture: a gain (dusk, exposure) cancels, a veil of scattered
+    light (spray, grease, fog on the lens) lifts the dark end and lowers it."""
+    lo, hi = np.percentile(g[::2, ::2], (10, 90))
+    return float(hi - lo) / max(float(hi + lo), 1.0)

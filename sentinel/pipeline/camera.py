@@ -24,7 +24,8 @@ from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, Rule, RuleEvent, build_rules, rule_detector
 from sentinel.detect.tracker import IouTracker
 from sentinel.ingest.packet_ring import PacketRing
-from sentinel.ingest.reader import Frame, ReaderStatus, StreamReader
+from sentinel.ingest.reader import CameraState, Frame, ReaderStatus, StreamReader
+from sentinel.pipeline.arbitration import RuleArbiter
 from sentinel.pipeline.clips import ClipDestination, ClipJob, clips_enabled, ring_for
 from sentinel.pipeline.outcomes import ClipPlan, ConditionChange, FrameOutcome, RuleAlert, new_alert_id
 from sentinel.pipeline.snapshot import render_snapshot
@@ -69,12 +70,14 @@ class CameraPipeline:
         clip_dest: ClipDestination | None = None,
         rule_detectors: Sequence[str] | None = None,
         class_names: ClassNames | None = None,
+        rebuild_rule: Callable[[int], Rule] | None = None,
     ) -> None:
         """`clip_dest` says where an alert's clip is written; without it (or with clip_pre + clip_post = 0)
         alerts get no clip. `rule_detectors[i]`: the name of the detector rule i reads (default: all read
-        the camera's own)."""
+        the camera's own). `rebuild_rule(i)`: rule i afresh, for when the camera's view is re-approved."""
         self.camera = camera
         self.rules = rules
+        self.arbiter = RuleArbiter(self.rules, rebuild_rule)  # tampered or offline: image rules pause
         self.rule_detectors = (
             list(rule_detectors) if rule_detectors is not None else [camera.detector] * len(rules)
         )
@@ -110,8 +113,12 @@ class CameraPipeline:
         names = [rule_detector(camera, params) for params in camera.rules]
         if not isinstance(class_names, Mapping):  # one detector serves every rule, under the camera's name
             names = [camera.detector] * len(rules)
+
+        def rebuild(index: int) -> Rule:
+            return camera_rules(camera, class_names, state_dir)[index]
+
         return cls(
-            camera, rules, detector.motion_gate, detector.analysis_width, clip_dest, names, class_names
+            camera, rules, detector.motion_gate, detector.analysis_width, clip_dest, names, class_names, rebuild
         )
 
     @property
@@ -134,13 +141,21 @@ class CameraPipeline:
         """A reader for this camera that feeds the clip ring (every packet) and hands frames to `deliver`."""
         ring = self.ring
 
+        def status(st: ReaderStatus) -> None:
+            self.note_status(st)
+            on_status(st)
+
         def on_frame(frame: Frame) -> None:
             if ring is not None:
                 ring.note_frame(frame.seq)  # where in the packet ring this frame came from
             deliver(frame)
 
         on_packet: Callable[[av.Packet], None] | None = ring.offer if ring is not None else None
-        return StreamReader(self.camera, on_frame, on_status, on_packet=on_packet, media_origin=media_origin)
+        return StreamReader(self.camera, on_frame, status, on_packet=on_packet, media_origin=media_origin)
+
+    def note_status(self, status: ReaderStatus) -> None:
+        """The reader's state (its thread): while the stream is not online, image rules learn nothing."""
+        self.arbiter.note_online(status.state == CameraState.online)
 
     def close(self) -> None:
         """The stream is over: clips waiting for more of it are written with what there is."""
@@ -185,21 +200,41 @@ class CameraPipeline:
         }
         alerts: list[RuleAlert] = []
         conditions: list[ConditionChange] = []
-        for index, rule in enumerate(self.rules):
-            event = rule.evaluate(contexts[self.rule_detectors[index]])
-            active = rule.active
-            last = self.conditions.get(index)
-            if last is None or last[0] != active or frame.ts - last[1] >= CONDITION_REPEAT:
-                self.conditions[index] = (active, frame.ts)
-                conditions.append(
-                    ConditionChange(self.camera.id, rule.event_type, rule.zone, active, frame.ts)
-                )
-            if event is not None:
-                alerts.append(self._evidence(event, frame))
+        outputs = alerts, conditions
+        for index in self.arbiter.guards:  # camera_health first: its verdict on this very frame counts
+            self._run_rule(index, contexts, frame, outputs)
+        self.arbiter.after_guards()
+        for index in self.arbiter.others:
+            if self.arbiter.runs(index):  # paused image rules are not evaluated: they learn nothing
+                self._run_rule(index, contexts, frame, outputs)
+            else:
+                self._report_condition(index, frame.ts, conditions)
         return FrameOutcome(
             self.camera.id, frame.ts, bool(fresh), tracked[self.detectors[0]], tuple(alerts), tuple(conditions),
             tracked_by=tracked,
         )  # fmt: skip
+
+    def _run_rule(
+        self,
+        index: int,
+        contexts: Mapping[str, FrameContext],
+        frame: Frame,
+        outputs: tuple[list[RuleAlert], list[ConditionChange]],
+    ) -> None:
+        alerts, conditions = outputs
+        event = self.rules[index].evaluate(contexts[self.rule_detectors[index]])
+        self._report_condition(index, frame.ts, conditions)
+        if event is not None:
+            alerts.append(self._evidence(event, frame))
+
+    def _report_condition(self, index: int, ts: float, conditions: list[ConditionChange]) -> None:
+        """Rule `index`'s condition, when it changed or `CONDITION_REPEAT` after it was last reported."""
+        rule = self.rules[index]
+        active = rule.active
+        last = self.conditions.get(index)
+        if last is None or last[0] != active or ts - last[1] >= CONDITION_REPEAT:
+            self.conditions[index] = (active, ts)
+            conditions.append(ConditionChange(self.camera.id, rule.event_type, rule.zone, active, ts))
 
     def _evidence(self, event: RuleEvent, frame: Frame) -> RuleAlert:
         alert_id = new_alert_id()

@@ -28,10 +28,13 @@ from pydantic import Field, field_validator
 from sentinel.detect.image_structure import (
     Structure,
     StructureDiff,
+    clear_structure,
     downscale,
+    largest_featureless,
     noise_sigma,
     phase_shift,
     small_grey,
+    tonal_contrast,
     translate,
 )
 from sentinel.detect.reference_view import ReferenceView
@@ -44,14 +47,18 @@ if TYPE_CHECKING:
 WIDTH = 320  # blocked / moved analysis width
 SHARP_WIDTH = 640  # blur is measured finer: a mild defocus vanishes when the frame is shrunk
 WINDOW = 9
-BLOCKS = (8, 6)  # columns, rows of the block grid for "blocked"
+REACH = 4  # pixels at WIDTH: structure this close keeps a pixel out of the featureless region
+HAD_REACH = 12  # pixels at WIDTH: the reference "had structure" this close to its clear edges
+FOLD_BAND = (
+    48  # pixels at WIDTH (15 %): changed structure this close to a featureless region is the cover's edge
+)
 MATCH = 0.5  # share of agreeing structure below which the view is not the reference's as it stands
 SHIFT_EXPLAINS = 0.35  # ... and agreement once shifted back, above which it is the same view, displaced
 DIFFERENT = 0.25  # agreement below which (no shift explaining it) the view is another one: turned, zoomed
 
 
-HealthCheck = Literal["blocked", "moved", "blurred"]
-ALL_HEALTH_CHECKS: tuple[HealthCheck, ...] = ("blocked", "moved", "blurred")
+HealthCheck = Literal["blocked", "moved", "hazed", "blurred"]
+ALL_HEALTH_CHECKS: tuple[HealthCheck, ...] = ("blocked", "moved", "hazed", "blurred")
 
 
 class CameraHealthParams(RuleParams):
@@ -69,6 +76,9 @@ class CameraHealthParams(RuleParams):
     min_sharpness: float = Field(
         default=0.4, gt=0, lt=1, description="blurred: sharpness below this fraction of the reference's"
     )
+    min_contrast: float = Field(
+        default=0.5, gt=0, lt=1, description="hazed: tonal contrast below this fraction of the reference's"
+    )
 
     @field_validator("zone")
     @classmethod
@@ -84,8 +94,9 @@ class Reference:
 
     grey: np.ndarray  # at WIDTH
     structure: Structure
-    blocks: np.ndarray  # structured share per block
+    had: np.ndarray  # bool: where the reference has structure (near a clear edge)
     sharpness: float
+    contrast: float
     window: np.ndarray  # Hanning window for phase correlation
 
 
@@ -93,11 +104,12 @@ class Reference:
 class Health:
     """One frame's measurements, relative to the reference."""
 
-    lost: float  # share of the reference's structured blocks without structure now
+    lost: float  # share of the reference's structured view inside one featureless region now
     shift: tuple[float, float]  # (dx, dy) of the view against the reference, pixels at WIDTH
     # share of judgeable pixels whose structure matches the reference (once shifted back, if a shift explains it)
     agreement: float
     sharpness: float  # sharpness now / sharpness of the reference
+    contrast: float  # tonal contrast now / the reference's
 
 
 def sharpness(g: np.ndarray) -> float:
@@ -110,17 +122,22 @@ def sharpness(g: np.ndarray) -> float:
     return max(fine, 0.0) / max(float(np.mean(gx * gx + gy * gy)), 1e-3)
 
 
-def structured_blocks(s: Structure, k: float = 6.0) -> np.ndarray:
-    """Share of each block's pixels with clear structure (above the noise): [rows, cols]."""
-    clear = (s.energy > k * s.noise + 16.0).astype(np.float32)
-    cols, rows = BLOCKS
-    return cv2.resize(clear, (cols, rows), interpolation=cv2.INTER_AREA)
+def near(mask: np.ndarray, reach: int) -> np.ndarray:
+    """bool: within `reach` pixels of `mask`."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def agreement_of(diff: StructureDiff) -> float:
+    """Share of the judgeable pixels whose structure matches the reference's."""
+    judged = int(diff.evaluable.sum())
+    return float((diff.evaluable & ~diff.changed).sum()) / judged if judged else 0.0
 
 
 class CameraHealth:
     kind = "camera_health"
     uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
-    ORDER: tuple[HealthCheck, ...] = ("blocked", "moved", "blurred")
+    ORDER: tuple[HealthCheck, ...] = ALL_HEALTH_CHECKS
 
     def __init__(self, cfg: CameraHealthParams, area: ZoneArea, env: RuleEnv) -> None:
         self.cfg = cfg
@@ -172,7 +189,8 @@ class CameraHealth:
         g = downscale(fine, WIDTH)
         s = Structure.of(g, WINDOW)
         window = cv2.createHanningWindow((g.shape[1], g.shape[0]), cv2.CV_32F)
-        return Reference(g, s, structured_blocks(s), sharpness(fine), window)
+        had = near(clear_structure(s), HAD_REACH)
+        return Reference(g, s, had, sharpness(fine), tonal_contrast(g), window)
 
     def _measure(self, image: np.ndarray) -> Health:
         ref = self._ref
@@ -182,23 +200,24 @@ class CameraHealth:
         if g.shape != ref.grey.shape:  # the stream's aspect changed: compare what can be compared
             g = cv2.resize(g, (ref.grey.shape[1], ref.grey.shape[0]), interpolation=cv2.INTER_AREA)
         s = Structure.of(g, WINDOW)
-        had = ref.blocks >= 0.1
-        lost = float(((structured_blocks(s) < 0.25 * ref.blocks) & had).sum()) / max(int(had.sum()), 1)
-        agreement = self._agreement(s)
+        diff = StructureDiff.of(ref.structure, s, WINDOW)
+        hidden = largest_featureless(clear_structure(s), REACH)
+        if hidden.any():  # the cover's edge: folds, seams, a hand's outline -- structure the reference lacks
+            hidden |= near(hidden, FOLD_BAND) & diff.changed
+        lost = float((hidden & ref.had).sum()) / max(int(ref.had.sum()), 1)
+        agreement = agreement_of(diff)
         shift = (0.0, 0.0)
         if agreement < MATCH:  # the view does not match: is it the same view, displaced?
             dx, dy, _ = phase_shift(ref.grey, g, ref.window)
             realigned = self._agreement(Structure.of(translate(g, -dx, -dy), WINDOW))
             if realigned >= SHIFT_EXPLAINS and realigned >= agreement + 0.15:  # yes: the shift explains it
                 shift, agreement = (dx, dy), realigned
-        return Health(lost, shift, agreement, sharpness(fine) / max(ref.sharpness, 1e-6))
+        contrast = tonal_contrast(g) / max(ref.contrast, 1e-3)
+        return Health(lost, shift, agreement, sharpness(fine) / max(ref.sharpness, 1e-6), contrast)
 
     def _agreement(self, s: Structure) -> float:
-        """Share of the judgeable pixels whose structure matches the reference's."""
         assert self._ref is not None
-        diff = StructureDiff.of(self._ref.structure, s, WINDOW)
-        judged = int(diff.evaluable.sum())
-        return float((diff.evaluable & ~diff.changed).sum()) / judged if judged else 0.0
+        return agreement_of(StructureDiff.of(self._ref.structure, s, WINDOW))
 
     def _failing(self, h: Health) -> HealthCheck | None:
         """The first failing check, in priority order (blocked hides moved and blurred; moved hides blurred)."""
@@ -208,6 +227,8 @@ class CameraHealth:
             failing: HealthCheck | None = "blocked"
         elif math.hypot(*h.shift) > self.cfg.max_shift * width or h.agreement < DIFFERENT:
             failing = "moved"
+        elif h.contrast < self.cfg.min_contrast:
+            failing = "hazed"
         elif h.sharpness < self.cfg.min_sharpness:
             failing = "blurred"
         else:
@@ -232,6 +253,11 @@ class CameraHealth:
                 moved = math.hypot(dx, dy) / width
                 detail = f"moved: the view is shifted by {moved:.1%} of its width (dx {dx / width:+.1%}, dy {dy / width:+.1%})"
                 confidence = min(1.0, moved / (2 * self.cfg.max_shift))
+        elif check == "hazed":
+            detail = (
+                f"hazed: contrast is {h.contrast:.0%} of the reference's (sprayed, smeared or fogged lens)"
+            )
+            confidence = 1.0 - h.contrast
         else:
             detail = f"blurred: sharpness is {h.sharpness:.0%} of the reference's (defocused, dirty or misted lens)"
             confidence = 1.0 - h.sharpness
