@@ -90,9 +90,9 @@ def test_dumped_rubbish_fires_once_after_the_debounce(classes: list[str], dets: 
     events = run(rule(classes, zone=ROAD), PILE.scene(), dets, 150.0, active=active)
     assert len(events) == 1, [t for t, _ in events]
     t, ev = events[0]
-    # static once it has settled (~1-2 settle times after t0), then held min_duration: never before that
-    assert PILE.t0 + MIN_DURATION <= t <= PILE.t0 + 3 * SETTLE + MIN_DURATION
-    assert PILE.t0 <= ev.started_at - T_BASE <= PILE.t0 + 3 * SETTLE
+    # honest clock: min_duration counts from when the pile appeared, not from when it looked settled
+    assert PILE.t0 + MIN_DURATION <= t <= PILE.t0 + MIN_DURATION + 10, t
+    assert abs(ev.started_at - T_BASE - PILE.t0) <= 5, ev.started_at - T_BASE
     assert ev.rule_kind == "static_object" and ev.event_type == "garbage_exposed" and ev.zone == "road"
     assert ev.count == 1 and len(ev.objects) == 1
     obj = ev.objects[0]

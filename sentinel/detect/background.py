@@ -29,6 +29,7 @@ class StaticBlobs:
     areas: np.ndarray  # int [N] pixels
     added: np.ndarray  # bool [N]: new structure appeared (an object put down), not an old one removed
     contrast: np.ndarray  # float32 [N]: mean colour difference to the long-term background / threshold
+    appeared: np.ndarray  # float64 [N]: when the blob first differed from the long-term background (epoch s)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -48,6 +49,10 @@ class BackgroundModel:
       there at start-up) is a ghost: the long-term background heals it at the short-term rate.
     - Static = |short - long| > thr and |frame - short| < thr, thr = max(`min_contrast`, 3 x noise), noise
       from the median frame-to-short-term difference.
+    - A blob is static only once the short-term background has taken it in (about `settle_time` x
+      ln(contrast / thr) after it appeared). So that rules can count from the moment it appeared, each pixel
+      keeps when the frame began to differ from the long-term background (reset when it matches again); a
+      blob `appeared` at the median of that over its pixels (people passing in front still differ: no reset).
     """
 
     def __init__(
@@ -69,6 +74,9 @@ class BackgroundModel:
         self.long: Image | None = None  # float32 [H, W, 3]
         self.short: Image | None = None
         self.threshold = min_contrast
+        self.differs_since: np.ndarray | None = (
+            None  # float64 [H, W]: first frame differing from the long-term bg
+        )
         self._samples: list[Image] = []
         self._first_ts: float | None = None
         self._last_sample_ts = -math.inf
@@ -88,6 +96,12 @@ class BackgroundModel:
         self._last_ts = ts
         frame *= _channel_gains(self.long, frame)
         long_, short = self.long, self.short
+        assert self.differs_since is not None
+        differs = _channel_max(cv2.absdiff(frame, long_)) > self.threshold
+        self.differs_since[~differs] = np.inf
+        self.differs_since[differs & np.isinf(self.differs_since)] = (
+            ts  # the first frame of this run that differs
+        )
 
         a_s = learning_rate(dt, self.settle_time)
         cv2.accumulateWeighted(frame, short, a_s)
@@ -119,6 +133,7 @@ class BackgroundModel:
         if ts - self._first_ts >= self.warmup and len(self._samples) >= 3:
             seed = np.median(np.stack(self._samples), axis=0).astype(np.float32)
             self.long, self.short = seed, seed.copy()
+            self.differs_since = np.full(seed.shape[:2], np.inf, dtype=np.float64)
             self._samples.clear()
             self._last_ts = ts
 
@@ -129,7 +144,9 @@ class BackgroundModel:
         n -= 1
         if n == 0:
             none = np.empty(0, np.float32)
-            return StaticBlobs(labels, none.reshape(0, 4), none.astype(int), none.astype(bool), none)
+            return StaticBlobs(
+                labels, none.reshape(0, 4), none.astype(int), none.astype(bool), none, none.astype(np.float64)
+            )
         x, y, bw, bh, areas = (stats[1:, i] for i in range(5))
         boxes = np.stack([x / w, y / h, (x + bw) / w, (y + bh) / h], axis=1).astype(np.float32)
         flat = labels.ravel()
@@ -147,11 +164,25 @@ class BackgroundModel:
         s = np.bincount(band, e_short, minlength=n + 1)[1:]
         lo = np.bincount(band, e_long, minlength=n + 1)[1:]
         added = s >= lo
-        return StaticBlobs(labels, boxes, areas.astype(int), added, contrast.astype(np.float32))
+        assert self.differs_since is not None
+        appeared = _label_median(self.differs_since, labels, n)
+        return StaticBlobs(labels, boxes, areas.astype(int), added, contrast.astype(np.float32), appeared)
 
 
 _KERNEL3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _KERNEL5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+
+def _label_median(values: np.ndarray, labels: Image, n: int) -> np.ndarray:
+    """[n]: the median of `values` over each label 1..n's pixels (one sort, no Python loop over pixels)."""
+    flat = labels.ravel()
+    inside = flat > 0
+    lab, val = flat[inside], values.ravel()[inside]
+    order = np.lexsort((val, lab))
+    lab, val = lab[order], val[order]
+    starts = np.searchsorted(lab, np.arange(1, n + 1))
+    ends = np.searchsorted(lab, np.arange(1, n + 1), side="right")
+    return val[(starts + ends - 1) // 2].astype(np.float64)
 
 
 def _channel_max(image: Image) -> Image:

@@ -106,6 +106,8 @@ class Episode:
     An episode starts when the condition first holds; it fires once when it has held `min_duration`;
     it ends only after the condition has been absent for `clear_after` (so a missed detection in one
     frame does not split one gathering into two); after firing, nothing fires again until `cooldown`.
+    A rule that sees its condition only some time after it began (a background model's lag) passes `since`,
+    the moment the condition first held: the episode is backdated to it, so `min_duration` counts from there.
     """
 
     def __init__(self, min_duration: float, cooldown: float, clear_after: float) -> None:
@@ -117,9 +119,10 @@ class Episode:
         self.fired = False
         self.last_fired: float | None = None
 
-    def update(self, ts: float, holding: bool, sustaining: bool) -> bool:
-        """`holding`: the firing condition; `sustaining`: the (weaker) condition that keeps an episode open.
-        Returns True at the one moment the episode fires."""
+    def update(self, ts: float, holding: bool, sustaining: bool, since: float | None = None) -> bool:
+        """`holding`: the firing condition; `sustaining`: the (weaker) condition that keeps an episode open;
+        `since`: when the condition first held, if before `ts` (an open episode is moved back to it, never
+        forward). Returns True at the one moment the episode fires."""
         if self.started_at is not None and (sustaining or holding):
             self.last_true = ts
         elif (
@@ -130,6 +133,8 @@ class Episode:
             self.started_at, self.fired = None, False
         if self.started_at is None and holding:
             self.started_at, self.last_true, self.fired = ts, ts, False
+        if self.started_at is not None and holding and since is not None and not self.fired:
+            self.started_at = min(self.started_at, since)
         if self.started_at is None or self.fired or not holding:
             return False
         if ts - self.started_at < self.min_duration:

@@ -54,8 +54,9 @@ class Candidate:
     """A static blob followed over frames."""
 
     box: np.ndarray  # normalised xyxy
-    first_seen: float
+    first_seen: float  # when it appeared against the long-term background (before it was seen as static)
     last_seen: float
+    created: float  # when it was first seen as static
     frames: int = 0
     explained: int = 0
     contrast: float = 0.0
@@ -109,6 +110,7 @@ class StaticObject:
         self.memory = max(
             cfg.cooldown, cfg.learn_time / 2
         )  # an alerted blob that returns within this is not new
+        self.watch = min(cfg.settle_time, cfg.min_duration)
         self.candidates: list[Candidate] = []
         self.reported: list[tuple[np.ndarray, float]] = []  # (box, forget after): blobs already alerted
         self.last_fired: float | None = None
@@ -154,6 +156,8 @@ class StaticObject:
         return (
             c.last_seen >= ts - self.max_gap
             and c.last_seen - c.first_seen >= self.cfg.min_duration
+            and c.last_seen - c.created >= self.watch  # seen as static long enough to judge who explains it
+            and c.frames >= 3
             and c.explained_ratio <= MAX_EXPLAINED
         )
 
@@ -168,10 +172,11 @@ class StaticObject:
         people = dets.xyxy[np.isin(dets.class_id, self.ignore_ids)]
         covered = np.bincount(labels[boxes_mask(people, shape, grow=0.15)], minlength=n + 1)[1:]
         keep = (in_zone >= self.cfg.min_area * shape[0] * shape[1]) & blobs.added
-        boxes, explained, contrast = (
+        boxes, explained, contrast, appeared = (
             blobs.boxes[keep],
             (covered >= 0.5 * blobs.areas)[keep],
             blobs.contrast[keep],
+            blobs.appeared[keep],
         )
 
         gone = [c for c in self.candidates if ts - c.last_seen > self.max_gap]
@@ -187,7 +192,7 @@ class StaticObject:
             if j >= 0 and match[i, j] >= SAME_BLOB:
                 seen.setdefault(j, []).append(i)
             else:
-                self.candidates.append(self._new(boxes[i], ts))
+                self.candidates.append(self._new(boxes[i], min(float(appeared[i]), ts), ts))
                 seen[len(self.candidates) - 1] = [i]
         for j, rows in seen.items():
             c = self.candidates[j]
@@ -197,8 +202,8 @@ class StaticObject:
             c.explained += int(explained[rows].any())
             c.contrast = float(contrast[rows].max())
 
-    def _new(self, box: np.ndarray, ts: float) -> Candidate:
-        c = Candidate(box.copy(), ts, ts)
+    def _new(self, box: np.ndarray, appeared: float, ts: float) -> Candidate:
+        c = Candidate(box.copy(), appeared, ts, ts)
         if self.reported:
             known = overlap(box[None], np.array([b for b, _ in self.reported], dtype=np.float32))
             c.fired = bool((known >= SAME_BLOB).any())
