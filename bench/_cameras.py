@@ -88,7 +88,7 @@ def debounce(camera: str, event_type: str) -> float:
     """The configured min_duration of the rule that raises `event_type` on that camera (as in `base`)."""
     for r in SPECS[camera]("eval")["rules"]:
         if r["event_type"] == event_type:
-            return float(r.get("min_duration", _default_min_duration(r["kind"])))
+            return float(r["min_duration"] if "min_duration" in r else _default_min_duration(r["kind"]))
     raise KeyError(f"camera {camera!r} has no rule for {event_type!r}")
 
 

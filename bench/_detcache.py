@@ -112,3 +112,20 @@ class CachedDetector:
     def close(self) -> None:
         self.flush()
         self._db.close()
+
+
+def for_config(db: Path, config: Any) -> CachedDetector:
+    """The `detector:` section of `config` (a loaded `SentinelConfig` of the running revision), behind the
+    cache; the real detector is loaded on the first miss."""
+    import sentinel
+    from sentinel.detect.detectors import load_detector, load_model_card
+
+    settings = config.detector
+    card = load_model_card(settings.model)
+    sig = model_signature(
+        Path(sentinel.__file__).parent,
+        Path(settings.model),
+        Path(card.model_path),
+        {"score_threshold": settings.score_threshold, "nms_iou": settings.nms_iou},
+    )
+    return CachedDetector(db, sig, list(card.classes), lambda: load_detector(settings))

@@ -45,10 +45,10 @@ def profile_for() -> str:
 def run(job: dict[str, Any]) -> dict[str, Any]:
     import sentinel
     from bench import _cameras
-    from bench._detcache import CachedDetector, model_signature
+    from bench._detcache import CachedDetector, for_config
     from bench.scenarios import scenarios, write_clip
     from sentinel.config.models import CameraConfig, SentinelConfig
-    from sentinel.detect.detectors import load_detector, load_model_card
+    from sentinel.detect.detectors import load_detector
     from sentinel.replay.runner import replay
 
     out: dict[str, Any] = {
@@ -63,20 +63,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     cam_id = s.name.replace(".", "_")[:64]
     cam = CameraConfig.model_validate(_cameras.spec(s.camera, cam_id, profile))
     config = SentinelConfig(cameras=[cam])
-    settings = config.detector
     if job.get("cache_db"):
-        card = load_model_card(settings.model)
-        sig = model_signature(
-            Path(sentinel.__file__).parent,
-            Path(settings.model),
-            Path(card.model_path),
-            {"score_threshold": settings.score_threshold, "nms_iou": settings.nms_iou},
-        )
-        detector: Any = CachedDetector(
-            Path(job["cache_db"]), sig, list(card.classes), lambda: load_detector(settings)
-        )
+        detector: Any = for_config(Path(job["cache_db"]), config)
     else:
-        detector = load_detector(settings)
+        detector = load_detector(config.detector)
     run_dir = Path(job["run_dir"])
     shutil.rmtree(run_dir, ignore_errors=True)  # a reference view left by an earlier run would be reused
     t0 = time.monotonic()

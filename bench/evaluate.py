@@ -69,6 +69,7 @@ class RunResult:
     media_seconds: float = 0.0
     build_seconds: float = 0.0
     run_seconds: float = 0.0
+    cache: tuple[int, int] | None = None  # detector cache (hits, misses), if one was used
     skipped: str | None = None  # why the scenario was not run
     error: str | None = None
 
@@ -111,7 +112,9 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # two workers on two cores: no oversubscription
 
 
-def run_scenario(s: Scenario, rules: list[Any] | None = None, annotated: bool = False) -> RunResult:
+def run_scenario(
+    s: Scenario, rules: list[Any] | None = None, annotated: bool = False, cache_db: Path | None = None
+) -> RunResult:
     """Build (or reuse) the clip, replay it with the scenario's camera (or with `rules` instead of the camera's
     rules) through `sentinel.replay.runner.replay` -- the daemon's own `CameraPipeline` -- and report the
     alerts in media seconds from the clip's start. `annotated`: also write replay's annotated.mp4 (a
@@ -136,11 +139,17 @@ def run_scenario(s: Scenario, rules: list[Any] | None = None, annotated: bool = 
         cam = config.cameras[0]
         if _detector is None:
             _detector = load_detector(config.detector)
+        detector: Any = _detector
+        if cache_db is not None:
+            detector = cached_detector(cache_db, config)
         out = CACHE_DIR / "runs" / s.name
         shutil.rmtree(out, ignore_errors=True)  # a reference view left by an earlier run would be reused
         t1 = time.monotonic()
-        replayed = replay(clip, config, cam.id, out, _detector, annotated=annotated)
+        replayed = replay(clip, config, cam.id, out, detector, annotated=annotated)
         result.run_seconds = time.monotonic() - t1
+        if cache_db is not None:
+            detector.close()
+            result.cache = (detector.hits, detector.misses)
         result.frames, result.media_seconds = replayed.frames, replayed.media_seconds
         origin = replayed.media_origin  # the clip's first frame: alerts are stamped in media time
         for a in replayed.alerts:
@@ -153,6 +162,13 @@ def run_scenario(s: Scenario, rules: list[Any] | None = None, annotated: bool = 
     except Exception as exc:  # a failing scenario is reported, the others still run
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     return result
+
+
+def cached_detector(db: Path, config: SentinelConfig) -> Any:
+    """This tree's detector behind the evaluation's detector cache (bench/_detcache.py)."""
+    from bench._detcache import for_config
+
+    return for_config(db, config)
 
 
 def _snap(t: float, fps: float) -> float:
