@@ -84,6 +84,10 @@ def spec_hash(camera: str, profile: str) -> str:
     return hashlib.sha256(json.dumps(spec(camera, "eval", profile), sort_keys=True).encode()).hexdigest()[:12]
 
 
+def extra_hash() -> str:
+    return hashlib.sha256(repr(PROFILE_EXTRA).encode()).hexdigest()[:12]
+
+
 def debounce(camera: str, event_type: str) -> float:
     """The configured min_duration of the rule that raises `event_type` on that camera (as in `base`)."""
     for r in SPECS[camera]("eval")["rules"]:
