@@ -218,3 +218,29 @@ def test_a_scenario_through_the_real_pipeline_is_matched_in_media_time(tmp_path:
     assert alert.at - alert.started >= 3.0
     o = match(s, result.alerts)
     assert o.detected == alert and not o.false
+
+
+def test_variants_are_functions_of_media_time_and_do_what_they_say() -> None:
+    """Night, noise, shadows and the newer tampering kinds: the same picture for the same media time (a clip
+    is rebuilt bit for bit from its recipe), and each changes the picture as described."""
+    from bench import _variants
+
+    vtest_path()
+    base = Scenario("v", "event_free", 600.0, 1.0, "standard")
+    plain = base.scene()
+    for effect in [("night",), ("noise", 6.0), ("shadows", 300.0, 90.0, 0.45), ("ir_switch", 10.0, 20.0)]:
+        scene = dataclasses.replace(base, effects=(effect,)).scene()
+        assert np.array_equal(scene(45.0), scene(45.0)), effect
+    night = dataclasses.replace(base, effects=(("night",),)).scene()
+    assert night(30.0).mean() < 0.4 * plain(30.0).mean()
+    shade = dataclasses.replace(base, effects=(("shadows", 300.0, 90.0, 0.45),)).scene()
+    assert shade(45.0).mean() < 0.95 * plain(45.0).mean() and np.array_equal(shade(200.0), plain(200.0))
+    f = plain(12.0)
+    covered = _variants.partial_cover(f, 12.0, 0.8)
+    same = np.abs(covered.astype(np.int16) - f.astype(np.int16)).max(axis=2) == 0
+    assert 0.72 < 1.0 - same.mean() < 0.88  # about 80 % of the view under the cloth, the rest untouched
+    linger = _variants.Linger(600.0, slots=3, seed=1)
+    visits = linger.visits()
+    assert visits and all(60 <= leave - arrive <= 180 for arrive, leave, *_ in visits)
+    for t in range(0, 600, 7):
+        assert sum(a <= t < b for a, b, *_ in visits) <= 3
