@@ -17,6 +17,7 @@ Camera-hours are media hours analysed by a camera running a rule of that type.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -261,6 +262,20 @@ def bursts(o: Outcome) -> dict[str, int]:
     return out
 
 
+def match_parts(s: Scenario, alerts: Sequence[SeenAlert]) -> list[Outcome]:
+    """`match`, or for a clip of several events (`Episodes`) one outcome per event, each over its stretch of
+    the clip (named scenario#1, #2, ...; its camera-hours are the stretch's)."""
+    from bench.scenarios import Episodes
+
+    if not isinstance(s.inject, Episodes):
+        return [match(s, alerts)]
+    out = []
+    for k, (a, b, part) in enumerate(s.inject.stretches(s.duration), start=1):
+        sub = dataclasses.replace(s, name=f"{s.name}#{k}", inject=part, duration=b - a)
+        out.append(match(sub, [x for x in alerts if a <= x.at < b]))
+    return out
+
+
 @dataclass
 class TypeStats:
     event_type: str
@@ -438,7 +453,7 @@ def report(
     """Per-scenario findings for one revision, and its tallies over all, tuning and held-out clips."""
     print(f"\n== {label}: findings")
     ran = [s for s in chosen if _ran(results[s.name])]
-    outcomes = [match(s, results[s.name].alerts) for s in ran]
+    outcomes = [o for s in ran for o in match_parts(s, results[s.name].alerts)]
     for o in outcomes:
         for a, why in o.false:
             print(f"false alert  {o.scenario.name}: {a.event_type} at {a.at:.0f} s ({why}){_detail(a)}")

@@ -469,6 +469,42 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class GatherLeave(Gather):
+    """A `Gather` whose people all walk off at `leave` (media s)."""
+
+    leave: float = math.inf
+
+    def apply(self, scene: Scene) -> Scene:
+        gathered = Gather.apply(self, scene)
+        return lambda t: gathered(t) if t < self.leave else scene(t)
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Several events of one kind on one clip, one after the other (a crowd that forms, disperses and forms
+    again). Each part is matched on its own stretch of the clip (`stretches`): one alert per part."""
+
+    parts: tuple[GatherLeave, ...]
+
+    def onset(self) -> float:
+        return self.parts[0].onset()
+
+    def where(self) -> NBox:
+        return self.parts[0].where()
+
+    def apply(self, scene: Scene) -> Scene:
+        for p in self.parts:
+            scene = p.apply(scene)
+        return scene
+
+    def stretches(self, duration: float) -> list[tuple[float, float, GatherLeave]]:
+        """(from, to, part): each part's stretch runs from its first arrival to the next part's."""
+        starts = [p.t0 for p in self.parts]
+        ends = [*starts[1:], duration]
+        return [(a, b, p) for a, b, p in zip(starts, ends, self.parts, strict=True)]
+
+
+@dataclass(frozen=True)
 class Build:
     """A structure in `box` (px) going up course by course: `courses` bands of `material` from the ground,
     one every `step` s from `t0`, then a roof. Onset: when the standing part covers `SCENE_MIN_AREA` of the
@@ -555,7 +591,7 @@ class Tamper:
         raise ValueError(f"unknown tampering {self.how!r}")
 
 
-Injection = Dump | Park | Gather | Build | Tamper | _variants.Tamper2 | _variants.Linger
+Injection = Dump | Park | Gather | Build | Tamper | Episodes | _variants.Tamper2 | _variants.Linger
 ZONE_POLYS: tuple[tuple[str, Poly], ...] = (
     ("road", ROAD),
     ("plaza", PLAZA),
@@ -813,6 +849,12 @@ def held_out(build_tail: float) -> list[Scenario]:
         _realtime("ho_tree_cover80", "tampering", "camera_tampered", T2("partial_cover", 55.0, 0.8), 70,
                   base="tree", note="tree footage: cloth over 80 %", **ho),
     ]  # fmt: skip
+    twice = Episodes((GatherLeave(12, (380, 320), 30.0, seed=9, leave=150.0),
+                      GatherLeave(12, (420, 340), 330.0, seed=10, leave=450.0)))  # fmt: skip
+    events.append(
+        Scenario("ho_crowd_twice", "crowd", 560.0, 1.0, "standard", "crowd_gathering", twice,
+                 note="12 people for 2 min, gone for 3 min, then 12 again for 2 min: two crowds", **ho)
+    )  # fmt: skip
     b = Build((80, 340, 300, 470), "lawn", 240.0, 60.0, 6, "blocks")
     events.append(
         Scenario("ho_build_blocks_lawn_noise", "construction", math.ceil(b.onset() + build_tail), 0.2, "timelapse",
