@@ -657,7 +657,7 @@ class Scenario:
     def key(self) -> str:
         recipe = f"v{RECIPE_VERSION} {W}x{H} {self.duration} {self.fps} {self.inject!r} {self.light} {self.dusk} {self.phase}"
         if self.base != "vtest" or self.effects:
-            recipe += f" {self.base}{'/odd' if self.base == 'tree' else ''} {self.effects!r}"
+            recipe += f" {self.base}{'/t2' if self.base == 'tree' else ''} {self.effects!r}"
         return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
     def clip_path(self) -> Path:
