@@ -71,6 +71,8 @@ def prepare(label: str, cache: Path) -> Revision:
         made = True
     shim = cache / "shims" / sha[:12]
     _link(shim, tree / "sentinel")
+    if len(label) >= 20 and sha.startswith(label.lower()):  # a commit id: show it short
+        label = sha[:9]
     return Revision(label, sha, tree, shim, made)
 
 
