@@ -99,7 +99,7 @@ def debounce(camera: str, event_type: str) -> float:
 def _default_min_duration(kind: str) -> float:
     from sentinel.config import models
 
-    cls = {
+    cls: Any = {
         "static_object": models.StaticObjectRule,
         "camera_health": models.CameraHealthRule,
         "scene_change": models.SceneChangeRule,

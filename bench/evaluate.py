@@ -443,7 +443,7 @@ def result_of(s: Scenario, raw: dict[str, Any]) -> RunResult:
     r.run_seconds = raw.get("run_seconds", 0.0)
     for a in raw["alerts"]:
         boxes = tuple(tuple(b) for b in a["boxes"])
-        r.alerts.append(SeenAlert(a["event_type"], a["at"], a["started"], a.get("detail"), boxes))  # type: ignore[arg-type]
+        r.alerts.append(SeenAlert(a["event_type"], a["at"], a["started"], a.get("detail"), boxes))
     return r
 
 

@@ -704,10 +704,12 @@ def write_clip(s: Scenario) -> Path:
 
 def _realtime(name: str, family: str, event_type: str, inject: Injection, tail: float, **kw: Any) -> Scenario:
     """A 1 fps scenario on the standard camera lasting until `tail` s after the onset."""
+    onset = inject.onset()
+    assert onset is not None, "an event needs an onset"
     return Scenario(
         name=name,
         family=family,
-        duration=math.ceil(inject.onset() + tail),
+        duration=math.ceil(onset + tail),
         fps=1.0,
         camera="standard",
         event_type=event_type,
