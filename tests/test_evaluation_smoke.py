@@ -5,12 +5,22 @@ are checked on hand-made alert lists, and one short clip goes through the real r
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from bench.evaluate import SeenAlert, implemented, match, run_scenario, tally
+from bench.evaluate import (
+    BURST_GAP,
+    SeenAlert,
+    bursts,
+    implemented,
+    match,
+    poisson_upper,
+    run_scenario,
+    tally,
+)
 from bench.scenarios import (
     SCENE_MIN_AREA,
     ZONE_POLYS,
@@ -163,15 +173,44 @@ def test_matcher_and_bookkeeping_on_hand_made_alerts() -> None:
     assert not not_yet["motor_parking"].implemented and not_yet["garbage_exposed"].implemented
 
 
-def test_a_scenario_through_the_real_pipeline_is_matched_in_media_time() -> None:
+def test_upper_bound_and_bursts() -> None:
+    # exact one-sided 95 % Poisson limits (Garwood): 3.00 after none, 4.74 after one, 6.30 after two
+    assert [round(poisson_upper(n), 2) for n in (0, 1, 2)] == [3.0, 4.74, 6.3]
+    assert poisson_upper(0) / 15.0 == pytest.approx(0.2, abs=1e-3)  # why 15 camera-hours are needed
+    free = _scenario("event_free", None, 0.0, 7200.0)
+    t = "illegal_construction"
+    alerts = [SeenAlert(t, 100.0, 0.0), SeenAlert(t, 100.0 + BURST_GAP, 0.0), SeenAlert(t, 5000.0, 0.0),
+              SeenAlert("camera_tampered", 50.0, 20.0)]  # fmt: skip
+    assert bursts(match(free, alerts)) == {t: 1}  # two within BURST_GAP: one burst; the third stands alone
+    crowd = _scenario("crowd", "crowd_gathering", 30.0, 300.0)
+    again = [SeenAlert("crowd_gathering", 90.0, 30.0), SeenAlert("crowd_gathering", 95.0, 31.0)]
+    o = match(crowd, again)
+    assert o.detected == again[0] and bursts(o) == {"crowd_gathering": 1}
+    st = tally([o, match(free, alerts)])
+    assert st["crowd_gathering"].bursts == 1 and st[t].bursts == 1 and st[t].fa_free == 3
+    assert st[t].fa_upper == pytest.approx(poisson_upper(3) / 2.0)
+    wrong = match(crowd, [SeenAlert("camera_tampered", 60.0, 30.0)])
+    assert tally([wrong])["camera_tampered"].other_type == 1  # another type's alert on a clip is false
+
+
+def test_a_scenario_through_the_real_pipeline_is_matched_in_media_time(tmp_path: object) -> None:
     """The crowd clip (12 people from 4 s) replayed by the real pipeline with a 3 s debounce: the alert's
-    media time comes out right (the harness's clock origin and frame snapping)."""
+    media time comes out right (the harness's clock origin and frame snapping). Then twice more through the
+    detector cache: the first fills it (every inferred frame a miss, run by the real detector), the second
+    takes every frame from it; both give the uncached run's alerts exactly."""
     vtest_path()
     s = SMOKE["crowd"]
     rule = CountInZoneRule(
         kind="count_in_zone", event_type="crowd_gathering", zone="plaza", min_count=10, min_duration=3.0
     )
     result = run_scenario(s, rules=[rule])
+    db = Path(str(tmp_path)) / "dets.sqlite"
+    filled = run_scenario(s, rules=[rule], cache_db=db)
+    reused = run_scenario(s, rules=[rule], cache_db=db)
+    assert filled.cache is not None and reused.cache is not None
+    assert filled.cache[0] == 0 and filled.cache[1] > 0
+    assert reused.cache == (filled.cache[1], 0)
+    assert filled.alerts == result.alerts == reused.alerts
     assert result.error is None and result.frames == round(s.duration * s.fps)
     assert [a.event_type for a in result.alerts] == ["crowd_gathering"]
     alert = result.alerts[0]
@@ -179,3 +218,29 @@ def test_a_scenario_through_the_real_pipeline_is_matched_in_media_time() -> None
     assert alert.at - alert.started >= 3.0
     o = match(s, result.alerts)
     assert o.detected == alert and not o.false
+
+
+def test_variants_are_functions_of_media_time_and_do_what_they_say() -> None:
+    """Night, noise, shadows and the newer tampering kinds: the same picture for the same media time (a clip
+    is rebuilt bit for bit from its recipe), and each changes the picture as described."""
+    from bench import _variants
+
+    vtest_path()
+    base = Scenario("v", "event_free", 600.0, 1.0, "standard")
+    plain = base.scene()
+    for effect in [("night",), ("noise", 6.0), ("shadows", 300.0, 90.0, 0.45), ("ir_switch", 10.0, 20.0)]:
+        scene = dataclasses.replace(base, effects=(effect,)).scene()
+        assert np.array_equal(scene(45.0), scene(45.0)), effect
+    night = dataclasses.replace(base, effects=(("night",),)).scene()
+    assert night(30.0).mean() < 0.4 * plain(30.0).mean()
+    shade = dataclasses.replace(base, effects=(("shadows", 300.0, 90.0, 0.45),)).scene()
+    assert shade(45.0).mean() < 0.95 * plain(45.0).mean() and np.array_equal(shade(200.0), plain(200.0))
+    f = plain(12.0)
+    covered = _variants.partial_cover(f, 12.0, 0.8)
+    same = np.abs(covered.astype(np.int16) - f.astype(np.int16)).max(axis=2) == 0
+    assert 0.72 < 1.0 - same.mean() < 0.88  # about 80 % of the view under the cloth, the rest untouched
+    linger = _variants.Linger(600.0, slots=3, seed=1)
+    visits = linger.visits()
+    assert visits and all(60 <= leave - arrive <= 180 for arrive, leave, *_ in visits)
+    for t in range(0, 600, 7):
+        assert sum(a <= t < b for a, b, *_ in visits) <= 3
