@@ -77,6 +77,21 @@ def run(
     return events
 
 
+def behind(c: Construction, dets: DetsAt) -> DetsAt:
+    """The footage's detections less the people the standing structure hides (their feet are behind it):
+    the precomputed boxes are of the real frames, which have no structure in front of anyone."""
+
+    def at(t: float) -> Detections:
+        d = dets(t)
+        x1, y1, x2, y2 = c.box
+        top = y2 - c.height(t) * (y2 - y1)
+        feet = d.bottom_centres() * [768, 576]
+        hidden = (feet[:, 0] > x1) & (feet[:, 0] < x2) & (feet[:, 1] > top) & (feet[:, 1] < y2)
+        return d[~hidden]
+
+    return at
+
+
 def zone_share(c: Construction, t: float) -> float:
     """Exact share of the GRASS zone the structure covers at media time t."""
     x1, y1, x2, y2 = c.box
@@ -87,19 +102,26 @@ def test_structure_built_over_ten_minutes_fires_once_after_the_debounce(
     classes: list[str], dets: DetsAt
 ) -> None:
     r = rule(classes)
-    events = run(r, SHED.scene(), dets, 3600.0)
+    events = run(r, SHED.scene(), behind(SHED, dets), 3600.0)
     assert len(events) == 1, [t for t, _ in events]
     t, ev = events[0]
-    # it cannot hold before the structure covers min_area of the zone; it must once it is finished
+    # honest clock: the episode starts when the first courses stand (backdated from the median's lag), and
+    # fires min_duration after that, within min_duration + 10 s of the moment it covers min_area
     t_area = next(t for t in np.arange(SHED.t0, SHED.t1 + 1, 1.0) if zone_share(SHED, t) >= 0.05)
-    assert t_area - 60 + MIN_DURATION <= t <= SHED.t1 + MIN_DURATION + 5 * r.spacing
-    assert ev.started_at - T_BASE >= SHED.t0
+    assert SHED.t0 <= ev.started_at - T_BASE <= t_area
+    assert t == pytest.approx(ev.started_at - T_BASE + MIN_DURATION, abs=STEP)
+    assert t <= t_area + MIN_DURATION + 10
     assert ev.rule_kind == "scene_change" and ev.event_type == "illegal_construction" and ev.zone == "grass"
     assert ev.detail is not None and "zone" in ev.detail
     assert ev.objects and ev.objects[0].label == "scene_change" and ev.confidence == ev.objects[0].score
     box = np.array([ev.objects[0].box], np.float32)
     truth = np.array([[80 / 768, 330 / 576, 300 / 768, 470 / 576]], np.float32)
-    assert iou_matrix(box, truth)[0, 0] >= 0.5, ev.objects[0].box
+    # the alert now comes while the shed is still rising and people pass in front of it: its box marks the
+    # part that stood through the window, so it must lie on the shed (not cover all of it)
+    ix = max(0.0, min(box[0, 2], truth[0, 2]) - max(box[0, 0], truth[0, 0]))
+    iy = max(0.0, min(box[0, 3], truth[0, 3]) - max(box[0, 1], truth[0, 1]))
+    on_shed = ix * iy / ((box[0, 2] - box[0, 0]) * (box[0, 3] - box[0, 1]))
+    assert on_shed >= 0.7 and iou_matrix(box, truth)[0, 0] >= 0.25, ev.objects[0].box
     assert r.active  # the shed is still there
 
 

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from sentinel.detect.change_onset import FrameThumbs
 from sentinel.detect.image_structure import (
     Structure,
     StructureDiff,
@@ -32,6 +33,7 @@ from sentinel.detect.image_structure import (
     small_grey,
     translate,
 )
+from sentinel.detect.object_mask_history import ObjectMaskHistory, explained_by_boxes
 from sentinel.detect.reference_view import ReferenceView
 from sentinel.detect.rules.base import Episode, FrameContext, RuleEnv, RuleEvent, RuleParams, SeenObject
 from sentinel.detect.zones import ZoneArea
@@ -40,6 +42,8 @@ from sentinel.fields import Seconds
 WIDTH = 320  # analysis width (pixels)
 WINDOW = 9  # gradient-correlation window (pixels at WIDTH): ~3 % of the width
 MAX_ALIGN = 0.03  # the view is realigned to the reference for shifts up to this share of the width
+PERSIST = 3  # a pixel counts as changed in at least this many of the 5 samples with no object around it
+GHOST_MEMORY = 30.0  # boxes of this many seconds before a new reference are remembered (it takes ~14 s)
 _KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _JOIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
@@ -75,6 +79,11 @@ class SceneChange:
         # and traffic must stand in one place for 3 of them to show at all
         self.spacing = float(np.clip(cfg.min_duration / 20.0, 1.0, 60.0))
         self.samples: deque[np.ndarray] = deque(maxlen=5)
+        self.sample_times: deque[float] = deque(maxlen=5)
+        self.history = ObjectMaskHistory(intervals=5)  # boxes of people and vehicles around each sample
+        self.thumbs = FrameThumbs(span=5.5 * self.spacing)  # the frames of the window, to place an onset
+        self._recent: deque[tuple[float, np.ndarray]] = deque()  # (ts, boxes) of the last GHOST_MEMORY s
+        self._ghosts = np.empty((0, 4), np.float32)  # boxes seen while the reference was being built
         self._last_sample = -math.inf
         self._ref: Structure | None = None
         self._ref_grey: np.ndarray | None = None
@@ -88,6 +97,7 @@ class SceneChange:
         self.fraction = 0.0  # changed share of the zone on the last analysed frame
         self._changed: np.ndarray | None = None
         self._corr: np.ndarray | None = None
+        self._since: float | None = None  # the first sample that holds the change (the episode's start)
 
     @property
     def active(self) -> bool:
@@ -102,6 +112,14 @@ class SceneChange:
         if ctx.image is None:
             return None
         ts = ctx.ts
+        objects = self._object_boxes(ctx)
+        shape = _small_shape(ctx.image)
+        self.history.see(objects, shape)
+        self._recent.append((ts, objects))
+        self.thumbs.add(ctx.image, ts)
+        while self._recent and ts - self._recent[0][0] > GHOST_MEMORY:
+            self._recent.popleft()
+        was_pending = self.reference.pending
         reference = self.reference.update(ctx.image, ts)
         if ts - self._last_sample >= self.spacing:
             self._sample(ctx.image, ts)
@@ -110,6 +128,9 @@ class SceneChange:
         if self.reference.version != self._ref_version:
             self._ref_version = self.reference.version
             self._ref = None
+            # whoever stood there while this reference was built is in it: where they stood is not change
+            seen = [b for _, b in self._recent if len(b)]
+            self._ghosts = np.concatenate(seen) if was_pending and seen else np.empty((0, 4), np.float32)
             self._reset()
         if self._ref is None and self.samples:
             h, w = self.samples[-1].shape
@@ -121,15 +142,15 @@ class SceneChange:
         if self._changed is None or self._zone_mask is None:
             return None
         changed = self._changed
-        others = ctx.dets.xyxy[np.isin(ctx.dets.class_id, self.ignore_ids)]
-        if len(others):
-            changed = changed & ~boxes_mask(others, changed.shape, grow=0.2)
+        if len(objects):
+            changed = changed & ~boxes_mask(objects, changed.shape, grow=0.2)
         self.fraction = float(changed.sum()) / max(int(self._zone_mask.sum()), 1)
         holding = self.fraction >= self.cfg.min_area
-        if not self.episode.update(ts, holding, self.fraction >= 0.6 * self.cfg.min_area):
+        since = self._since if holding else None
+        if not self.episode.update(ts, holding, self.fraction >= 0.6 * self.cfg.min_area, since):
             return None
         assert self.episode.started_at is not None and self._corr is not None
-        objects = self._regions(changed.astype(np.uint8), self._corr)
+        regions = self._regions(changed.astype(np.uint8), self._corr)
         return RuleEvent(
             camera_id=ctx.camera_id,
             rule_kind=self.kind,
@@ -137,24 +158,37 @@ class SceneChange:
             zone=self.zone,
             started_at=self.episode.started_at,
             detected_at=ts,
-            count=len(objects),
-            confidence=max((o.score for o in objects), default=0.5),
-            objects=objects,
+            count=len(regions),
+            confidence=max((o.score for o in regions), default=0.5),
+            objects=regions,
             zone_polygon=[tuple(p) for p in self.area.points.tolist()]
             if self.area.points is not None
             else None,
             detail=f"structure changed over {self.fraction:.0%} of the {'zone' if self.zone else 'view'}",
         )
 
+    def _object_boxes(self, ctx: FrameContext) -> np.ndarray:
+        """Boxes of people and vehicles now: this frame's detections and the tracker's recently lost tracks."""
+        boxes = [ctx.dets.xyxy[np.isin(ctx.dets.class_id, self.ignore_ids)]]
+        if ctx.tracker is not None:
+            ignore = set(self.ignore_ids.tolist())
+            boxes += [t.box[None] for t in ctx.tracker.tracks.values() if t.class_id in ignore]
+        return np.concatenate(boxes).astype(np.float32).reshape(-1, 4)
+
     def _sample(self, image: np.ndarray, ts: float) -> None:
-        """Add a sample to the current view: grey, brought to a fixed brightness, and saturation noted."""
+        """Add a sample to the current view: grey, brought to a fixed brightness, and saturation noted; the
+        boxes seen since the last sample become its interval."""
         g = small_grey(image, WIDTH)
         if self.samples and self.samples[-1].shape != g.shape:
             self.samples.clear()
+            self.sample_times.clear()
+            self.history.clear()
             self._ref = None
         level = float(np.median(g[::4, ::4]))
         self._saturated = (g >= 250) | (g <= 3)
         self.samples.append(np.clip(g * (128.0 / max(level, 4.0)), 0, 255).astype(np.uint8))
+        self.sample_times.append(ts)
+        self.history.close((g.shape[0], g.shape[1]))
         self._last_sample = ts
         self._changed = None  # recomputed once the view is complete
 
@@ -162,20 +196,52 @@ class SceneChange:
         assert self._ref is not None and self._ref_grey is not None and self._zone_mask is not None
         view = median5(list(self.samples)).astype(np.float32)
         diff = StructureDiff.of(self._ref, Structure.of(view, WINDOW), WINDOW)
+        h, w = view.shape
+        shift, known = (0.0, 0.0), np.ones((h, w), dtype=bool)
         if diff.changed.mean() > 0.05:  # a slight camera sag or vibration must not read as change everywhere
-            h, w = view.shape
             dx, dy, _ = phase_shift(self._ref_grey, view, cv2.createHanningWindow((w, h), cv2.CV_32F))
             if 0.5 <= math.hypot(dx, dy) <= MAX_ALIGN * w:
-                back = translate(view, -dx, -dy)
-                aligned = StructureDiff.of(self._ref, Structure.of(back, WINDOW), WINDOW)
+                aligned = StructureDiff.of(self._ref, Structure.of(translate(view, -dx, -dy), WINDOW), WINDOW)
                 mx, my = math.ceil(abs(dx)) + WINDOW // 2 + 1, math.ceil(abs(dy)) + WINDOW // 2 + 1
-                aligned.changed[:my], aligned.changed[h - my :] = False, False  # no view of it: not known
-                aligned.changed[:, :mx], aligned.changed[:, w - mx :] = False, False
-                if aligned.changed.sum() < diff.changed.sum():
-                    diff = aligned
-        changed = diff.changed & self._zone_mask & ~self._saturated
-        self._changed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, _KERNEL).astype(bool)
-        self._corr = diff.corr
+                edges = np.ones((h, w), dtype=bool)  # no view of the borders: not known
+                edges[my : h - my, mx : w - mx] = False
+                if (aligned.changed & ~edges).sum() < diff.changed.sum():
+                    diff, shift, known = aligned, (dx, dy), ~edges
+        # each sample on its own, where no tracked object was around it: the change must hold in PERSIST
+        per_sample = [self._sample_changed(s, shift) for s in self.samples]
+        evidence = np.zeros((h, w), dtype=np.uint8)
+        for i, d in enumerate(per_sample):
+            evidence += d & ~self.history.cover(i)
+        changed = diff.changed & known & self._zone_mask & ~self._saturated & (evidence >= PERSIST)
+        changed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, _KERNEL).astype(bool)
+        joined = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, _JOIN)
+        boxes = np.concatenate([self.history.boxes(), self._ghosts])
+        changed &= ~explained_by_boxes(changed, joined, boxes)  # where a person or car lingered
+        self._changed, self._corr = changed, diff.corr
+        self._since = self._onset(changed, per_sample)
+
+    def _onset(self, changed: np.ndarray, per_sample: list[np.ndarray]) -> float | None:
+        """When the change appeared: the first sample of the unbroken run (to the newest) that holds most of
+        it, then the frame between that sample and the one before from which the frames look like it."""
+        assert self._zone_mask is not None
+        need = max(self.cfg.min_area * float(self._zone_mask.sum()), 0.5 * float(changed.sum()))
+        first: int | None = None
+        for i in range(len(per_sample) - 1, -1, -1):
+            if float((per_sample[i] & changed).sum()) < need:
+                break
+            first = i
+        if first is None:
+            return None
+        if first == 0:
+            return self.sample_times[0]  # held in the whole window: no sample without it to compare with
+        return self.thumbs.onset(changed, self.sample_times[first - 1], self.sample_times[first])
+
+    def _sample_changed(self, sample: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+        assert self._ref is not None
+        g = sample.astype(np.float32)
+        if shift != (0.0, 0.0):
+            g = translate(g, -shift[0], -shift[1])
+        return StructureDiff.of(self._ref, Structure.of(g, WINDOW), WINDOW).changed
 
     def _regions(self, changed: np.ndarray, corr: np.ndarray) -> list[SeenObject]:
         """The changed regions (nearby bits joined), largest first: box and confidence (1 - mean correlation)."""
@@ -197,3 +263,9 @@ class SceneChange:
             box = (round(x / w, 4), round(y / h, 4), round((x + bw) / w, 4), round((y + bh) / h, 4))
             objects.append(SeenObject("scene_change", round(float(dissimilar[i] / count[i]), 3), box))
         return objects
+
+
+def _small_shape(image: np.ndarray) -> tuple[int, int]:
+    """(h, w) of `image` downscaled to the analysis width (as `downscale` rounds it)."""
+    h, w = image.shape[:2]
+    return max(1, round(h * WIDTH / w)), WIDTH
