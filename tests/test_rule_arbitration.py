@@ -16,6 +16,7 @@ import pytest
 from bench.scenarios import standard_camera
 from sentinel.config.models import CameraConfig
 from sentinel.detect.detections import Detections
+from sentinel.detect.rules import FrameContext, RuleEvent
 from sentinel.detect.detectors import Detector, load_nanodet
 from sentinel.detect.settings import DetectorConfig
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus
@@ -86,20 +87,24 @@ def status(state: CameraState) -> ReaderStatus:
 class Counting:
     """A rule that counts the frames it is shown (an image rule unless `uses_image` is False)."""
 
-    kind, event_type, zone, active = "probe", "probe", None, False
+    kind: str = "probe"
+    event_type: str = "probe"
+    zone: str | None = None
+    active: bool = False
 
     def __init__(self, uses_image: bool = True) -> None:
         self.uses_image = uses_image
         self.seen = 0
 
-    def evaluate(self, ctx: object) -> None:
+    def evaluate(self, ctx: FrameContext) -> RuleEvent | None:
         self.seen += 1
+        return None
 
 
 def test_offline_pauses_image_rules_but_not_box_rules() -> None:
     image_rule, box_rule = Counting(), Counting(uses_image=False)
     cam = CameraConfig.model_validate({"id": "cam", "source": "x.mp4"})
-    pipe = CameraPipeline(cam, [image_rule, box_rule])  # type: ignore[list-item]
+    pipe = CameraPipeline(cam, [image_rule, box_rule])
     picture = np.zeros((48, 64, 3), np.uint8)
     for seq, state in enumerate([CameraState.online, CameraState.offline, CameraState.online]):
         pipe.note_status(status(state))
@@ -118,7 +123,7 @@ def test_a_replaced_reference_view_rebuilds_the_image_rules() -> None:
     guard, image_rule = Guard(), Counting()
     fresh = Counting()
     cam = CameraConfig.model_validate({"id": "cam", "source": "x.mp4"})
-    pipe = CameraPipeline(cam, [image_rule, guard], rebuild_rule=lambda i: fresh)  # type: ignore[list-item]
+    pipe = CameraPipeline(cam, [image_rule, guard], rebuild_rule=lambda i: fresh)
     picture = np.zeros((48, 64, 3), np.uint8)
     pipe.analyse(Frame("cam", picture, T_BASE, True, 0), Detections.empty())
     assert pipe.rules[0] is image_rule and image_rule.seen == 1

@@ -26,6 +26,7 @@ from tests.support.scenes import (
     times,
     vtest,
 )
+from tests.support.scenes_tamper import hazed, ir_switch, partial_cover, turned, zoomed
 
 FAULT_AT, MIN_DURATION = 40.0, 15.0
 FAULTS = {
@@ -128,3 +129,34 @@ def test_config() -> None:
         )
     cfg = CameraHealthParams.model_validate({"kind": "camera_health", "event_type": "camera_tampered"})
     assert (cfg.min_duration, cfg.blocked_area, cfg.max_shift, cfg.min_sharpness) == (30.0, 0.6, 0.02, 0.4)
+    assert cfg.min_contrast == 0.5 and cfg.checks == ["blocked", "moved", "hazed", "blurred"]
+
+
+# Tampering that the first version missed or misnamed, with exact ground truth: onset ONSET, a 10 s debounce
+# (the reference view is ready after 7 samples 2 s apart, at 12 s).
+ONSET, SHORT = 20.0, 10.0
+TAMPERING = {
+    "cloth-over-80pc": (lambda s: partial_cover(s, ONSET, 0.8), "blocked"),
+    "cloth-over-80pc-folded-edge": (lambda s: partial_cover(s, ONSET, 0.8, fold=True), "blocked"),
+    "cloth-over-65pc-folded-edge": (lambda s: partial_cover(s, ONSET, 0.65, fold=True), "blocked"),
+    "sprayed": (lambda s: hazed(s, ONSET), "hazed"),
+    "zoomed": (lambda s: zoomed(s, ONSET, 1.3), "moved"),
+    "turned": (lambda s: turned(s, ONSET), "moved"),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERING))
+def test_partial_covers_spray_zoom_and_turn_are_tampering(name: str) -> None:
+    fault, check = TAMPERING[name]
+    events = run(rule(min_duration=SHORT), fault(vtest(1.0)), ONSET + SHORT + 4.0)
+    assert [e.detail.split(":")[0] for _, e in events if e.detail] == [check], [e.detail for _, e in events]
+    ((t, ev),) = events
+    assert ONSET + SHORT <= t <= ONSET + SHORT + 2.0
+    assert ev.started_at - T_BASE == pytest.approx(ONSET, abs=1.0)
+
+
+def test_night_ir_switch_is_not_tampering() -> None:
+    """Monochrome, brighter with another tone curve, noisier: the same view, so no alert."""
+    r = rule(min_duration=SHORT)
+    assert run(r, ir_switch(vtest(1.0), ONSET), 70.0) == []
+    assert r.health is not None and r.health.contrast > 0.6 and r.health.lost < 0.3

@@ -2,15 +2,24 @@
 the view is blocked/covered, moved, or defocused (camera_tampered 视频遮挡/移位). Each check must hold
 `min_duration`; the event names the check that failed in `detail` (zone None, no objects).
 
-- blocked: most of the reference's structure has vanished (a cloth, a hand, spray paint, a lens cap): the
-  share of the view's blocks that had clear structure in the reference and have none now (structure judged
-  against the current noise level, so a dark but intact night view keeps its edges).
-- moved: once the structure stops agreeing with the reference (local gradient correlation), phase
-  correlation (gain-invariant, sub-pixel) proposes a displacement; if shifting back restores the agreement,
-  the view moved by that much (an alert beyond `max_shift` of the width); if nothing restores it, the view
-  is another one (turned, zoomed, re-aimed).
-- blurred: sharpness relative to the reference, not absolute: (Laplacian energy - its noise share) / coarse
-  gradient energy. Both scale with contrast, so exposure and dusk cancel; defocus removes the fine scale only.
+- blocked (`blocked_area`, 0.6): one connected featureless region (no clear structure above the current
+  noise within REACH pixels) covers that share of the part of the view that had structure in the reference,
+  wherever its edges fall; changed structure within FOLD_BAND of it (a fold, a seam, a hand's outline) counts
+  as part of the cover, so a textured edge band does not save it. A dark but intact night view keeps its edges.
+- moved (`max_shift`, 0.02): once the structure stops agreeing with the reference (local gradient
+  correlation), phase correlation proposes a displacement; if shifting back restores the agreement, the view
+  moved by that much; if nothing restores it (agreement below DIFFERENT), the view is another one: turned,
+  zoomed, re-aimed.
+- hazed (`min_contrast`, 0.5): tonal contrast (p90 - p10) / (p90 + p10) against the reference's. A gain
+  (dusk, exposure steps, the IR switch's brighter grey picture) cancels; a veil of scattered light (spray,
+  grease, fog on the lens) lifts the dark end and lowers it.
+- blurred (`min_sharpness`, 0.4): sharpness relative to the reference: (Laplacian energy - its noise share) /
+  coarse gradient energy; contrast cancels, defocus removes the fine scale only.
+
+Parameters were chosen on vtest-based scenes (tests/support/scenes.py, scenes_tamper.py): REACH, FOLD_BAND
+and `blocked_area` on 80 % / 65 % / 40 % cloths (lost 0.80 / 0.67 / 0.45) against people, dusk, brightness
+steps and the IR switch (lost at most 0.16); `min_contrast` on a sprayed lens (0.22-0.44) against the IR
+switch (>= 0.77) and clipped brightening (>= 0.85).
 
 Checks are exclusive, by priority: a covered view is not also "moved" or "blurred", a moved one not "blurred".
 """
