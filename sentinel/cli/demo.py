@@ -57,7 +57,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not (grid / "grid.geojson").is_file() or not (grid / "roster.yaml").is_file():
         print(f"demo: the sample grid is missing: {grid}/grid.geojson and roster.yaml", file=sys.stderr)
         return EXIT_RUNTIME
-    folder = footage_dir(data)
+    given = os.environ.get("SENTINEL_DEMO_FOOTAGE")  # a folder for the built clips (shared by test runs)
+    folder = Path(given) if given else footage_dir(data)
+    if folder.is_file():
+        print(f"demo: SENTINEL_DEMO_FOOTAGE must name a folder for the demo's clips, not {folder}", file=sys.stderr)
+        return EXIT_RUNTIME
     try:
         build_footage(folder)
     except (FootageError, OSError) as exc:
