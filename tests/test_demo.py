@@ -73,8 +73,11 @@ class Watcher:
             "routed": routed,
             "escalated": [c for c in cases if c["action"] == "escalate"],
             "verified": [
-                c for c in cases
-                if c["action"] == "close" and c["state"] == "closed" and c["actor"].startswith("camera:")
+                c
+                for c in cases
+                if c["action"] == "close"
+                and c["state"] == "closed"
+                and c["actor"].startswith("camera:")
                 and c["verification"]["result"] == "clear"
             ],  # fmt: skip
             "fed_back": [c for c in cases if c["action"] == "feedback" and c["actor"] == "zhangli"],

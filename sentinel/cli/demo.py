@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.yaml"
 SAMPLE_GRID = Path(__file__).resolve().parents[2] / "config"  # the repository's grid.geojson, roster.yaml
-DEMO_WORKER = ("zhangli", "张丽")  # config/roster.yaml: grid worker of 天街社区第一网格 (north plaza, east gate)
+DEMO_WORKER = (
+    "zhangli",
+    "张丽",
+)  # config/roster.yaml: grid worker of 天街社区第一网格 (north plaza, east gate)
 
 log = logging.getLogger("sentinel.demo")
 
@@ -60,7 +63,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     given = os.environ.get("SENTINEL_DEMO_FOOTAGE")  # a folder for the built clips (shared by test runs)
     folder = Path(given) if given else footage_dir(data)
     if folder.is_file():
-        print(f"demo: SENTINEL_DEMO_FOOTAGE must name a folder for the demo's clips, not {folder}", file=sys.stderr)
+        print(
+            f"demo: SENTINEL_DEMO_FOOTAGE must name a folder for the demo's clips, not {folder}",
+            file=sys.stderr,
+        )
         return EXIT_RUNTIME
     try:
         build_footage(folder)
