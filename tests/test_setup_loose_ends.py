@@ -19,7 +19,6 @@ from fastapi import FastAPI
 from sentinel.cli.main import main
 from sentinel.config.loader import load_config
 from sentinel.console.server import ConsoleServer, ConsoleServerError
-from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")

@@ -51,7 +51,8 @@ class Footage:
             raise FootageError(f"cannot read {path}: {exc}") from None
         if len(frames) < 50:
             raise FootageError(f"{path} holds only {len(frames)} frames")
-        plate = np.median(np.stack(frames[:: max(1, len(frames) // 40)]), axis=0).astype(np.uint8)
+        sample = np.stack(frames[:: max(1, len(frames) // 40)]).astype(np.float32)
+        plate = np.median(sample, axis=0).astype(np.uint8)
         return cls(frames, fps, plate)
 
     def at(self, t: float, offset: float = 0.0) -> Frame:
@@ -66,9 +67,9 @@ class Footage:
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
         if box is not None:
             x1, y1, x2, y2 = box
-            keep = np.zeros_like(mask)
+            keep = np.zeros(mask.shape, np.uint8)
             keep[y1:y2, x1:x2] = 1
-            mask &= keep
+            mask = mask * keep
         return cv2.GaussianBlur(mask.astype(np.float32), (5, 5), 0)
 
 
