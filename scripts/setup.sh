@@ -1,12 +1,12 @@
 #!/bin/sh
 # Set up Sentinel on Debian 12 (bookworm) with Python 3.11: system packages, then a virtualenv in .venv.
-#   scripts/setup.sh          what the daemon needs (plus the demo footage)
+#   scripts/setup.sh          what the daemon needs (plus the demo footage and mosquitto_sub to watch it)
 #   scripts/setup.sh --test   also what the test suite needs (mosquitto, GStreamer RTSP server, ffmpeg)
 # Safe to run again: it installs only what is missing.
 set -eu
 cd "$(dirname "$0")/.."
 
-RUNTIME_DEBS="python3 python3-venv python3-pip opencv-doc"
+RUNTIME_DEBS="python3 python3-venv python3-pip opencv-doc mosquitto-clients"  # mosquitto_sub: watch the demo
 TEST_DEBS="mosquitto ffmpeg libgl1 libglib2.0-0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 gstreamer1.0-plugins-bad gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 python3-gi chromium chromium-driver fonts-noto-cjk"
 

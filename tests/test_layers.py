@@ -30,6 +30,7 @@ LAYERS = [
     "console",  # FastAPI app
     "replay",  # `sentinel replay` runner
     "daemon",  # composition root, workers, camera scheduler
+    "demo",  # `sentinel demo`: its footage builder and the demo grid worker
     "cli",  # the `sentinel` command
 ]
 SHARED = {"sentinel", "sentinel.data"}  # the version string and packaged data files: anyone may read them

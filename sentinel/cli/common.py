@@ -28,3 +28,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 def config_parent() -> argparse.ArgumentParser:
     """A parent parser holding `--config`, for subcommands that all read the config."""
     return add_config_option(argparse.ArgumentParser(add_help=False))
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """ "1 camera", "2 cameras", "0 rules"."""
+    return f"{n} {noun if n == 1 else plural_form or noun + 's'}"

@@ -1,4 +1,4 @@
-"""Command line: `sentinel run | check | demo`.
+"""Command line: `sentinel run | check`, and the command groups of the modules next to this one.
 
 Every failure an operator can cause (bad config, missing model, broker port taken, ...) ends with a clear
 message on stderr and a non-zero exit, never a traceback: 2 for config problems, 1 for runtime ones.
@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sentinel import __version__
-from sentinel.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, EXIT_RUNTIME
+from sentinel.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, EXIT_RUNTIME, plural
 from sentinel.config.loader import ConfigError, ConfigSource, load_config_source
 from sentinel.config.models import SentinelConfig
 
 if TYPE_CHECKING:
     from sentinel.daemon.services import Services
-
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.yaml"
-DEMO_FOOTAGE = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
 def load_checked(path: Path, open_models: bool = False) -> tuple[SentinelConfig, ConfigSource]:
@@ -46,7 +42,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     rules = sum(len(c.rules) for c in config.cameras)
-    print(f"{args.config}: OK: site {config.site.id}, {len(config.cameras)} cameras, {rules} rules")
+    cameras = plural(len(config.cameras), "camera")
+    print(f"{args.config}: OK: site {config.site.id}, {cameras}, {plural(rules, 'rule')}")
     if config.mqtt.url is not None:
         from sentinel.ingest.source import mask_url
         from sentinel.mqtt.broker_probe import Probe, anonymous_access
@@ -61,48 +58,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(args.config, args.log_level)
+    return run_daemon(args.config, args.log_level)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    footage = Path(os.environ.setdefault("SENTINEL_DEMO_FOOTAGE", str(DEMO_FOOTAGE)))
-    if not footage.is_file():
-        print(
-            f"demo footage not found: {footage} (install Debian's opencv-doc, or set SENTINEL_DEMO_FOOTAGE)",
-            file=sys.stderr,
-        )
-        return EXIT_RUNTIME
-    os.environ.setdefault("SENTINEL_DEMO_DATA", str(Path.cwd() / "var" / "demo"))
-    return _run(DEMO_CONFIG, args.log_level, demo=True)
-
-
-def _demo_login(services: Services) -> None:
-    """The demo's console needs someone to sign in: create `demo` (admin) once, with a random password
-    written to a file only its owner can read (never printed or logged)."""
-    import secrets
-
-    from sentinel.console.users import Users
-    from sentinel.storage.db import session_factory
-    from sentinel.storage.private import write_private
-
-    config = services.config
-    if not config.console.enabled:
-        return
-    users = Users(session_factory(services.store.engine))
-    login_file = config.storage.data_dir / "demo-login.txt"
-    if not users.all():
-        password = secrets.token_urlsafe(12)
-        users.add("demo", password, "admin", "Demo operator")
-        write_private(login_file, f"user: demo\npassword: {password}\n".encode())  # 0600 from the start
-    logging.getLogger("sentinel.demo").info(
-        "console: http://%s:%d/ (sign-in for user 'demo' in %s)",
-        config.console.host,
-        config.console.port,
-        login_file,
-    )
-
-
-def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
+def run_daemon(
+    config_path: Path,
+    log_level: str,
+    override: Callable[[SentinelConfig], SentinelConfig] | None = None,
+    on_start: Callable[[Services], Callable[[], None]] | None = None,
+) -> int:
+    """`sentinel run` (and the demo): `override` adjusts the checked config (the demo's --port); `on_start`
+    runs once everything is up and returns what to stop at the end."""
     from sentinel.daemon.compose import compose
     from sentinel.daemon.live_reload import ConfigWatcher
     from sentinel.daemon.supervisor import StartupError, Supervisor
@@ -114,6 +80,8 @@ def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
+    if override is not None:
+        config = override(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -126,10 +94,13 @@ def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
         return EXIT_RUNTIME
     supervisor = Supervisor(services)
     signal.signal(signal.SIGHUP, lambda *_: supervisor.request_reload())
+    stop_extra: Callable[[], None] = lambda: None  # noqa: E731
     try:
         supervisor.start()
-        if demo:
-            _demo_login(services)
+        if on_start is not None:
+            stop_extra = on_start(services)
+        else:
+            _say_if_no_user(services, config_path)
     except StartupError as exc:
         print(f"sentinel: {exc}", file=sys.stderr)
         supervisor.stop()
@@ -137,8 +108,23 @@ def _run(config_path: Path, log_level: str, demo: bool = False) -> int:
     try:
         supervisor.run(stop)
     finally:
+        stop_extra()
         supervisor.stop()
     return 0
+
+
+def _say_if_no_user(services: Services, config_path: Path) -> None:
+    """Nobody can sign in to a console without users: say so, and how to add the first one."""
+    if services.console is None:
+        return
+    from sentinel.console.users import Users
+    from sentinel.storage.db import session_factory
+
+    if not Users(session_factory(services.store.engine)).all():
+        logging.getLogger("sentinel").warning(
+            "the console at %s has no user yet: add one with `sentinel users add NAME --role admin "
+            "--config %s`", services.console.url, config_path,
+        )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,13 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="run on the sample footage with the embedded defaults")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.set_defaults(func=cmd_demo)
+    from sentinel.cli import camera, cases, demo, nodes, replay, users
 
-    from sentinel.cli import camera, cases, nodes, replay, users
-
-    for module in (camera, cases, nodes, replay, users):
+    for module in (demo, camera, cases, nodes, replay, users):
         module.register(sub)
     return parser
 

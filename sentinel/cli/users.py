@@ -80,7 +80,7 @@ def _users(config_path: Path) -> Iterator[Any]:
     from sentinel.storage.db import DatabaseError, DatabaseUrlError, open_database
 
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, cameras=False)  # no camera, no camera password needed
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
     try:

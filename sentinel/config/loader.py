@@ -52,13 +52,16 @@ class ConfigSource:
         return ConfigIssue(self.path, line_of(self.tree, loc), dotted_path(loc, self.tree), message)
 
 
-def load_config(path: Path | str) -> SentinelConfig:
-    """Load and validate a config file (and its `cameras_file`); raise ConfigError listing every problem."""
-    return load_config_source(path)[0]
+def load_config(path: Path | str, *, cameras: bool = True) -> SentinelConfig:
+    """Load and validate a config file (and its `cameras_file`); raise ConfigError listing every problem.
+    `cameras=False`: the camera registry is not read at all (commands about users or the database do not
+    need it, nor the camera passwords' environment variables)."""
+    return load_config_source(path, cameras=cameras)[0]
 
 
-def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
+def load_config_source(path: Path | str, *, cameras: bool = True) -> tuple[SentinelConfig, ConfigSource]:
     path = Path(path)
+    with_cameras = cameras
     refresh_rule_schema()  # take up rule kinds registered since the schema was built
     tree = load_yaml(path)
     if tree is None:
@@ -68,9 +71,9 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
 
     issues: list[ConfigIssue] = []
     data = plain(tree)
-    cameras_tree: Any = tree.get("cameras")
+    cameras_tree: Any = tree.get("cameras") if with_cameras else None
     cameras_file = path
-    if "cameras_file" in data and isinstance(data["cameras_file"], str):
+    if with_cameras and "cameras_file" in data and isinstance(data["cameras_file"], str):
         if "cameras" in data:
             issues.append(
                 ConfigIssue(
@@ -103,7 +106,7 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
         issues.extend(issues_from(exc, path, tree))
         config = None
 
-    cameras: list[CameraConfig] = []
+    found: list[CameraConfig] = []
     if cameras_tree is not None:
         if not isinstance(cameras_tree, CommentedSeq):
             line = cameras_tree.lc.line + 1 if isinstance(cameras_tree, CommentedMap) else 0
@@ -111,7 +114,7 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
         else:
             for index, cam_node in enumerate(cameras_tree):
                 try:
-                    cameras.append(CameraConfig.model_validate(plain(cam_node)))
+                    found.append(CameraConfig.model_validate(plain(cam_node)))
                 except ValidationError as exc:
                     for issue in issues_from(exc, cameras_file, cam_node):
                         issues.append(
@@ -137,7 +140,7 @@ def load_config_source(path: Path | str) -> tuple[SentinelConfig, ConfigSource]:
     source = ConfigSource(
         path, tree, cameras_file, cameras_tree if cameras_tree is not None else CommentedSeq()
     )
-    return _resolved(config.model_copy(update={"cameras": cameras}), path.parent), source
+    return _resolved(config.model_copy(update={"cameras": found}), path.parent), source
 
 
 def _cross_checks(

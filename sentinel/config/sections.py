@@ -72,6 +72,9 @@ class ConsoleConfig(Strict):
     enabled: bool = True
     host: str = Field(default="127.0.0.1", description="listen address; 0.0.0.0 exposes it to the network")
     port: int = Field(default=8080, ge=0, le=65535, description="0 = any free port")
+    port_fallback: bool = Field(
+        default=False, description="port taken: use any free port (the log says which)"
+    )
     secure_cookies: bool = Field(
         default=False,
         description="always mark the session cookie Secure (it is anyway on a request that came over https, "

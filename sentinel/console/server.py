@@ -10,6 +10,7 @@ console on localhost. The app believes them only from `console.trusted_proxies` 
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import threading
@@ -28,9 +29,10 @@ class ConsoleServerError(Exception):
 class ConsoleServer:
     def __init__(
         self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, graceful_timeout: float = 2.0,
-        log_level: str = "warning",
+        log_level: str = "warning", fallback: bool = False,
     ) -> None:  # fmt: skip
         self.app = app
+        self.fallback = fallback  # port taken: listen on any free one
         self.host = host
         self.port = port
         self._config = uvicorn.Config(
@@ -53,7 +55,13 @@ class ConsoleServer:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
+            try:
+                sock.bind((self.host, self.port))
+            except OSError as exc:
+                if not (self.fallback and exc.errno == errno.EADDRINUSE and self.port):
+                    raise
+                log.warning("console: port %d is taken; listening on a free port instead", self.port)
+                sock.bind((self.host, 0))
         except OSError as exc:
             sock.close()
             raise ConsoleServerError(

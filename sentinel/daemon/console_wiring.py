@@ -56,7 +56,9 @@ def build_console(
         broker_connected=publisher.connected.is_set,
         nodes=_nodes(store) if clustered else None,
     )
-    return ConsoleServer(create_app(deps), config.console.host, config.console.port)
+    return ConsoleServer(
+        create_app(deps), config.console.host, config.console.port, fallback=config.console.port_fallback
+    )
 
 
 def _nodes(store: AlertStore) -> Callable[[], list[dict[str, Any]]]:

@@ -128,7 +128,11 @@ class AlertIntake:
                     alert,
                     routing_for(cell.code if cell is not None else grid.grid if grid else None, self.roster),
                 )
-                log.info("case %s: %s (%s)", change.number, change.state, change.action)
+                deadline = change.payload.get("deadline") or {}
+                log.info(
+                    "case %s: %s (%s), held by %s, due %s", change.number, change.state, change.action,
+                    change.payload.get("assignee") or "nobody", deadline.get("deadline_at") or "-",
+                )  # fmt: skip
             except CaseError as exc:
                 log.error("case for alert %s: %s", alert_id, exc.reason)
         return alert

@@ -77,9 +77,10 @@ class Supervisor:
                 "prefix %s", cfg.site.id, s.cluster.node_id, len(s.registry.all()), s.broker_url, prefix,
             )  # fmt: skip
         else:
+            cameras, workers = len(s.scheduler.running_ids()), len(s.pool.handles)
             log.info(
-                "sentinel running: site %s, %d cameras on %d workers, MQTT %s, prefix %s",
-                cfg.site.id, len(s.scheduler.running_ids()), len(s.pool.handles), s.broker_url, prefix,
+                "sentinel running: site %s, %d camera%s on %d worker%s, MQTT %s, prefix %s", cfg.site.id,
+                cameras, "" if cameras == 1 else "s", workers, "" if workers == 1 else "s", s.broker_url, prefix,
             )  # fmt: skip
         address = BrokerAddress.parse(s.broker_url)
         log.info("watch it: mosquitto_sub -h %s -p %d -t '%s/#' -v", address.host, address.port, prefix)
@@ -259,6 +260,8 @@ class Supervisor:
         if changes:
             self.services.publisher.outbox_notify()
         for change in changes:
+            log.info("case %s: %s (%s), held by %s", change.number, change.state, change.action,
+                     change.payload.get("assignee") or "nobody")  # fmt: skip
             self.services.live.publish("case", change.payload)
 
     def _handle_inbound(self) -> None:
