@@ -16,8 +16,8 @@ import pytest
 from bench.scenarios import standard_camera
 from sentinel.config.models import CameraConfig
 from sentinel.detect.detections import Detections
-from sentinel.detect.rules import FrameContext, RuleEvent
 from sentinel.detect.detectors import Detector, load_nanodet
+from sentinel.detect.rules import FrameContext, RuleEvent
 from sentinel.detect.settings import DetectorConfig
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus
 from sentinel.pipeline import CameraPipeline
