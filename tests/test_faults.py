@@ -79,7 +79,6 @@ def busy_camera(camera_id: str, source: str | Path, **extra: Any) -> dict[str, A
                 "min_count": n,
                 "min_duration": "1s",
                 "cooldown": "5s",
-                "clear_ratio": 1.0,
             }  # fmt: skip
             for name, (_, n) in ZONES.items()
         ],
