@@ -52,7 +52,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_good_config_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, text = run_check(write(tmp_path, GOOD_CAMERA), capsys)
     assert code == 0, text
-    assert "OK" in text and "1 cameras" in text
+    assert "OK" in text and "1 camera," in text
     assert "s3cret-pw" not in text
 
 

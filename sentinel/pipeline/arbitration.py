@@ -45,8 +45,8 @@ class RuleArbiter:
     def __init__(self, rules: list[Rule], rebuild: Callable[[int], Rule] | None = None) -> None:
         self.rules = rules  # the pipeline's own list: a rebuilt rule replaces its entry in place
         self.rebuild = rebuild
-        self.guards = [i for i, r in enumerate(self.rules) if r.kind == GUARD_KIND]
-        self.image_rules = [i for i, r in enumerate(self.rules) if r.uses_image and i not in self.guards]
+        self.guards = [i for i, r in enumerate(self.rules) if getattr(r, "kind", None) == GUARD_KIND]
+        self.image_rules = [i for i, r in enumerate(self.rules) if getattr(r, "uses_image", True) and i not in self.guards]
         self.online = True  # the reader's last word; True until it says otherwise (replay, tests)
         self.paused = False  # image rules paused on the current frame
         self._versions = {i: _reference_version(self.rules[i]) for i in self.guards}
