@@ -132,6 +132,18 @@ def light_steps(f: Frame, t: float, every: float = 600.0) -> Frame:
     return f if g == 1.0 else scenes.gain(f, g)
 
 
+def dusk(f: Frame, t: float, start: float = 600.0, length: float = 2400.0) -> Frame:
+    """Dusk: from `start`, over `length` s, the day picture fades to `night`'s exposure, warming and gaining
+    sensor noise as the camera raises its gain; night after that."""
+    k = min(max((t - start) / length, 0.0), 1.0)
+    if k == 0.0:
+        return f
+    level = 1.0 - k * (1.0 - 0.28)
+    tint = np.array([1.0 - 0.2 * k, 1.0, 1.0 + 0.25 * k], np.float32)
+    out = f.astype(np.float32) * level * tint
+    return np.clip(_noise(out, 5.0 * k, t), 0, 255).astype(np.uint8)
+
+
 def apply_effect(scene: Scene, effect: Effect) -> Scene:
     name, *p = effect
     if name == "night":
@@ -151,6 +163,8 @@ def apply_effect(scene: Scene, effect: Effect) -> Scene:
         return lambda t: shadows(scene(t), t, *p)
     if name == "light_steps":
         return lambda t: light_steps(scene(t), t, *p)
+    if name == "dusk":
+        return lambda t: dusk(scene(t), t, *p)
     raise ValueError(f"unknown effect {name!r}")
 
 

@@ -811,7 +811,7 @@ HOUR = 3600.0
 def held_out(build_tail: float) -> list[Scenario]:
     """Scenarios on footage and variants no rule was tuned on: night, sensor noise, cloud shadows, light
     steps, an IR switch, people lingering, the tree footage; the newer kinds of tampering. Event-free runs
-    of the standard camera here and in `scenarios` add up to 15.5 camera-hours."""
+    of the standard camera here and in `scenarios` add up to 19 camera-hours, the time-lapse's to 5."""
     ho: dict[str, Any] = {"held_out": True}
     dump_tail = 300 + 3 * 30 + 40
     T2 = _variants.Tamper2
@@ -885,11 +885,18 @@ def held_out(build_tail: float) -> list[Scenario]:
         free("free_tree", 2.0, "tree footage (foliage in the wind)", base="tree"),
         free("free_tree_night", 1.0, "tree footage at night", base="tree", effects=(NIGHT,), phase=3.0),
         free("free_tree_shadows", 0.5, "tree footage, cloud shadows", base="tree", effects=(SHADOWS,), phase=7.0),
+        # added after the thresholds were frozen (session 7), so more than the 15 event-free hours that zero
+        # false alerts need for a bound of 0.2 an hour are footage and variants no rule was tuned on
+        free("free_vtest_dusk", 2.0, "vtest, dusk falling over 40 min from minute 10, then night",
+             effects=(("dusk", 600.0, 2400.0),), phase=53.0),
+        free("free_tree_noise", 1.5, "tree footage, sensor noise (sigma 6)", base="tree", effects=(NOISE,), phase=13.0),
         free("free_tl_linger", 1.0, "time-lapse, people lingering on the lawns", camera="timelapse",
              inject=_variants.Linger(1.0 * HOUR, slots=3, zones=("lawn", "upper_lawn"), seed=12)),
         free("free_tl_light_steps_shadows", 1.0, "time-lapse, light steps and cloud shadows", camera="timelapse",
              effects=(("light_steps", 600.0), SHADOWS), phase=9.0),
         free("free_tl_tree", 1.0, "time-lapse of the tree footage", camera="timelapse", base="tree"),
+        free("free_tl_dusk", 1.0, "time-lapse, dusk falling over 40 min from minute 10", camera="timelapse",
+             effects=(("dusk", 600.0, 2400.0),), phase=19.0),
     ]  # fmt: skip
     return [*events, *free_runs]
 
