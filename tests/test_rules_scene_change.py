@@ -125,6 +125,21 @@ def test_structure_built_over_ten_minutes_fires_once_after_the_debounce(
     assert r.active  # the shed is still there
 
 
+@pytest.mark.parametrize("t0", [300.0, 332.5])  # on a median sample, and between two
+def test_a_structure_put_up_at_once_is_alerted_on_the_honest_clock(
+    classes: list[str], dets: DetsAt, t0: float
+) -> None:
+    """A prefab shed set down in one go (standing in full within 5 s): the alert comes within min_duration
+    + 10 s of that moment and its started_at is the moment, within 5 s, although the median of samples
+    `spacing` apart only shows it a few samples later."""
+    prefab = Construction((80, 330, 300, 470), t0=t0, t1=t0 + 5.0, fps=2.0)
+    events = run(rule(classes), prefab.scene(), behind(prefab, dets), t0 + MIN_DURATION + 120.0)
+    assert len(events) == 1, [t for t, _ in events]
+    t, ev = events[0]
+    assert t0 + MIN_DURATION - STEP <= t <= t0 + MIN_DURATION + 10, t - t0
+    assert abs(ev.started_at - T_BASE - t0) <= 5, ev.started_at - T_BASE - t0
+
+
 def test_event_free_footage_raises_nothing(classes: list[str], dets: DetsAt) -> None:
     for zone in (GRASS, ROAD, None):  # the road: people walking and standing all the time
         r = rule(classes, zone=zone)

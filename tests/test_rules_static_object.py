@@ -101,6 +101,26 @@ def test_dumped_rubbish_fires_once_after_the_debounce(classes: list[str], dets: 
     assert active and min(active) >= PILE.t0 and max(active) == 149.5  # still there: still active
 
 
+@pytest.mark.parametrize("min_duration", [60.0, 300.0])  # the issue's 60 s setting; the default
+def test_at_the_default_settle_and_learn_times_the_debounce_is_the_documented_one(
+    classes: list[str], dets: DetsAt, min_duration: float
+) -> None:
+    """Only min_duration is set; settle_time and learn_time keep their defaults. The alert comes within
+    min_duration + 10 s of the pile appearing (not settle_time later), started_at at that moment. The pile
+    comes after the default warm-up (2 x settle_time), as on a camera that has been running."""
+    pile = Placed(PILE.box, t0=90.0)
+    cfg = StaticObjectParams.model_validate(
+        {"kind": "static_object", "event_type": "garbage_exposed", "min_duration": min_duration}
+    )
+    assert cfg.settle_time == StaticObjectParams.model_fields["settle_time"].default
+    r = StaticObject(cfg, ZoneArea(ROAD), RuleEnv("cam", classes))
+    events = run(r, pile.scene(), dets, pile.t0 + min_duration + 40.0, fps=1.0)
+    assert len(events) == 1, [t for t, _ in events]
+    t, ev = events[0]
+    assert pile.t0 + min_duration <= t <= pile.t0 + min_duration + 10, t - pile.t0
+    assert abs(ev.started_at - T_BASE - pile.t0) <= 5, ev.started_at - T_BASE
+
+
 def test_event_free_footage_raises_nothing(classes: list[str], dets: DetsAt) -> None:
     active: list[float] = []
     assert run(rule(classes, zone=ROAD), vtest(2.0), dets, 150.0, active=active) == []

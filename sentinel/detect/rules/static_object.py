@@ -21,6 +21,7 @@ from sentinel.fields import PositiveSeconds, Seconds
 
 MAX_EXPLAINED = 0.25  # a blob covered by a person/vehicle box in more than this share of frames is theirs
 SAME_BLOB = 0.3  # overlap (max of IoU and intersection over the smaller box) that makes two boxes one blob
+WATCH_FLOOR = 8.0  # s: the least a static blob is watched (its explained share judged) before it fires
 
 
 class StaticObjectParams(RuleParams):
@@ -156,10 +157,18 @@ class StaticObject:
         return (
             c.last_seen >= ts - self.max_gap
             and c.last_seen - c.first_seen >= self.cfg.min_duration
-            and c.last_seen - c.created >= self.watch  # seen as static long enough to judge who explains it
+            and c.last_seen - c.created
+            >= self._watch(c)  # seen as static long enough to judge who explains it
             and c.frames >= 3
             and c.explained_ratio <= MAX_EXPLAINED
         )
+
+    def _watch(self, c: Candidate) -> float:
+        """How long a blob must be seen as static before it may fire. The background model only calls it static
+        about 2 x settle_time after it appeared, so with a short min_duration a full settle_time of watching
+        would push the alert past min_duration + 10 s: then a shorter watch (WATCH_FLOOR) does."""
+        due_in = c.first_seen + self.cfg.min_duration - c.created
+        return min(self.watch, max(due_in, WATCH_FLOOR))
 
     def _track(self, blobs: StaticBlobs, ctx: FrameContext, ts: float) -> None:
         labels = blobs.labels
