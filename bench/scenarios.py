@@ -623,6 +623,9 @@ class Scenario:
     base: str = "vtest"  # the footage looped (bench._variants.BASES)
     effects: tuple[_variants.Effect, ...] = ()  # variants over the whole picture (bench._variants)
     held_out: bool = False  # not tuning footage: no rule was tuned on this base or these variants
+    # each frame a pseudo-random moment of the looped footage: a time-lapse of a short loop otherwise replays
+    # it in slow motion (at 5 s steps the 29.6 s tree loop advances 0.4 s every 30 s), which no camera shows
+    shuffled: bool = False
 
     @property
     def onset(self) -> float | None:
@@ -639,6 +642,9 @@ class Scenario:
     def scene(self) -> Scene:
         base = _variants.BASES[self.base]()
         s: Scene = base if not self.phase else (lambda t: base(t + self.phase))
+        if self.shuffled:
+            loop, inner = _variants.DISTINCT_SECONDS[self.base], s
+            s = lambda t: inner((int(round(t * 1000)) * 2654435761 % 2**32) / 2**32 * loop)  # noqa: E731
         if self.inject is not None:
             s = self.inject.apply(s)
         if self.dusk is not None:
@@ -658,6 +664,8 @@ class Scenario:
         recipe = f"v{RECIPE_VERSION} {W}x{H} {self.duration} {self.fps} {self.inject!r} {self.light} {self.dusk} {self.phase}"
         if self.base != "vtest" or self.effects:
             recipe += f" {self.base}{'/t2' if self.base == 'tree' else ''} {self.effects!r}"
+        if self.shuffled:
+            recipe += " shuffled"
         return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
     def clip_path(self) -> Path:
@@ -894,7 +902,8 @@ def held_out(build_tail: float) -> list[Scenario]:
              inject=_variants.Linger(1.0 * HOUR, slots=3, zones=("lawn", "upper_lawn"), seed=12)),
         free("free_tl_light_steps_shadows", 1.0, "time-lapse, light steps and cloud shadows", camera="timelapse",
              effects=(("light_steps", 600.0), SHADOWS), phase=9.0),
-        free("free_tl_tree", 1.0, "time-lapse of the tree footage", camera="timelapse", base="tree"),
+        free("free_tl_tree", 1.0, "time-lapse of the tree footage (frames shuffled: no slow-motion loop)",
+             camera="timelapse", base="tree", shuffled=True),
         free("free_tl_dusk", 1.0, "time-lapse, dusk falling over 40 min from minute 10", camera="timelapse",
              effects=(("dusk", 600.0, 2400.0),), phase=19.0),
     ]  # fmt: skip

@@ -49,6 +49,11 @@ class BackgroundModel:
       there at start-up) is a ghost: the long-term background heals it at the short-term rate.
     - Static = |short - long| > thr and |frame - short| < thr, thr = max(`min_contrast`, 3 x noise), noise
       from the median frame-to-short-term difference.
+    - A lighting *step* (the IR illuminator switching, auto-exposure jumping, a lamp going on: the frame's
+      per-channel gain against the previous frame moves by more than RELIGHT_STEP at once) changes colours
+      unevenly, which no global gain undoes; for 3 x `settle_time` after one, the long-term background
+      learns at the short-term rate, so the new lighting becomes the background instead of a static blob.
+      Something put down in that moment is learnt too: a rare miss, against a false alert at every switch.
     - A blob is static only once the short-term background has taken it in (about `settle_time` x
       ln(contrast / thr) after it appeared). So that rules can count from the moment it appeared, each pixel
       keeps when the frame began to differ from the long-term background (reset when it matches again); a
@@ -81,6 +86,8 @@ class BackgroundModel:
         self._first_ts: float | None = None
         self._last_sample_ts = -math.inf
         self._last_ts: float | None = None
+        self._prev: Image | None = None  # the previous frame, for lighting steps
+        self._relight_until = -math.inf
 
     def update(self, image: Image, ts: float, hold: np.ndarray | None = None) -> StaticBlobs | None:
         """Learn from one frame; the static foreground blobs, or None while warming up.
@@ -94,6 +101,9 @@ class BackgroundModel:
         if dt <= 0:  # a repeated or out-of-order timestamp: nothing to learn
             dt = 0.0
         self._last_ts = ts
+        if self._prev is not None and _lighting_step(self._prev, frame) > RELIGHT_STEP:
+            self._relight_until = ts + 3.0 * self.settle_time
+        self._prev = frame.copy()
         frame *= _channel_gains(self.long, frame)
         long_, short = self.long, self.short
         assert self.differs_since is not None
@@ -117,6 +127,8 @@ class BackgroundModel:
         rate[cv2.dilate(static, _KERNEL5) > 0] = a_l / self.absorb
         ghosts = np.isin(blobs.labels, np.flatnonzero(~blobs.added) + 1)
         rate[ghosts] = a_s  # heal: what was there is gone, and what is there now has settled
+        if ts < self._relight_until:
+            rate[:] = a_s
         if hold is not None and len(hold):
             rate[boxes_mask(hold, static.shape, grow=0.1)] = 0.0
         long_ += (frame - long_) * rate[..., None]
@@ -192,6 +204,15 @@ def _channel_max(image: Image) -> Image:
 
 def _grad_mag(g: Image) -> Image:
     return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+
+
+RELIGHT_STEP = 0.12  # |log gain| between consecutive frames that makes a lighting step (x0.89 / x1.13)
+
+
+def _lighting_step(prev: Image, frame: Image) -> float:
+    """The largest per-channel |log gain| from `prev` to `frame`: 0 for the same lighting."""
+    g = _channel_gains(frame, prev)
+    return float(np.max(np.abs(np.log(np.clip(g, 1e-3, None)))))
 
 
 def _channel_gains(target: Image, frame: Image) -> np.ndarray:

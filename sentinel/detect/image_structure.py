@@ -154,9 +154,15 @@ def median_ratio(target: Image, frame: Image) -> float:
     return float(np.clip(np.median(t[ok] / f[ok]), 0.1, 10.0))
 
 
-def clear_structure(s: Structure, k: float = 6.0) -> Image:
-    """bool: pixels with clear structure, above `k` times the noise energy (a dark view keeps its edges)."""
-    return s.energy > k * s.noise + 16.0
+def clear_structure(s: Structure, k: float = 6.0, relative: float = 0.0) -> Image:
+    """bool: pixels with clear structure, above `k` times the noise energy (a dark view keeps its edges) and,
+    with `relative`, above that share of the view's own strong structure (its 90th percentile energy): the
+    soft shading of a cloth's folds is not structure beside the edges of the scene around it, whatever the
+    exposure, since both scale with the gain."""
+    floor = 16.0
+    if relative > 0.0:
+        floor = max(floor, relative * float(np.percentile(s.energy[::2, ::2], 90)))
+    return s.energy > k * s.noise + floor
 
 
 def largest_featureless(clear: Image, reach: int) -> Image:
