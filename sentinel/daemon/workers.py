@@ -5,7 +5,6 @@ own (`sentinel.daemon.channels`), made with the process and drained and closed w
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -15,6 +14,7 @@ from typing import Any
 
 from sentinel.config.models import CameraConfig, DetectorConfig, NamedDetectorConfig
 from sentinel.daemon.channels import ResultChannel, open_channel
+from sentinel.daemon.cpus import usable_cpus
 from sentinel.daemon.messages import AddCamera, RemoveCamera, WorkerMessage
 from sentinel.daemon.worker import WorkerSpec, worker_main
 from sentinel.ingest.backoff import Backoff
@@ -39,9 +39,10 @@ class WorkerHandle:
 
 
 def plan_workers(cameras: list[CameraConfig], requested: int) -> list[list[CameraConfig]]:
-    """Share cameras round-robin over K workers (K = requested, or the CPU cores, never more than cameras)."""
+    """Share cameras round-robin over K workers (K = requested, or the CPUs this process may use: affinity and
+    cgroup quota; never more than cameras)."""
     enabled = [c for c in cameras if c.enabled]
-    k = max(1, min(requested or os.cpu_count() or 1, len(enabled)))
+    k = max(1, min(requested or usable_cpus(), len(enabled)))
     shares: list[list[CameraConfig]] = [[] for _ in range(k)]
     for i, cam in enumerate(enabled):
         shares[i % k].append(cam)
@@ -75,7 +76,7 @@ class WorkerPool:
         self.detectors = dict(detectors or {})
         self.state_dir = state_dir
         self.log_level = log_level
-        self.limit = limit or os.cpu_count() or 1
+        self.limit = limit or usable_cpus()
         self.handles: list[WorkerHandle] = []
 
     def start(self, cameras: list[CameraConfig]) -> None:
