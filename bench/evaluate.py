@@ -474,7 +474,7 @@ def report(
     kinds = set(RULE_KIND.values())
     return {
         split: tally([o for o in outcomes if split == "all" or o.scenario.split == split], skipped, kinds)
-        for split in ("all", "tuning", "held-out")
+        for split in ("all", "tuning", "held-out", "fresh")
     }
 
 
@@ -526,7 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         help="families (dumping construction crowd tampering parking event_free) or scenario names",
     )
     ap.add_argument(
-        "--split", choices=["tuning", "held-out"], help="only the tuning or the held-out scenarios"
+        "--split",
+        choices=["tuning", "held-out", "fresh"],
+        help="only the tuning, held-out or fresh (check) scenarios",
     )
     ap.add_argument("--before", metavar="REV", help="also run the scenarios on this git revision's sentinel")
     ap.add_argument("--after", metavar="REV", default=".", help="the revision evaluated (default: this tree)")
@@ -590,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
             res = result_of(s, out) if not out.get("skipped") else RunResult(s.name, skipped=out["skipped"])
             results[s.name] = res
         tallies[r.label] = report(names[k], chosen, results)
-    for split in ("all", "tuning", "held-out"):
+    for split in ("all", "tuning", "held-out", "fresh"):
         print(f"\n== {split} scenarios")
         print(side_by_side({lb: t[split] for lb, t in tallies.items()}))
     wall = time.monotonic() - t_start

@@ -623,6 +623,7 @@ class Scenario:
     base: str = "vtest"  # the footage looped (bench._variants.BASES)
     effects: tuple[_variants.Effect, ...] = ()  # variants over the whole picture (bench._variants)
     held_out: bool = False  # not tuning footage: no rule was tuned on this base or these variants
+    fresh: bool = False  # made after every threshold was frozen (c625b9b) and never looked at to choose one
     # each frame a pseudo-random moment of the looped footage: a time-lapse of a short loop otherwise replays
     # it in slow motion (at 5 s steps the 29.6 s tree loop advances 0.4 s every 30 s), which no camera shows
     shuffled: bool = False
@@ -658,7 +659,7 @@ class Scenario:
 
     @property
     def split(self) -> str:
-        return "held-out" if self.held_out else "tuning"
+        return "fresh" if self.fresh else "held-out" if self.held_out else "tuning"
 
     def key(self) -> str:
         recipe = f"v{RECIPE_VERSION} {W}x{H} {self.duration} {self.fps} {self.inject!r} {self.light} {self.dusk} {self.phase}"
@@ -807,7 +808,16 @@ def scenarios() -> list[Scenario]:
                  note="vtest looped, 2 h, other phase"),
         Scenario("free_vtest_timelapse", "event_free", 3600.0, 0.2, "timelapse", note="vtest looped, 1 h at 0.2 fps"),
     ]  # fmt: skip
-    return [*dumping, *construction, *crowd, *tampering, *parking, *event_free, *held_out(build_tail)]
+    return [
+        *dumping,
+        *construction,
+        *crowd,
+        *tampering,
+        *parking,
+        *event_free,
+        *held_out(build_tail),
+        *fresh(build_tail),
+    ]
 
 
 NIGHT: _variants.Effect = ("night",)
@@ -906,6 +916,62 @@ def held_out(build_tail: float) -> list[Scenario]:
              camera="timelapse", base="tree", shuffled=True),
         free("free_tl_dusk", 1.0, "time-lapse, dusk falling over 40 min from minute 10", camera="timelapse",
              effects=(("dusk", 600.0, 2400.0),), phase=19.0),
+    ]  # fmt: skip
+    return [*events, *free_runs]
+
+
+def fresh(build_tail: float) -> list[Scenario]:
+    """The check set: clips written after every threshold was frozen (main at c625b9b, session 9), run once,
+    never used to choose or change a parameter. New places, new combinations of light and noise (an IR
+    picture from the start, dusk and light steps during the watch, noise under shadows, the tree at night),
+    cover shares between the tuned 65 % and 80 %."""
+    fr: dict[str, Any] = {"held_out": True, "fresh": True}
+    T2 = _variants.Tamper2
+    IR: _variants.Effect = ("ir_switch", 0.0, 1e9)
+    dump_tail = 300 + 3 * 30 + 40
+    events = [
+        _realtime("chk_dump_gravel_lawn_ir", "dumping", "garbage_exposed", Dump("gravel", (350, 520), (96, 50), 80.0, 5),
+                  dump_tail, effects=(IR,), note="rubble on the lawn, IR picture throughout", **fr),
+        _realtime("chk_dump_carton_plaza_steps", "dumping", "garbage_exposed", Dump("carton", (300, 245), (52, 34), 70.0, 6),
+                  dump_tail, effects=(("light_steps", 200.0),), note="carton on the plaza, light steps every 200 s", **fr),
+        _realtime("chk_dump_soil_road_dusk", "dumping", "garbage_exposed", Dump("soil", (700, 300), (70, 36), 90.0, 7),
+                  dump_tail, effects=(("dusk", 60.0, 600.0),), note="soil on the road while dusk falls", **fr),
+        _realtime("chk_crowd_12_dusk", "crowd", "crowd_gathering", Gather(12, (450, 300), 35.0, seed=21), 100,
+                  effects=(("dusk", 0.0, 600.0),), note="12 people, plaza, dusk falling", **fr),
+        _realtime("chk_crowd_13_steps", "crowd", "crowd_gathering", Gather(13, (350, 262), 30.0, stagger=2.0, seed=22),
+                  100, effects=(("light_steps", 60.0),), note="13 people arriving, light steps every minute", **fr),
+        _realtime("chk_crowd_11_ir", "crowd", "crowd_gathering", Gather(11, (520, 360), 30.0, seed=23), 100,
+                  effects=(IR,), note="11 people, plaza right, IR picture", **fr),
+        _realtime("chk_park_white_road_noise", "parking", "motor_parking", Park("white_side", (500, 300), 150, 35.0),
+                  350, effects=(NOISE,), note="white hatchback mid-road, sensor noise", **fr),
+        _realtime("chk_park_grey_road_steps", "parking", "motor_parking", Park("grey_rear", (650, 330), 104, 30.0),
+                  350, effects=(("light_steps", 150.0),), note="grey hatchback on the road, light steps", **fr),
+        _realtime("chk_tamper_cover70_noise", "tampering", "camera_tampered", T2("partial_cover", 50.0, 0.7), 70,
+                  effects=(NOISE,), note="cloth over 70 % of the view, sensor noise", **fr),
+        _realtime("chk_tamper_cover75_tree_night", "tampering", "camera_tampered", T2("partial_cover", 45.0, 0.75), 70,
+                  base="tree", effects=(NIGHT,), note="tree footage at night, cloth over 75 %", **fr),
+        _realtime("chk_tamper_sprayed_dim", "tampering", "camera_tampered", T2("sprayed", 50.0), 70, light=0.75,
+                  note="lens sprayed, overcast (x0.75)", **fr),
+        _realtime("chk_tamper_zoomed_tree", "tampering", "camera_tampered", T2("zoomed", 45.0, 1.3), 70, base="tree",
+                  note="tree footage, lens zoomed x1.3", **fr),
+        _realtime("chk_tamper_turned_night", "tampering", "camera_tampered", T2("turned", 55.0, 0.15), 70,
+                  effects=(NIGHT,), note="camera turned by 15 % at night", **fr),
+        _realtime("chk_tamper_covered_ir", "tampering", "camera_tampered", Tamper("covered", 50.0), 70,
+                  effects=(IR,), note="lens covered, IR picture", **fr),
+    ]  # fmt: skip
+    for name, b, effects, note in (
+        ("chk_build_facade_lawn_shadows", Build((120, 420, 300, 520), "lawn", 240.0, 75.0, 5, "facade"),
+         (SHADOWS,), "facade-brick annex on the lawn, cloud shadows"),
+        ("chk_build_brick_upper_steps", Build((320, 80, 440, 135), "upper_lawn", 300.0, 60.0, 5, "brick"),
+         (("light_steps", 600.0),), "brick wall on the upper lawn, a light step during the build"),
+    ):  # fmt: skip
+        events.append(Scenario(name, "construction", math.ceil(b.onset() + build_tail), 0.2, "timelapse",
+                               "illegal_construction", b, effects=effects, note=note, **fr))  # fmt: skip
+    free_runs = [
+        Scenario("chk_free_vtest_noise_shadows", "event_free", HOUR, 1.0, "standard", effects=(NOISE, SHADOWS),
+                 phase=61.0, note="vtest, sensor noise under cloud shadows, 1 h", **fr),
+        Scenario("chk_free_tl_tree_noise", "event_free", HOUR, 0.2, "timelapse", base="tree", effects=(NOISE,),
+                 shuffled=True, note="time-lapse of the tree footage with sensor noise, 1 h", **fr),
     ]  # fmt: skip
     return [*events, *free_runs]
 
