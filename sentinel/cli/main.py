@@ -82,6 +82,9 @@ def run_daemon(
         return EXIT_CONFIG
     if override is not None:
         config = override(config)
+    from sentinel.config.site_time import use_site_time
+
+    use_site_time(config.site.timezone)  # log lines in site time, like the console and MQTT
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

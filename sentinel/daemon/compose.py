@@ -97,7 +97,7 @@ def _compose(
     )  # fmt: skip
     pool = WorkerPool(  # spawn, no fork: readers and ONNX Runtime hold threads
         mp.get_context("spawn"), config.detector, config.storage.data_dir / "cameras", log_level,
-        config.workers, detectors=config.detectors,
+        config.workers, detectors=config.detectors, timezone=config.site.timezone,
     )  # fmt: skip
     scheduler = CameraScheduler(board, pool, forget=metrics.forget_camera)
     cluster = None

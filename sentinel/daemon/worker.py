@@ -27,6 +27,7 @@ from typing import Protocol
 import cv2
 
 from sentinel.config.models import CameraConfig
+from sentinel.config.site_time import use_site_time
 from sentinel.daemon.channels import ChannelWriter
 from sentinel.daemon.lifetime import die_with_parent, end_soon_after_sigterm, supervisor_pid
 from sentinel.daemon.messages import (
@@ -66,6 +67,7 @@ class WorkerSpec:
     state_dir: Path  # <data_dir>/cameras: per-camera lasting rule state
     log_level: int = logging.INFO
     detectors: Mapping[str, NamedDetectorConfig] = field(default_factory=dict)  # named, besides the default
+    timezone: str = "Asia/Shanghai"  # site.timezone: the worker's log lines in site time
 
     def pool(self) -> DetectorPool:
         """The worker's detectors by name, each loaded once, when a camera first needs it."""
@@ -203,6 +205,7 @@ def worker_main(
     logging.basicConfig(
         level=spec.log_level, format=f"%(asctime)s worker-{spec.index} %(levelname)s %(name)s: %(message)s"
     )
+    use_site_time(spec.timezone)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     # one worker per core already: OpenCV's own thread pool would only oversubscribe the cores (its resizes
     # here are small); ONNX Runtime gets `detector.threads`

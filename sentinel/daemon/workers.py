@@ -68,6 +68,7 @@ class WorkerPool:
         log_level: int,
         limit: int,
         detectors: Mapping[str, NamedDetectorConfig] | None = None,
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         """`detector`: the default detector and the analysis settings; `detectors`: the named others, loaded
         by a worker only when one of its cameras' rules reads them."""
@@ -76,6 +77,7 @@ class WorkerPool:
         self.detectors = dict(detectors or {})
         self.state_dir = state_dir
         self.log_level = log_level
+        self.timezone = timezone
         self.limit = limit or usable_cpus()
         self.handles: list[WorkerHandle] = []
 
@@ -85,8 +87,9 @@ class WorkerPool:
 
     def _new(self, cameras: list[CameraConfig]) -> WorkerHandle:
         spec = WorkerSpec(
-            len(self.handles), cameras, self.detector, self.state_dir, self.log_level, self.detectors
-        )
+            len(self.handles), cameras, self.detector, self.state_dir, self.log_level, self.detectors,
+            self.timezone,
+        )  # fmt: skip
         handle = WorkerHandle(spec)
         self.handles.append(handle)
         self._spawn(handle)
