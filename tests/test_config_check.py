@@ -305,6 +305,16 @@ def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "nope.yaml: file not found" in out
 
 
+def test_missing_cameras_file_is_told_at_the_key_that_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a name with a colon in it must not make the message ambiguous: the line is the referring file's
+    path = write(tmp_path, "site: {name: t}\ncameras_file: 'cams.yaml !!x:y'\n")
+    code, out = run_check(path, capsys)
+    assert code == 2
+    assert f"{path}:2: cameras_file: file not found: {tmp_path / 'cams.yaml !!x:y'}" in out, out
+
+
 def test_cli_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD_CAMERA.replace("kind: count_in_zone", "kind: nope"))
     proc = subprocess.run(

@@ -84,6 +84,12 @@ def load_config_source(path: Path | str, *, cameras: bool = True) -> tuple[Senti
                 )
             )
         cameras_file = path.parent / data["cameras_file"]
+        if not cameras_file.is_file():
+            # told at the key that names it: the technician's typo is there, not in a file that does not exist
+            where = line_of(tree, ("cameras_file",))
+            raise ConfigError(
+                issues + [ConfigIssue(path, where, "cameras_file", f"file not found: {cameras_file}")]
+            )
         try:
             cam_root = load_yaml(cameras_file)
         except ConfigError as exc:

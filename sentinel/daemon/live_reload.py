@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,29 +45,48 @@ def settings_needing_restart(old: SentinelConfig, new: SentinelConfig) -> list[s
 
 
 class ConfigWatcher:
-    """Polls the mtimes of the config file and its camera registry (cheap, and works on every filesystem)."""
+    """Polls the mtimes of the config file and its camera registry (cheap, and works on every filesystem).
+    An edit counts once the files have stayed the same for `settle` seconds: an editor or a script that
+    truncates and then writes must not have its half-written file loaded (a camera cut off mid-entry would
+    restart with defaults, and again when the rest arrives)."""
 
-    def __init__(self, paths: list[Path], load: Callable[[], SentinelConfig]) -> None:
+    def __init__(
+        self,
+        paths: list[Path],
+        load: Callable[[], SentinelConfig],
+        settle: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.paths = paths
         self.load = load
-        self._stamps = self._read()
+        self.settle = settle
+        self._clock = clock
+        self._stamps = self._read()  # as last applied
+        # the stamps seen changed and not yet applied, and since when
+        self._pending: tuple[tuple[int | None, ...], float] | None = None
 
-    def _read(self) -> tuple[float | None, ...]:
-        stamps: list[float | None] = []
+    def _read(self) -> tuple[int | None, ...]:
+        stamps: list[int | None] = []
         for p in self.paths:
             try:
                 st = p.stat()
-                stamps.append(st.st_mtime_ns + st.st_size)
+                stamps.append(hash((st.st_mtime_ns, st.st_size, st.st_ino)))
             except OSError:
                 stamps.append(None)
         return tuple(stamps)
 
     def changed(self) -> bool:
-        stamps = self._read()
-        if stamps != self._stamps:
-            self._stamps = stamps
-            return True
-        return False
+        stamps, now = self._read(), self._clock()
+        if stamps == self._stamps:
+            self._pending = None
+            return False
+        if self._pending is None or self._pending[0] != stamps:
+            self._pending = (stamps, now)  # still being written, perhaps: wait for it to settle
+            return False
+        if now - self._pending[1] < self.settle:
+            return False
+        self._stamps, self._pending = stamps, None
+        return True
 
 
 class LiveReload:
