@@ -16,6 +16,7 @@ from sentinel.detect.rules.base import FrameContext
 from sentinel.detect.rules.camera_health import CameraHealth, CameraHealthParams
 from tests.support.scenes import (
     T_BASE,
+    Frame,
     Scene,
     after,
     brightness_step,
@@ -160,3 +161,19 @@ def test_night_ir_switch_is_not_tampering() -> None:
     r = rule(min_duration=SHORT)
     assert run(r, ir_switch(vtest(1.0), ONSET), 70.0) == []
     assert r.health is not None and r.health.contrast > 0.6 and r.health.lost < 0.3
+
+
+def test_a_fault_that_flips_between_checks_is_one_episode() -> None:
+    # a cloth that slips reads "blocked" on most frames and "moved" on some: the clock must not restart
+    base = vtest(2.0)
+    cover, turn = covered(base, FAULT_AT), turned(base, FAULT_AT)
+
+    def flipping(t: float) -> Frame:
+        return turn(t) if t >= FAULT_AT and int(t - FAULT_AT) % 10 in (6, 7, 8, 9) else cover(t)
+
+    events = run(rule(), flipping, FAULT_AT + 3 * MIN_DURATION)
+    assert len(events) == 1, [(t, e.detail) for t, e in events]
+    t, ev = events[0]
+    assert ev.started_at == pytest.approx(T_BASE + FAULT_AT, abs=1.0)
+    assert t == pytest.approx(FAULT_AT + MIN_DURATION, abs=1.0)
+    assert ev.detail.startswith("blocked:")  # the check that failed most often, with its own measurements

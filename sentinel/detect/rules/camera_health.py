@@ -22,11 +22,15 @@ steps and the IR switch (lost at most 0.16); `min_contrast` on a sprayed lens (0
 switch (>= 0.77) and clipped brightening (>= 0.85).
 
 Checks are exclusive, by priority: a covered view is not also "moved" or "blurred", a moved one not "blurred".
+They share one episode: the camera is tampered with while any check fails, and the event names the check that
+failed most often in it. A cloth over 80 % of the view reads "blocked" on most frames and "moved" (nothing
+agrees with the reference) on some as it shifts; with an episode per check each flip restarted the clock.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -163,15 +167,15 @@ class CameraHealth:
         self._reset()
 
     def _reset(self) -> None:
-        clear_after = max(3.0, self.cfg.min_duration / 10.0)  # a check holds throughout, bar a frame or two
-        self.episodes = {
-            c: Episode(self.cfg.min_duration, self.cfg.cooldown, clear_after) for c in self.checks
-        }
+        clear_after = max(3.0, self.cfg.min_duration / 10.0)  # the view fails throughout, bar a frame or two
+        self.episode = Episode(self.cfg.min_duration, self.cfg.cooldown, clear_after)
+        self.seen: Counter[HealthCheck] = Counter()  # frames per failing check in the open episode
+        self.last_seen: dict[HealthCheck, Health] = {}  # ... and each one's latest measurements
         self._ref: Reference | None = None
 
     @property
     def active(self) -> bool:
-        return any(e.started_at is not None for e in self.episodes.values())
+        return self.episode.started_at is not None
 
     def accept_new_view(self) -> None:
         """Operator action (e.g. the camera was re-aimed on purpose): the view as it is now is the reference."""
@@ -190,12 +194,20 @@ class CameraHealth:
             self._ref = self._prepare(reference)
         self.health = h = self._measure(ctx.image)
         failing = self._failing(h)
-        event = None
-        for check in self.checks:
-            holding = check == failing
-            if self.episodes[check].update(ctx.ts, holding, holding) and event is None:
-                event = self._event(ctx, check, h)
-        return event
+        was_open = self.episode.started_at is not None
+        fired = self.episode.update(ctx.ts, failing is not None, failing is not None)
+        if self.episode.started_at is None or not was_open:
+            self.seen.clear()  # ended, or (re)started on this frame
+            self.last_seen.clear()
+        if failing is not None:
+            self.seen[failing] += 1
+            self.last_seen[failing] = h
+        if not fired:
+            return None
+        check = min(
+            self.seen, key=lambda c: (-self.seen[c], self.checks.index(c))
+        )  # most often; ties by priority
+        return self._event(ctx, check, self.last_seen[check])
 
     def _prepare(self, reference: np.ndarray) -> Reference:
         fine = small_grey(reference, SHARP_WIDTH)
@@ -249,7 +261,7 @@ class CameraHealth:
         return failing if failing in self.checks else None
 
     def _event(self, ctx: FrameContext, check: HealthCheck, h: Health) -> RuleEvent:
-        episode = self.episodes[check]
+        episode = self.episode
         assert episode.started_at is not None and self._ref is not None
         width = self._ref.grey.shape[1]
         if check == "blocked":
