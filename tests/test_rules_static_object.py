@@ -230,3 +230,16 @@ def test_config_and_registry() -> None:
     )
     with pytest.raises(ValueError, match="preson"):
         build_rules(bad, ["person", "car"])
+
+
+@pytest.mark.parametrize("g", [0.55, 1.6])
+def test_an_object_put_down_before_a_lighting_step_is_still_reported(
+    classes: list[str], dets: DetsAt, g: float
+) -> None:
+    # the background relearns the new lighting after a step, but not where an object already lay
+    scene = brightness_step(PILE.scene(), PILE.t0 + 15.0, g)
+    events = run(rule(classes, min_duration=60), scene, dets, 150.0, fps=1.0)  # due after the relearning
+    assert len(events) == 1, [(t, e.detail) for t, e in events]
+    t, ev = events[0]
+    assert ev.started_at - T_BASE == pytest.approx(PILE.t0, abs=3.0)
+    assert t <= PILE.t0 + 60 + 3.0

@@ -52,8 +52,10 @@ class BackgroundModel:
     - A lighting *step* (the IR illuminator switching, auto-exposure jumping, a lamp going on: the frame's
       per-channel gain against the previous frame moves by more than RELIGHT_STEP at once) changes colours
       unevenly, which no global gain undoes; for 3 x `settle_time` after one, the long-term background
-      learns at the short-term rate, so the new lighting becomes the background instead of a static blob.
-      Something put down in that moment is learnt too: a rare miss, against a false alert at every switch.
+      learns at the short-term rate, so the new lighting becomes the background instead of a static blob --
+      except where a static blob of new structure lay just before the step: an object put down earlier stays
+      foreground. Something put down in the relight itself is learnt: a rare miss, against a false alert at
+      every switch.
     - A blob is static only once the short-term background has taken it in (about `settle_time` x
       ln(contrast / thr) after it appeared). So that rules can count from the moment it appeared, each pixel
       keeps when the frame began to differ from the long-term background (reset when it matches again); a
@@ -88,6 +90,10 @@ class BackgroundModel:
         self._last_ts: float | None = None
         self._prev: Image | None = None  # the previous frame, for lighting steps
         self._relight_until = -math.inf
+        self._relight_keep: np.ndarray | None = (
+            None  # bool [H, W]: learnt at the usual rates during a relight
+        )
+        self._last_blobs: StaticBlobs | None = None
 
     def update(self, image: Image, ts: float, hold: np.ndarray | None = None) -> StaticBlobs | None:
         """Learn from one frame; the static foreground blobs, or None while warming up.
@@ -103,6 +109,7 @@ class BackgroundModel:
         self._last_ts = ts
         if self._prev is not None and _lighting_step(self._prev, frame) > RELIGHT_STEP:
             self._relight_until = ts + 3.0 * self.settle_time
+            self._relight_keep = self._objects()  # what lay there before the step is not the new lighting
         self._prev = frame.copy()
         frame *= _channel_gains(self.long, frame)
         long_, short = self.long, self.short
@@ -128,11 +135,25 @@ class BackgroundModel:
         ghosts = np.isin(blobs.labels, np.flatnonzero(~blobs.added) + 1)
         rate[ghosts] = a_s  # heal: what was there is gone, and what is there now has settled
         if ts < self._relight_until:
+            # the new lighting is learnt fast, but not an object that lay there before the step: new light on
+            # it can flatten its edges (clipping) so that it reads as a ghost, and ghosts heal fast
+            keep = self._relight_keep
             rate[:] = a_s
+            if keep is not None:
+                rate[keep] = a_l / self.absorb
         if hold is not None and len(hold):
             rate[boxes_mask(hold, static.shape, grow=0.1)] = 0.0
         long_ += (frame - long_) * rate[..., None]
+        self._last_blobs = blobs
         return blobs
+
+    def _objects(self) -> np.ndarray | None:
+        """bool [H, W]: the static blobs of new structure in the last frame (objects put down), grown a little."""
+        b = self._last_blobs
+        if b is None or not b.added.any():
+            return None
+        mask = np.isin(b.labels, np.flatnonzero(b.added) + 1).astype(np.uint8)
+        return cv2.dilate(mask, _KERNEL5) > 0
 
     def _warm(self, frame: Image, ts: float) -> None:
         if self._first_ts is None:
