@@ -80,6 +80,8 @@ class WebhookSender:
         self.batch = batch
         self.last_error: str | None = None  # the receiver's current trouble (None: fine)
         self._hold_until: datetime | None = None
+        # httpx logs every request's full URL at INFO, and a gateway's token often rides in its query
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         self._client = httpx.Client(timeout=config.timeout, follow_redirects=False, trust_env=False)
         self._stop = threading.Event()
         self._wake = threading.Event()
