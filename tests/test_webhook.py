@@ -409,3 +409,46 @@ def _wait(condition: Any, what: str, timeout: float = 15.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+# ---------------------------------------------------------------- in the daemon
+
+
+def test_the_daemon_sends_a_case_change_through_the_webhook(tmp_path: Path, receiver: Receiver) -> None:
+    from datetime import UTC, datetime
+
+    from sentinel.config.loader import load_config
+    from sentinel.daemon.compose import compose
+    from sentinel.daemon.supervisor import Supervisor
+
+    receiver.script[:] = [503]
+    path = tmp_path / "sentinel.yaml"
+    path.write_text(
+        "site: {id: demo}\nmqtt: {embedded_port: 0}\nstorage: {data_dir: data}\nconsole: {enabled: false}\n"
+        f"cameras: []\nwebhook:\n  url: {receiver.url}\n  secret_env: {SECRET_ENV}\n  retry_initial: 0.05\n",
+        encoding="utf-8",
+    )
+    services = compose(load_config(path))
+    assert services.webhook is not None and services.cases is not None
+    supervisor = Supervisor(services)
+    supervisor.start()
+    stop = threading.Event()
+    loop = threading.Thread(target=supervisor.run, args=(stop,), name="supervisor", daemon=True)
+    loop.start()
+    try:
+        alert = make_alert(services.cases.event_types, datetime.now(UTC))
+        services.store.record(alert, f"sentinel/demo/alerts/{alert.event_type}/{alert.camera_id}", None)
+        change = services.cases.on_alert(alert, ROUTING, confirmed=True)
+        _wait(lambda: len(receiver.accepted()) == 1, "the delivery")
+        metrics = services.metrics.render().decode()
+    finally:
+        stop.set()
+        loop.join(30)
+        supervisor.stop()
+    [body] = receiver.accepted()
+    assert body["case_id"] == change.case_id and body["change"] == "dispatch"
+    assert body["worker"]["id"] == "w1" and body["worker"]["phone"] is None  # no roster: the id only
+    assert [status for _h, _b, status in receiver.requests] == [503, 200]
+    assert 'sentinel_webhook_attempts_total{outcome="delivered"} 1.0' in metrics
+    assert 'sentinel_webhook_attempts_total{outcome="retry"} 1.0' in metrics
+    assert "sentinel_webhook_pending 0.0" in metrics
