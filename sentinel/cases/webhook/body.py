@@ -6,7 +6,7 @@
      "severity", "event_type": {key, code, name, name_en}, "grid": {grid, grid_name, community,
      community_name, street, street_name}, "worker": {id, name, title, phone, wecom} | null,
      "deadline": ISO 8601 in the site time zone | null, "due_at": ..., "location": {lat, lon} | null,
-     "snapshot_url": URL | null, "text": one line for an SMS, "sent_at": when the change happened}
+     "snapshot_url": URL | null, "text": one line for an SMS, "changed_at": when the change happened}
 """
 
 from __future__ import annotations
@@ -91,5 +91,5 @@ def build_body(
         "location": {"lat": location["lat"], "lon": location["lon"]} if location else None,
         "snapshot_url": snapshot_url,
         "text": text,
-        "sent_at": case["updated_at"],
+        "changed_at": case["updated_at"],
     }
