@@ -1,9 +1,9 @@
 """The case engine: alerts become grid cases, commands move them through the lifecycle, timers remind and
 escalate, the camera verifies.
 
-Every change is one transaction holding the case row, its transition row(s) and the outbox row that announces
-it on `{prefix}/cases/{grid_code}/{case_id}` (alerts joined to the case get `alerts.case_id` in the same
-transaction). Nothing is published from here: the outbox publisher sends what was committed.
+Every change is one transaction: the case row, its transition row(s), the outbox row that announces it on
+`{prefix}/cases/{grid_code}/{case_id}`, its webhook delivery if configured, `alerts.case_id` of joined alerts.
+Nothing is sent from here: the outbox publisher and the webhook sender send what was committed.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from sentinel.cases.state_machine import (
     next_state,
 )
 from sentinel.cases.steps import find_case
+from sentinel.cases.webhook.queue import WebhookQueue
 from sentinel.config.event_types import EventType
 from sentinel.config.models import CasesConfig
 from sentinel.mqtt.topics import Topics
@@ -61,6 +62,7 @@ class CaseEngine:
         *,
         config: CasesConfig | None = None,
         tz: ZoneInfo | str = "Asia/Shanghai",
+        webhook: WebhookQueue | None = None,
     ) -> None:
         self.session_factory = self._session = session_factory
         self.event_types = dict(event_types)
@@ -71,6 +73,7 @@ class CaseEngine:
             self.config, deadlines.WorkingCalendar.from_config(self.config, self.tz)
         )
         self._clock = clock
+        self.webhook = webhook  # None: no `webhook:` section; else each change also queues a delivery
         self._lock = threading.RLock()  # one change at a time (MQTT commands arrive on another thread)
 
     def now(self) -> datetime:
@@ -291,8 +294,9 @@ class CaseEngine:
         created: bool = False,
     ) -> CaseChange:  # fmt: skip
         return announce(
-            s, case, now, action, actor, from_state, self.topics, self.event_types, self.tz, created
-        )
+            s, case, now, action, actor, from_state, self.topics, self.event_types, self.tz, created,
+            self.webhook,
+        )  # fmt: skip
 
     # ---------------------------------------------------------------- timers and the camera
 

@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from sentinel.config.camera import CameraConfig
 from sentinel.config.cases import CasesConfig
 from sentinel.config.sections import ConsoleConfig, EventTypeOverride, GridConfig, NodeConfig, SiteConfig
+from sentinel.config.webhook import WebhookConfig
 from sentinel.detect.rules.registry import registered, rule_kinds, rule_params_union
 from sentinel.detect.settings import (
     DEFAULT_DETECTOR,
@@ -47,6 +48,9 @@ class SentinelConfig(Strict):
     grid: GridConfig = GridConfig()
     cases: CasesConfig = CasesConfig()
     console: ConsoleConfig = ConsoleConfig()
+    webhook: WebhookConfig | None = Field(
+        default=None, description="case changes to the roster's contact through an HTTP endpoint; unset: off"
+    )
     event_types: dict[str, EventTypeOverride] = Field(
         default_factory=dict, description="per-site overrides of the shipped event-type table"
     )
@@ -95,6 +99,7 @@ _SECTIONS = {
     "grid",
     "cases",
     "console",
+    "webhook",
     "event_types",
 }
 

@@ -22,6 +22,9 @@ from sentinel.alerts.store import AlertStore
 from sentinel.cases.commands import CaseCommands
 from sentinel.cases.engine import CaseEngine
 from sentinel.cases.roster import Roster, load_roster
+from sentinel.cases.webhook.metrics import WebhookMetrics
+from sentinel.cases.webhook.queue import WebhookQueue
+from sentinel.cases.webhook.sender import WebhookSender
 from sentinel.cluster.member import ClusterMember
 from sentinel.cluster.metrics import ClusterMetrics
 from sentinel.cluster.node import ClusterJoinError, ClusterNode, join_cluster, node_id_for
@@ -80,9 +83,12 @@ def _compose(
     event_types = effective_event_types(config.event_types)
     cells, roster = _grid(config)
     cases = commands = None
+    webhook = WebhookQueue(config.webhook, config.site.id, roster, cells) if config.webhook else None
     if config.cases.enabled:
         now = lambda: datetime.now(UTC)  # noqa: E731
-        cases = CaseEngine(store.sessions, event_types, now, prefix, config=config.cases, tz=tz)
+        cases = CaseEngine(
+            store.sessions, event_types, now, prefix, config=config.cases, tz=tz, webhook=webhook
+        )
         commands = CaseCommands(cases, prefix, roster)
     _subscribe(config, publisher, commands, clustered=member is not None)
     intake = AlertIntake(
@@ -91,6 +97,7 @@ def _compose(
     )  # fmt: skip
     live = LiveFeed()
     metrics = SentinelMetrics(outbox_depth=store.outbox_depth)
+    sender = _webhook_sender(config, store, metrics) if cases is not None else None
     board = CameraBoard(
         tz, config.mqtt.status_interval, publisher, listeners=[lambda payload: live.publish("camera", payload)],
         node_id=node_id,
@@ -121,7 +128,7 @@ def _compose(
         config=config, tz=tz, store=store, broker=broker, publisher=publisher, broker_url=broker_url,
         pool=pool, board=board, registry=registry, scheduler=scheduler, intake=intake,
         cases=cases, commands=commands, live=live, metrics=metrics, console=console, cluster=cluster,
-        reload=reload,
+        reload=reload, webhook=sender,
     )  # fmt: skip
 
 
@@ -199,6 +206,19 @@ def _subscribe(
         if config.console.enabled:
             publisher.subscribe(topics.alerts())
             publisher.subscribe(topics.cases())
+
+
+def _webhook_sender(
+    config: SentinelConfig, store: AlertStore, metrics: SentinelMetrics
+) -> WebhookSender | None:
+    """Posts the case changes queued by the engine (every node runs one: a delivery is claimed before it is
+    posted, so none goes twice at once)."""
+    if config.webhook is None:
+        return None
+    figures = WebhookMetrics(metrics.registry)
+    sender = WebhookSender(store.sessions, config.webhook, on_outcome=figures.observe)
+    figures.watch(sender)
+    return sender
 
 
 def _grid(config: SentinelConfig) -> tuple[GridCells | None, Roster | None]:

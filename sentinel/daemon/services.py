@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sentinel.alerts.store import AlertStore
 from sentinel.cases.commands import CaseCommands
 from sentinel.cases.engine import CaseEngine
+from sentinel.cases.webhook.sender import WebhookSender
 from sentinel.cluster.node import ClusterNode
 from sentinel.config.models import SentinelConfig
 from sentinel.console.live import LiveFeed
@@ -50,6 +51,7 @@ class Services:
     console: ConsoleServer | None  # built, started by the supervisor; None: console.enabled is false
     cluster: ClusterNode | None  # on PostgreSQL: this node's part in the cluster; None: one node runs all
     reload: LiveReload | None  # None: no live reload of the camera registry
+    webhook: WebhookSender | None = None  # posts queued case changes; None: no `webhook:` section
 
     @property
     def node_id(self) -> str | None:

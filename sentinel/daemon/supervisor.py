@@ -57,6 +57,8 @@ class Supervisor:
         if s.cluster is not None:
             s.publisher.set_retained(s.publisher.topics.status(), "online")  # the site; each node has its own
         s.publisher.start()  # connects in the background; alerts wait in the outbox until it does
+        if s.webhook is not None:
+            s.webhook.start()  # deliveries queued before a restart go first
         if not s.publisher.wait_connected(5.0):
             log.warning(
                 "MQTT broker %s not reachable yet; alerts are stored and will be sent when it is",
@@ -112,6 +114,8 @@ class Supervisor:
         if s.cluster is not None and not s.cluster.other_nodes_alive():
             s.publisher.set_retained(s.publisher.topics.status(), "offline")  # the site's last node goes
         s.publisher.stop()
+        if s.webhook is not None:
+            s.webhook.stop()  # what it has not delivered stays queued for the next start
         if s.broker is not None:
             s.broker.stop()
         s.store.engine.dispose()
@@ -259,6 +263,8 @@ class Supervisor:
         """Case changes are already in the outbox (same transaction); wake the publisher, tell the console."""
         if changes:
             self.services.publisher.outbox_notify()
+            if self.services.webhook is not None:
+                self.services.webhook.notify()
         for change in changes:
             log.info("case %s: %s (%s), held by %s", change.number, change.state, change.action,
                      change.payload.get("assignee") or "nobody")  # fmt: skip
