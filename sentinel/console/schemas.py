@@ -43,22 +43,29 @@ class PasswordChangeIn(In):
     new_password: str = Field(min_length=1, max_length=256)
 
 
+Role = Literal["operator", "technician", "admin", "grid_worker"]
+ROSTER_ID = "grid_worker: the roster person (an id of roster.yaml `people:`)"
+
+
 class UserOut(Out):
     username: str
     display_name: str
-    role: Literal["operator", "technician", "admin"]
+    role: Role
     active: bool
+    roster_id: str | None = Field(default=None, description=ROSTER_ID)
 
 
 class UserCreateIn(In):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
-    role: Literal["operator", "technician", "admin"]
+    role: Role
     display_name: str = Field(default="", max_length=100)
+    roster_id: str | None = Field(default=None, max_length=64, description=ROSTER_ID)
 
 
 class UserUpdateIn(In):
-    role: Literal["operator", "technician", "admin"] | None = None
+    role: Role | None = None
+    roster_id: str | None = Field(default=None, max_length=64, description=ROSTER_ID)
     active: bool | None = None
     display_name: str | None = Field(default=None, max_length=100)
     password: str | None = Field(default=None, min_length=1, max_length=256)
