@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from sentinel.console.auth import SESSION_COOKIE, client_ip, current_user, get_deps, require
+from sentinel.console.auth import SESSION_COOKIE, client_ip, get_deps, require, signed_in
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.schemas import (
@@ -29,7 +29,7 @@ from sentinel.console.users import SESSION_MAX, User, check_roster_id
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["users"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]
-AnyUser = Annotated[User, Depends(current_user)]
+AnyUser = Annotated[User, Depends(signed_in)]  # field staff too: their own password, who am I
 Admin = Annotated[User, Depends(require("admin"))]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},

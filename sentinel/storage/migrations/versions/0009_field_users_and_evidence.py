@@ -20,8 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(sa.Column("roster_id", sa.String(length=64), nullable=True))
+    # plain ALTER TABLE (SQLite has ADD and DROP COLUMN): a batch would copy `users` and drop the old table,
+    # and on SQLite that drop cascades to every API token and session of the users
+    op.add_column("users", sa.Column("roster_id", sa.String(length=64), nullable=True))
     op.create_table(
         "case_evidence",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -50,5 +51,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_case_evidence_ts"))
         batch_op.drop_index(batch_op.f("ix_case_evidence_case_id"))
     op.drop_table("case_evidence")
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("roster_id")
+    op.drop_column("users", "roster_id")
