@@ -105,8 +105,9 @@ def my_cases(deps: Deps, user: FieldOrStaff) -> MyCasePage:
 
 
 def _photos_and_fields(parts: list[Part]) -> tuple[list[Photo], str | None, bool]:
-    photos = [_as_photo(p) for p in parts if p.filename is not None and p.data]
-    fields = {p.name: p.text().strip() for p in parts if p.filename is None}
+    files = [p for p in parts if p.filename is not None or p.name == "photos"]
+    photos = [_as_photo(p) for p in files if p.data]  # an empty file input sends an empty part
+    fields = {p.name: p.text().strip() for p in parts if p not in files}
     unknown = set(fields) - {"note", "feedback"}
     if unknown:
         raise Invalid(f"unknown form field {sorted(unknown)[0]!r}: send photos, note and feedback")
