@@ -32,7 +32,7 @@ from sentinel.console.schemas import (
 )
 from sentinel.console.scope import actor_of, case_actor, case_filter, visible_case
 from sentinel.console.users import User
-from sentinel.console.views import alerts_out, case_out, evidence_out, iso, transition_out
+from sentinel.console.views import alerts_out, case_out, evidence_out, iso, map_links, transition_out
 
 router = APIRouter(prefix="/api", tags=["cases"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]
@@ -134,6 +134,7 @@ def _detail(deps: ConsoleDeps, ref: str, actor: Actor | None = None) -> CaseDeta
         return CaseDetail(
             **case_out(case, deps).model_dump(), transitions=transitions, alerts=alerts,
             evidence=[evidence_out(e, deps) for e in photos], verification=verification,
+            map=map_links(case.lat, case.lon),
         )  # fmt: skip
 
 

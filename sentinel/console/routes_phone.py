@@ -37,11 +37,10 @@ from sentinel.console.evidence import (
 from sentinel.console.models import EvidenceRow
 from sentinel.console.multipart import MultipartError, Part, parse
 from sentinel.console.routes_cases import _detail, require_actor
-from sentinel.console.schemas import CaseDetail, ErrorOut, MapLinks, MyCaseOut, MyCasePage
+from sentinel.console.schemas import CaseDetail, ErrorOut, MyCaseOut, MyCasePage
 from sentinel.console.scope import actor_of, case_actor, case_filter, visible_case
 from sentinel.console.users import User
-from sentinel.console.views import case_out, person
-from sentinel.geo.geolocate import wgs84_to_gcj02
+from sentinel.console.views import case_out, map_links, person
 
 router = APIRouter(prefix="/api", tags=["phone"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]
@@ -54,17 +53,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 UPLOAD_PATH = re.compile(r"^/api/cases/[^/]+/evidence$")  # BodyLimit gives it MAX_BODY
 UPLOADS = ((UPLOAD_PATH, MAX_BODY),)
 FAR = "9999"  # sorts after every deadline
-
-
-def map_links(lat: float | None, lon: float | None) -> MapLinks | None:
-    """geo: takes WGS-84 (RFC 5870); AMap draws GCJ-02, so its marker gets the shifted position."""
-    if lat is None or lon is None:
-        return None
-    g_lon, g_lat = wgs84_to_gcj02(lon, lat)
-    return MapLinks(
-        geo=f"geo:{lat:.6f},{lon:.6f}",
-        amap=f"https://uri.amap.com/marker?position={g_lon:.6f},{g_lat:.6f}&coordinate=gaode&callnative=1",
-    )
 
 
 def _first_alert(s: Any, case: CaseRow) -> AlertRow | None:

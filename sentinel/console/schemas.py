@@ -223,16 +223,17 @@ class VerificationOut(Out):
     result: Literal["clear", "still_active", "timeout"] | None
 
 
+class MapLinks(Out):
+    geo: str = Field(description="geo:LAT,LON (WGS-84): opens the phone's map app")
+    amap: str = Field(description="AMap marker at the GCJ-02 position AMap expects")
+
+
 class CaseDetail(CaseOut):
     transitions: list[TransitionOut]
     alerts: list[AlertOut]
     evidence: list[EvidenceOut] = []
     verification: VerificationOut | None = None
-
-
-class MapLinks(Out):
-    geo: str = Field(description="geo:LAT,LON (WGS-84): opens the phone's map app")
-    amap: str = Field(description="AMap marker at the GCJ-02 position AMap expects")
+    map: MapLinks | None = None
 
 
 class MyCaseOut(CaseOut):
