@@ -318,3 +318,34 @@ def test_users_cli_binds_a_grid_worker_to_the_roster(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "zl    grid_worker  zhangli" in listed.stdout
+
+
+def test_migration_0009_adds_roster_ids_and_evidence_and_goes_down_again(db_url: str) -> None:
+    """Users, their tokens and sessions survive 0009 both ways (a table copy on SQLite would have cascaded
+    their deletion). On SQLite and on PostgreSQL."""
+    import sqlalchemy as sa
+
+    from sentinel.console.users import Users
+    from sentinel.storage.db import make_engine, migrate, session_factory
+    from tests.support.browser import FAST_HASHES
+    from tests.test_console_auth import _alembic
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        _alembic(conn, "upgrade", "0008")
+    migrate(engine)
+    users = Users(session_factory(engine), password_cost=FAST_HASHES)
+    users.add("olga", PASSWORD, "operator")
+    users.create_token("olga", "probe")
+    users.add("zl", PASSWORD, "grid_worker", roster_id="zhangli")
+    inspect = sa.inspect(engine)
+    assert "roster_id" in {c["name"] for c in inspect.get_columns("users")}
+    assert "transition_id" in {c["name"] for c in inspect.get_columns("case_evidence")}
+    with engine.begin() as conn:
+        _alembic(conn, "downgrade", "0008")
+    inspect = sa.inspect(engine)
+    assert "roster_id" not in {c["name"] for c in inspect.get_columns("users")}
+    assert "case_evidence" not in inspect.get_table_names()
+    migrate(engine)
+    assert len(users.tokens("olga")) == 1 and users.get("zl").roster_id is None  # type: ignore[union-attr]
+    engine.dispose()

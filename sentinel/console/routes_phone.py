@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sentinel.alerts.models import AlertRow
 from sentinel.cases.authority import Actor
@@ -52,7 +52,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 UPLOAD_PATH = re.compile(r"^/api/cases/[^/]+/evidence$")  # BodyLimit gives it MAX_BODY
 UPLOADS = ((UPLOAD_PATH, MAX_BODY),)
-FAR = "9999"  # sorts after every deadline
+MY_CASES = 500  # the nearest deadlines: more than a phone shows
 
 
 def _first_alert(s: Any, case: CaseRow) -> AlertRow | None:
@@ -82,10 +82,11 @@ def my_cases(deps: Deps, user: FieldOrStaff) -> MyCasePage:
     """The caller's open cases, the nearest deadline first (overdue ones lead): a grid worker's own grids
     and what is dispatched to them; a grid leader's grids, escalations included. Staff: every open case."""
     actor = actor_of(user, deps)
+    due = func.coalesce(CaseRow.deadline_at, CaseRow.due_at)
     q = select(CaseRow).where(CaseRow.state.in_([s.value for s in OPEN]), case_filter(actor))
+    q = q.order_by(due.is_(None), due, CaseRow.number).limit(MY_CASES)
     with deps.sessions() as s:
-        items = [_my_case(s, c, deps, actor) for c in s.scalars(q.limit(500))]
-    items.sort(key=lambda c: (c.deadline_at or c.due_at or FAR, c.number))
+        items = [_my_case(s, c, deps, actor) for c in s.scalars(q)]
     return MyCasePage(
         items=items, person=person(deps, actor.id) if actor is not None else None,
         roles=sorted({g.role.value for g in actor.grants}) if actor is not None else [user.role],
