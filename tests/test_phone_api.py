@@ -349,3 +349,28 @@ def test_migration_0009_adds_roster_ids_and_evidence_and_goes_down_again(db_url:
     migrate(engine)
     assert len(users.tokens("olga")) == 1 and users.get("zl").roster_id is None  # type: ignore[union-attr]
     engine.dispose()
+
+
+def test_the_phone_page_is_served_and_installable(world: ConsoleWorld) -> None:
+    import json
+
+    with world.client(follow_redirects=False) as c:
+        r = c.get("/m/")
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/m/"
+        assert c.get("/m").headers["location"] == "/m/"
+        manifest = c.get("/m/manifest.webmanifest")
+        assert manifest.headers["content-type"] == "application/manifest+json"
+        app = json.loads(manifest.text)
+        assert app["start_url"] == "/m/" and app["display"] == "standalone" and app["lang"] == "zh-CN"
+        for icon in app["icons"]:
+            got = c.get(icon["src"])
+            assert got.status_code == 200 and got.headers["content-type"] == icon["type"]
+        sw = c.get("/m/sw.js")
+        assert sw.status_code == 200 and sw.headers["service-worker-allowed"] == "/m/"
+        assert c.get("/m/app.js").status_code == 404  # only the phone page's own files
+    with world.client(world.token("zl"), follow_redirects=False) as c:
+        assert c.get("/").headers["location"] == "/m/"  # the console sends field staff to their page
+        page = c.get("/m/")
+        assert page.status_code == 200 and '<html lang="zh-CN">' in page.text
+    with world.client(world.token("olga"), follow_redirects=False) as c:
+        assert c.get("/").status_code == 200
