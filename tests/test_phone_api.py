@@ -17,7 +17,7 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import select
 
-from sentinel.cases.models import CaseTransitionRow
+from sentinel.cases.models import CaseRow, CaseTransitionRow
 from sentinel.console.evidence import MAX_PHOTO_BYTES
 from sentinel.console.models import EvidenceRow
 from sentinel.console.scope import event_visible
@@ -92,9 +92,12 @@ def test_a_grid_worker_sees_only_the_cases_of_their_grids(world: ConsoleWorld) -
             assert r.status_code == 404 and r.json()["detail"] == f"no case {ref!r}"
             assert c.post(f"/api/cases/{ref}/actions", json={"action": "accept"}).status_code == 404
         assert c.get("/api/cases/99999").json()["detail"] == "no case '99999'"  # the same answer
+    with world.deps.sessions.begin() as s:  # the neighbour's case went past its deadline: up to the leader
+        s.get(CaseRow, neighbours).escalation_level = 1  # type: ignore[union-attr]
     with world.client(world.token("wjg")) as c:  # 王建国 leads 天街社区: both of its grids, not 池畔
         page = c.get("/api/my/cases").json()
         assert {i["case_id"] for i in page["items"]} == {mine, neighbours}
+        assert {i["case_id"]: i["escalated"] for i in page["items"]} == {mine: False, neighbours: True}
         assert "grid_leader" in page["roles"] and "community" in page["roles"]
         assert c.get(f"/api/cases/{theirs}").status_code == 404
     with world.client(world.token("olga")) as c:  # operators: everything, as before
