@@ -139,6 +139,7 @@ def test_login_sets_an_httponly_lax_cookie_that_signs_in_the_page(world: Console
             "display_name": "",
             "role": "operator",
             "active": True,
+            "roster_id": None,
         }
         cookie = r.headers["set-cookie"]
         assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=lax" in cookie

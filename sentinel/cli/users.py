@@ -20,7 +20,7 @@ from typing import Any
 
 from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, CliError, config_parent
 
-ROLES = ("operator", "technician", "admin")
+ROLES = ("operator", "technician", "admin", "grid_worker")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,8 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = us.add_parser("add", parents=[common], help="add a user (asks for the password)")
     p.add_argument("username")
-    p.add_argument("--role", required=True, choices=ROLES, help="operator, technician or admin")
+    p.add_argument(
+        "--role", required=True, choices=ROLES,
+        help="operator, technician, admin, or grid_worker (field staff: the phone page /m/)",
+    )  # fmt: skip
     p.add_argument("--name", default="", help="display name, e.g. 王伟")
+    p.add_argument(
+        "--roster-id", metavar="P", help="grid_worker: the roster person this user is (roster.yaml people:)"
+    )
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_add)
 
@@ -55,6 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("username")
     p.add_argument("--role", choices=ROLES)
     p.add_argument("--name")
+    p.add_argument("--roster-id", metavar="P", help="grid_worker: the roster person this user is")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--disable", action="store_true", help="the user can no longer sign in")
     group.add_argument("--enable", action="store_true")
@@ -91,6 +98,27 @@ def _users(config_path: Path) -> Iterator[Any]:
         raise CliError(str(exc)) from None
     with database:
         yield Users(database.sessions, token_lifetime=timedelta(seconds=config.console.token_lifetime))
+
+
+def _roster(config_path: Path) -> Any:
+    """The configured roster (grid.roster), None when there is none; CliError when it does not load."""
+    from sentinel.cases.roster import load_roster
+    from sentinel.config.loader import ConfigError, load_config
+    from sentinel.geo.grid_file import load_cells
+
+    try:
+        grid = load_config(config_path, cameras=False).grid
+        cells = load_cells(grid.cells) if grid.cells is not None else None
+        return load_roster(grid.roster, cells) if grid.roster is not None else None
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from None
+
+
+def _check_roster_id(args: argparse.Namespace, role: str, roster_id: str | None) -> None:
+    from sentinel.console.users import check_roster_id
+
+    needed = role == "grid_worker" or roster_id
+    check_roster_id(role, roster_id, _roster(args.config) if needed else None)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -131,9 +159,11 @@ def _password(args: argparse.Namespace, username: str) -> str:
 
 def cmd_add(args: argparse.Namespace) -> int:
     def body(users: Any) -> None:
+        _check_roster_id(args, args.role, args.roster_id)
         password = _password(args, args.username)
-        user = users.add(args.username, password, args.role, args.name)
-        print(f"added {user.username} ({user.role})")
+        user = users.add(args.username, password, args.role, args.name, roster_id=args.roster_id)
+        bound = f", roster person {user.roster_id}" if user.roster_id else ""
+        print(f"added {user.username} ({user.role}{bound})")
 
     return _run(args, body)
 
@@ -156,8 +186,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not everyone:
             print("no users (add one: sentinel users add NAME --role admin)")
             return
-        rows = [["USER", "ROLE", "ACTIVE", "NAME"]]
-        rows += [[u.username, u.role, "yes" if u.active else "no", u.display_name] for u in everyone]
+        rows = [["USER", "ROLE", "ROSTER", "ACTIVE", "NAME"]]
+        rows += [
+            [u.username, u.role, u.roster_id or "-", "yes" if u.active else "no", u.display_name]
+            for u in everyone
+        ]
         print(_table(rows))
 
     return _run(args, body)
@@ -166,9 +199,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     def body(users: Any) -> None:
         active = True if args.enable else False if args.disable else None
-        if args.role is None and args.name is None and active is None:
-            raise CliError("nothing to change: give --role, --name, --enable or --disable")
-        user = users.update(args.username, role=args.role, active=active, display_name=args.name)
+        if args.role is None and args.name is None and active is None and args.roster_id is None:
+            raise CliError("nothing to change: give --role, --name, --roster-id, --enable or --disable")
+        before = users.get(args.username)
+        if before is not None and (args.role is not None or args.roster_id is not None):
+            role = args.role or before.role
+            roster_id = args.roster_id if args.roster_id is not None else before.roster_id
+            _check_roster_id(args, role, roster_id if role == "grid_worker" else args.roster_id)
+        user = users.update(
+            args.username, role=args.role, active=active, display_name=args.name, roster_id=args.roster_id
+        )
         print(f"{user.username}: {user.role}, {'active' if user.active else 'disabled'}")
 
     return _run(args, body)

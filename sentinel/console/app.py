@@ -20,6 +20,7 @@ from sentinel.console import (
     routes_alerts,
     routes_cases,
     routes_nodes,
+    routes_phone,
     routes_site,
     routes_system,
     routes_users,
@@ -36,7 +37,16 @@ log = logging.getLogger(__name__)
 
 ROUTERS = tuple(
     m.router
-    for m in (routes_users, routes_alerts, routes_cases, routes_site, routes_nodes, media, routes_system)
+    for m in (
+        routes_users,
+        routes_alerts,
+        routes_cases,
+        routes_phone,
+        routes_site,
+        routes_nodes,
+        media,
+        routes_system,
+    )
 )
 CASE_ERROR_STATUS = {
     "unknown_case": 404,
@@ -106,6 +116,6 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     console = deps.config.console
     app.add_middleware(SameOriginWrites)
     app.add_middleware(ForwardedHeaders, trusted=console.proxy_networks)
-    app.add_middleware(BodyLimit, max_body=console.max_body)
+    app.add_middleware(BodyLimit, max_body=console.max_body, uploads=routes_phone.UPLOADS)
     app.add_middleware(SecurityHeaders)
     return app

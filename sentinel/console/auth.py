@@ -1,7 +1,9 @@
 """Who is asking: a bearer token (the API) or the session cookie (the page); role checks.
 
 Every route but `/healthz`, the login page and endpoint and the static files depends on `current_user`; every
-action also on `require(role, ...)`. A request signed in by cookie that changes something must come from the
+action also on `require(role, ...)`. Field staff (grid_worker) are refused by `current_user`: only the routes
+that scope what they show (console/scope.py) take `signed_in` instead, so a new route is closed to them unless
+it says otherwise. A request signed in by cookie that changes something must come from the
 console's own origin (`http_security.SameOriginWrites`, before any route; the cookie is SameSite=Lax too).
 Failed logins are throttled by `login_limit.LoginLimiter`.
 """
@@ -19,7 +21,9 @@ from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.tokens import TokenRefused
 from sentinel.console.users import User
 
-__all__ = ["SAFE_METHODS", "SESSION_COOKIE", "LoginLimiter", "current_user", "require", "user_from_request"]
+__all__ = [
+    "SAFE_METHODS", "SESSION_COOKIE", "LoginLimiter", "current_user", "require", "signed_in", "user_from_request",
+]  # fmt: skip
 
 
 def get_deps(request: Request) -> ConsoleDeps:
@@ -53,11 +57,22 @@ def user_from_request(request: Request, deps: ConsoleDeps) -> User | None:
     return deps.users.user_for_session(cookie)
 
 
-def current_user(request: Request, deps: Annotated[ConsoleDeps, Depends(get_deps)]) -> User:
+def signed_in(request: Request, deps: Annotated[ConsoleDeps, Depends(get_deps)]) -> User:
+    """Any signed-in user, field staff too: for routes that scope what they show (console/scope.py)."""
     user = user_from_request(request, deps)
     if user is None:
         raise _unauthorized("login required")
     request.state.user = user
+    return user
+
+
+def current_user(user: Annotated[User, Depends(signed_in)]) -> User:
+    """A signed-in monitoring-room user (operator, technician, admin); field staff get 403."""
+    if user.field:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this is for the monitoring room (you are {user.role}): grid workers use the phone page /m/",
+        )
     return user
 
 

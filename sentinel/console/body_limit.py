@@ -3,11 +3,15 @@
 A declared Content-Length over the limit is answered 413 at once, without calling the app or reading a byte
 of the body; a body without one (chunked) is counted as it arrives and the request ends with 413 as soon as
 the count passes the limit. Either way the login route never sees more than the limit, signed in or not.
+A few upload routes (`uploads`: a path pattern and its own limit, e.g. the evidence photos) have a larger one;
+they read their body only after the sign-in check.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -25,24 +29,34 @@ class BodyTooLarge(HTTPException):
     """Raised from `receive` once a streamed body passes the limit; FastAPI hands an HTTPException raised while
     it reads the body on to the exception handler (413), and `BodyLimit` answers it if nothing else did."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body over {size_text(limit)} (console.max_body)")
+    def __init__(self, limit: int, source: str = "console.max_body") -> None:
+        super().__init__(413, f"request body over {size_text(limit)} ({source})")
 
 
 class BodyLimit:
     """Plain ASGI, so nothing buffers the body before the limit is checked."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, uploads: Sequence[tuple[re.Pattern[str], int]] = ()
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.uploads = tuple(uploads)
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for pattern, limit in self.uploads if pattern.match(path)), self.max_body)
+
+    def _too_large(self, limit: int) -> BodyTooLarge:
+        return BodyTooLarge(limit, "console.max_body" if limit == self.max_body else "this upload's limit")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_body:
-            await self._refuse(send)  # the body stays unread; the server closes the connection after this
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)  # the body stays unread; the server closes the connection after
             return
         received = 0
         started = False
@@ -52,15 +66,15 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if received > limit:
+                    raise self._too_large(limit)
             return message
 
         async def watched(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if received > self.max_body:  # the rest of the body is never read: end the connection
+                if received > limit:  # the rest of the body is never read: end the connection
                     MutableHeaders(scope=message)["connection"] = "close"
             await send(message)
 
@@ -69,10 +83,10 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": BodyTooLarge(self.max_body).detail}).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": self._too_large(limit).detail}).encode()
         await send(
             {
                 "type": "http.response.start",

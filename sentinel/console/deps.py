@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from sentinel.cases.authority import Actor
 from sentinel.cases.roster import Roster
 from sentinel.config.event_types import EventType, effective_event_types
 from sentinel.config.models import SentinelConfig
@@ -28,15 +29,15 @@ from sentinel.storage.db import session_factory
 
 
 class ConsoleActions(Protocol):
-    """The changes the console asks of the daemon. `actor` is the console user ("user:<name>"), recorded in
-    the case log. Raise `ActionError` (or the case engine's `CaseError`) with a reason a person can act on."""
+    """The changes the console asks of the daemon. `actor` is the console user ("user:<name>", a trusted
+    operator) or a field user's roster `Actor` (the engine checks what they may do); the case log records it. Raise `ActionError` (or the case engine's `CaseError`) with a reason a person can act on."""
 
     def confirm_alert(self, alert_id: str, actor: str, note: str | None) -> object: ...
 
     def reject_alert(self, alert_id: str, actor: str, reason: str) -> object: ...
 
     def case_action(
-        self, case_id: str, action: str, actor: str, note: str | None, *,
+        self, case_id: str, action: str, actor: Actor | str, note: str | None, *,
         assignee: str | None = None, merge_into: str | None = None, extend_by: float | None = None,
     ) -> object: ...  # fmt: skip
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from sentinel.alerts.models import AlertRow
 from sentinel.alerts.schema import Alert
+from sentinel.cases.authority import Actor
 from sentinel.cases.engine import CaseChange, CaseEngine
 from sentinel.cases.models import CaseAlertRow
 from sentinel.cases.roster import Roster
@@ -130,7 +131,7 @@ class EngineActions:
             return any(state != "rejected" for state in others)
 
     def case_action(
-        self, case_id: str, action: str, actor: str, note: str | None, *,
+        self, case_id: str, action: str, actor: Actor | str, note: str | None, *,
         assignee: str | None = None, merge_into: str | None = None, extend_by: float | None = None,
     ) -> CaseChange:  # fmt: skip
         change = self.engine.act(
@@ -163,7 +164,7 @@ class ReviewOnlyActions:
         return None
 
     def case_action(
-        self, case_id: str, action: str, actor: str, note: str | None, *,
+        self, case_id: str, action: str, actor: Actor | str, note: str | None, *,
         assignee: str | None = None, merge_into: str | None = None, extend_by: float | None = None,
     ) -> None:  # fmt: skip
         raise Unavailable("grid cases are disabled on this site (cases.enabled: false)")

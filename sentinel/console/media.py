@@ -1,5 +1,6 @@
 """`/media/snapshots/DAY/ID.jpg` and `/media/clips/DAY/ID.mp4`: alert snapshots and clips under `data_dir`,
-to signed-in users only.
+to signed-in users only; field staff (grid_worker) only those of alerts filed under the cases they see (the
+file is named after its alert).
 
 Only names the daemon writes are served (a date folder, a UUID-like file name, `.jpg` / `.mp4`), and the
 resolved path must still lie under its folder: no `..`, no symlink out, nothing else from data_dir.
@@ -14,8 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse
 
-from sentinel.console.auth import current_user, get_deps
+from sentinel.console.auth import get_deps, signed_in
 from sentinel.console.deps import ConsoleDeps
+from sentinel.console.scope import actor_of, alert_visible
 from sentinel.console.users import User
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -60,11 +62,16 @@ def media_file(
     day: str,
     name: str,
     deps: Annotated[ConsoleDeps, Depends(get_deps)],
-    _user: Annotated[User, Depends(current_user)],
+    user: Annotated[User, Depends(signed_in)],
 ) -> FileResponse:
     """An alert's snapshot (`snapshots/DAY/ID.jpg`) or clip (`clips/DAY/ID.mp4`, byte ranges for seeking)."""
     kind = TREES.get(tree)
     path = _inside(deps.data_dir / tree, day, name) if kind and name.endswith(kind[0]) else None
     if path is None or kind is None:
         raise HTTPException(404, "no such file")
+    actor = actor_of(user, deps)
+    if actor is not None:
+        with deps.sessions() as s:
+            if not alert_visible(s, name.rsplit(".", 1)[0], actor):
+                raise HTTPException(404, "no such file")
     return FileResponse(path, media_type=kind[1], headers={"Cache-Control": "private, max-age=86400"})

@@ -1,5 +1,5 @@
-"""ORM rows of the console: users, their API tokens and login sessions, failed logins, and the operators' alert
-reviews.
+"""ORM rows of the console: users, their API tokens and login sessions, failed logins, the operators' alert
+reviews, and the photos field staff report with (evidence).
 
 No secret is stored in the clear: a password as its scrypt hash (with its own salt and cost), an API token and
 a session id as the SHA-256 of a 256-bit random value (a lookup key, not a password: it needs no slow hash).
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sentinel.cases.models import UTCDateTime
 from sentinel.storage.db import Base
 
-ROLES = ("operator", "technician", "admin")
+ROLES = ("operator", "technician", "admin", "grid_worker")
+FIELD_ROLES = frozenset({"grid_worker"})  # field staff: bound to a roster person, see only their cases
 
 
 class UserRow(Base):
@@ -24,7 +25,9 @@ class UserRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
-    role: Mapped[str] = mapped_column(String(16))  # operator / technician / admin
+    role: Mapped[str] = mapped_column(String(16))  # operator / technician / admin / grid_worker
+    # the roster person a field user is (grid_worker): their grants come from the roster (actor_from_roster)
+    roster_id: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))  # scrypt$N$r$p$salt$hash (base64)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -84,3 +87,23 @@ class LoginFailureRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(200), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class EvidenceRow(Base):
+    """A photo reported on a case from the field: re-encoded JPEG (no EXIF or GPS) under
+    `<data_dir>/evidence/DAY/<uuid>.jpg`; `transition_id` when it came with a feedback action."""
+
+    __tablename__ = "case_evidence"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4, also the file name
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    transition_id: Mapped[int | None] = mapped_column(ForeignKey("case_transitions.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))  # as the case log records them (roster id or user:NAME)
+    username: Mapped[str] = mapped_column(String(64))  # the console user who uploaded it
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    path: Mapped[str] = mapped_column(String(255))  # DAY/<id>.jpg under <data_dir>/evidence
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)  # bytes of the stored JPEG
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)

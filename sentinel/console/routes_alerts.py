@@ -12,11 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.sql import Select
 
 from sentinel.alerts.models import AlertRow
-from sentinel.console.auth import current_user, get_deps, require
+from sentinel.console.auth import current_user, get_deps, require, signed_in
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.media import snapshot_file
 from sentinel.console.models import AlertReviewRow
 from sentinel.console.schemas import AlertOut, AlertPage, ConfirmIn, ErrorOut, RejectIn, invalid
+from sentinel.console.scope import actor_of, alert_visible
 from sentinel.console.users import User
 from sentinel.console.views import alerts_out
 
@@ -105,10 +106,11 @@ def get_alert(alert_id: str, deps: Deps, _user: AnyUser) -> AlertOut:
     response_class=FileResponse,
     responses={**ERRORS, 200: {"content": {"image/jpeg": {}}, "description": "the alert's JPEG"}},
 )
-def alert_snapshot(alert_id: str, deps: Deps, _user: AnyUser) -> FileResponse:
+def alert_snapshot(alert_id: str, deps: Deps, user: Annotated[User, Depends(signed_in)]) -> FileResponse:
+    """The alert's JPEG; field staff get the snapshots of the cases they see (404 for any other)."""
     with deps.sessions() as s:
         row = s.get(AlertRow, alert_id)
-        if row is None:
+        if row is None or not alert_visible(s, alert_id, actor_of(user, deps)):
             raise HTTPException(404, f"no alert {alert_id}")
         url = (row.payload.get("snapshot") or {}).get("url")
         stored = row.snapshot_path

@@ -1,29 +1,43 @@
 """`/api/cases`: grid cases (filtered, paged), one case with its full transition log, actions; and
-`/api/transitions`, the log across cases (who did what, when)."""
+`/api/transitions`, the log across cases (who did what, when).
+
+Field staff (grid_worker) see only the cases their roster person covers (console/scope.py): another case is
+404 to them, as if it did not exist. Their actions are taken as their roster actor, so the case engine's
+authority decides what they may do; staff act as before (operators, as `user:<name>`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, or_, select
 from sqlalchemy.sql import Select
 
 from sentinel.alerts.models import AlertRow
+from sentinel.cases.authority import Actor
 from sentinel.cases.models import CaseAlertRow, CaseRow, CaseTransitionRow
 from sentinel.cases.state_machine import CLOCK_RUNS, OPEN, State
-from sentinel.cases.steps import find_case
-from sentinel.console.auth import current_user, get_deps, require
+from sentinel.console.auth import current_user, get_deps, signed_in
 from sentinel.console.deps import ConsoleDeps
-from sentinel.console.schemas import CaseActionIn, CaseDetail, CasePage, ErrorOut, TransitionOut, invalid
+from sentinel.console.models import EvidenceRow
+from sentinel.console.schemas import (
+    CaseActionIn,
+    CaseDetail,
+    CasePage,
+    ErrorOut,
+    TransitionOut,
+    VerificationOut,
+    invalid,
+)
+from sentinel.console.scope import actor_of, case_actor, case_filter, visible_case
 from sentinel.console.users import User
-from sentinel.console.views import alerts_out, case_out, transition_out
+from sentinel.console.views import alerts_out, case_out, evidence_out, iso, map_links, transition_out
 
 router = APIRouter(prefix="/api", tags=["cases"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]
 AnyUser = Annotated[User, Depends(current_user)]
-Operator = Annotated[User, Depends(require("operator"))]
+FieldOrStaff = Annotated[User, Depends(signed_in)]  # scoped: console/scope.py
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
@@ -63,7 +77,7 @@ def _filtered(
 @router.get("/cases", response_model=CasePage, responses=ERRORS)
 def list_cases(
     deps: Deps,
-    _user: AnyUser,
+    user: FieldOrStaff,
     state: Annotated[list[str] | None, Query(description=f"one or more of: {', '.join(STATES)}")] = None,
     open: Annotated[
         bool | None, Query(description="true: open cases only; false: closed, rejected, merged")
@@ -78,21 +92,29 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CasePage:
-    """Cases, newest first."""
+    """Cases, newest first (field staff: the cases they cover)."""
     bad = [s for s in state or [] if s not in STATES]
     if bad:
         raise invalid("query.state", f"unknown state {bad[0]!r}; states: {', '.join(STATES)}")
     args = (deps, state, open, grid, event_type, camera, assignee, overdue)
+    scope = case_filter(actor_of(user, deps))
     with deps.sessions() as s:
-        total = s.scalar(_filtered(select(func.count(CaseRow.id)), *args))
-        q = _filtered(select(CaseRow), *args).order_by(CaseRow.number.desc()).limit(limit).offset(offset)
+        total = s.scalar(_filtered(select(func.count(CaseRow.id)), *args).where(scope))
+        q = (
+            _filtered(select(CaseRow), *args)
+            .where(scope)
+            .order_by(CaseRow.number.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         items = [case_out(c, deps) for c in s.scalars(q)]
     return CasePage(items=items, total=int(total or 0), limit=limit, offset=offset)
 
 
-def _detail(deps: ConsoleDeps, ref: str) -> CaseDetail:
+def _detail(deps: ConsoleDeps, ref: str, actor: Actor | None = None) -> CaseDetail:
+    """The case with its log, alerts and evidence; 404 when there is none or `actor` may not see it."""
     with deps.sessions() as s:
-        case = find_case(s, ref)
+        case = visible_case(s, ref, actor)
         if case is None:
             raise HTTPException(404, f"no case {ref!r}")
         log = s.scalars(
@@ -104,26 +126,46 @@ def _detail(deps: ConsoleDeps, ref: str) -> CaseDetail:
         joined = select(CaseAlertRow.alert_id).where(CaseAlertRow.case_id == case.id)
         rows = list(s.scalars(select(AlertRow).where(AlertRow.id.in_(joined)).order_by(AlertRow.detected_at)))
         alerts = alerts_out(s, rows, deps)
-        return CaseDetail(**case_out(case, deps).model_dump(), transitions=transitions, alerts=alerts)
+        photos = s.scalars(select(EvidenceRow).where(EvidenceRow.case_id == case.id).order_by(EvidenceRow.ts))
+        verification = VerificationOut(
+            round=case.verify_round, started_at=iso(case.verify_started_at, deps),
+            result=case.verify_result,
+        )  # fmt: skip
+        return CaseDetail(
+            **case_out(case, deps).model_dump(), transitions=transitions, alerts=alerts,
+            evidence=[evidence_out(e, deps) for e in photos], verification=verification,
+            map=map_links(case.lat, case.lon),
+        )  # fmt: skip
 
 
 @router.get("/cases/{ref}", response_model=CaseDetail, responses=ERRORS)
-def get_case(ref: str, deps: Deps, _user: AnyUser) -> CaseDetail:
-    """A case by id or number, with its alerts and its full transition log."""
-    return _detail(deps, ref)
+def get_case(ref: str, deps: Deps, user: FieldOrStaff) -> CaseDetail:
+    """A case by id or number, with its alerts, evidence photos and its full transition log (field staff:
+    404 for a case they do not cover)."""
+    return _detail(deps, ref, actor_of(user, deps))
 
 
 @router.post(
     "/cases/{ref}/actions", response_model=CaseDetail, responses={**ERRORS, 409: {"model": ErrorOut}}
 )
-def act_on_case(ref: str, body: CaseActionIn, deps: Deps, user: Operator) -> CaseDetail:
-    """Move a case on (dispatch, accept, feedback, close, rework, extend, ...); the case log records you."""
-    case = _detail(deps, ref)
+def act_on_case(ref: str, body: CaseActionIn, deps: Deps, user: FieldOrStaff) -> CaseDetail:
+    """Move a case on (dispatch, accept, feedback, close, rework, extend, ...); the case log records you.
+    Staff need the operator role; field staff act as their roster person, and the case engine's authority
+    decides (a grid worker accepts, reports, returns, asks for time)."""
+    require_actor(user)
+    actor = actor_of(user, deps)
+    case = _detail(deps, ref, actor)
     deps.actions.case_action(
-        case.case_id, body.action, user.actor, body.note or None,
+        case.case_id, body.action, case_actor(user, deps), body.note or None,
         assignee=body.assignee or None, merge_into=body.merge_into or None, extend_by=body.extend_by,
     )  # fmt: skip
-    return _detail(deps, case.case_id)
+    return _detail(deps, case.case_id, actor)
+
+
+def require_actor(user: User) -> None:
+    """Who may act on cases at all: operators (admins) and field staff (whom the engine then checks)."""
+    if not user.field and not user.may("operator"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the operator role (you are {user.role})")
 
 
 @router.get("/transitions", response_model=list[TransitionOut], responses=ERRORS)

@@ -1,5 +1,5 @@
 """`/healthz` (no login), `/metrics` (Prometheus), `/api/events` (server-sent events), the OpenAPI document
-and its docs page, and the operator's page itself (`/`, `/login`)."""
+and its docs page, the operator's page itself (`/`, `/login`) and the grid worker's phone page (`/m/`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     FileResponse,
@@ -23,11 +23,12 @@ from sqlalchemy import func, select, text
 
 from sentinel import __version__
 from sentinel.cases.models import CaseRow
-from sentinel.console.auth import current_user, get_deps, user_from_request
+from sentinel.console.auth import current_user, get_deps, signed_in, user_from_request
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.live import FeedClosed
 from sentinel.console.metrics import CONTENT_TYPE
 from sentinel.console.schemas import HealthOut, SiteOut
+from sentinel.console.scope import actor_of, event_visible
 from sentinel.console.users import User
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ RECHECK_SECONDS = 60.0  # a stream's user is checked again this often (signed ou
 router = APIRouter()
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]
 AnyUser = Annotated[User, Depends(current_user)]
+FieldOrStaff = Annotated[User, Depends(signed_in)]
+PHONE_FILES = {  # what /m/ serves besides m.html: (file under static/, media type)
+    "m.js": "text/javascript", "m.css": "text/css", "sw.js": "text/javascript",
+    "manifest.webmanifest": "application/manifest+json", "icon.svg": "image/svg+xml",
+    "icon-192.png": "image/png", "icon-512.png": "image/png",
+}  # fmt: skip
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["system"])
@@ -61,7 +68,7 @@ def healthz(deps: Deps) -> JSONResponse:
 
 
 @router.get("/api/site", response_model=SiteOut, tags=["system"])
-def site(deps: Deps, _user: AnyUser) -> SiteOut:
+def site(deps: Deps, _user: FieldOrStaff) -> SiteOut:
     s = deps.config.site
     return SiteOut(id=s.id, name=s.name, timezone=s.timezone, version=__version__)
 
@@ -82,11 +89,13 @@ def metrics(deps: Deps, _user: AnyUser) -> Response:
 async def events(
     request: Request,
     deps: Deps,
-    _user: AnyUser,
+    user: FieldOrStaff,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: `alert`, `alert_review`, `case`, `camera` (each `data:` is JSON). A reconnecting
-    client sends Last-Event-ID and gets what it missed, as far as the short history reaches."""
+    client sends Last-Event-ID and gets what it missed, as far as the short history reaches. Field staff get
+    only the `case` events of the cases they see."""
+    actor = actor_of(user, deps)
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
     sub = deps.live.subscribe(after)
 
@@ -106,7 +115,10 @@ async def events(
                     if await run_in_threadpool(user_from_request, request, deps) is None:
                         yield "event: logout\ndata: {}\n\n"
                         return
-                yield event.sse() if event is not None else ": ping\n\n"
+                if event is None:
+                    yield ": ping\n\n"
+                elif actor is None or event_visible(actor, event.kind, event.data()):
+                    yield event.sse()
         except asyncio.CancelledError:  # the server is stopping
             return
         finally:
@@ -131,18 +143,46 @@ def docs(_user: AnyUser) -> FileResponse:
 # ---------------------------------------------------------------- the page
 
 
-def _signed_in(request: Request, deps: ConsoleDeps) -> bool:
+def _signed_in(request: Request, deps: ConsoleDeps) -> User | None:
     try:
-        return user_from_request(request, deps) is not None
+        return user_from_request(request, deps)
     except Exception:
-        return False
+        return None
 
 
 @router.get("/", include_in_schema=False, response_model=None)
 def index(request: Request, deps: Deps) -> Response:
-    if not _signed_in(request, deps):
+    user = _signed_in(request, deps)
+    if user is None:
         return RedirectResponse("/login", status_code=303)
+    if user.field:  # field staff have the phone page
+        return RedirectResponse("/m/", status_code=303)
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/m", include_in_schema=False)
+def phone_root() -> RedirectResponse:
+    return RedirectResponse("/m/", status_code=308)
+
+
+@router.get("/m/", include_in_schema=False, response_model=None)
+def phone(request: Request, deps: Deps) -> Response:
+    """The grid worker's phone page (installable: manifest and a service worker under /m/)."""
+    if _signed_in(request, deps) is None:
+        return RedirectResponse("/login?next=/m/", status_code=303)
+    return FileResponse(STATIC / "m.html", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/m/{name}", include_in_schema=False)
+def phone_file(name: str) -> FileResponse:
+    """The phone page's own files, under /m/ so that its service worker's scope is /m/."""
+    media_type = PHONE_FILES.get(name)
+    if media_type is None:
+        raise HTTPException(404, "no such file")
+    headers = {"Cache-Control": "no-cache"}
+    if name == "sw.js":
+        headers["Service-Worker-Allowed"] = "/m/"
+    return FileResponse(STATIC / name, media_type=media_type, headers=headers)
 
 
 @router.get("/login", include_in_schema=False)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from sentinel.console.auth import SESSION_COOKIE, client_ip, current_user, get_deps, require
+from sentinel.console.auth import SESSION_COOKIE, client_ip, get_deps, require, signed_in
 from sentinel.console.deps import ConsoleDeps
 from sentinel.console.login_limit import LoginLimiter
 from sentinel.console.schemas import (
@@ -24,12 +24,12 @@ from sentinel.console.schemas import (
     UserUpdateIn,
 )
 from sentinel.console.tokens import TokenInfo
-from sentinel.console.users import SESSION_MAX, User
+from sentinel.console.users import SESSION_MAX, User, check_roster_id
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["users"])
 Deps = Annotated[ConsoleDeps, Depends(get_deps)]
-AnyUser = Annotated[User, Depends(current_user)]
+AnyUser = Annotated[User, Depends(signed_in)]  # field staff too: their own password, who am I
 Admin = Annotated[User, Depends(require("admin"))]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
@@ -39,7 +39,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def user_out(user: User) -> UserOut:
-    return UserOut(username=user.username, display_name=user.display_name, role=user.role, active=user.active)
+    return UserOut(
+        username=user.username, display_name=user.display_name, role=user.role, active=user.active,
+        roster_id=user.roster_id,
+    )  # fmt: skip
 
 
 def _when(value: datetime | None, deps: ConsoleDeps) -> str | None:
@@ -156,7 +159,10 @@ def list_users(deps: Deps, _admin: Admin) -> list[UserOut]:
     "/users", response_model=UserOut, status_code=201, responses={**ERRORS, 409: {"model": ErrorOut}}
 )
 def create_user(body: UserCreateIn, deps: Deps, admin: Admin) -> UserOut:
-    user = deps.users.add(body.username, body.password, body.role, body.display_name)
+    check_roster_id(body.role, body.roster_id, deps.roster)
+    user = deps.users.add(
+        body.username, body.password, body.role, body.display_name, roster_id=body.roster_id
+    )
     log.info("%s added user %s (%s)", admin.username, user.username, user.role)
     return user_out(user)
 
@@ -167,9 +173,16 @@ def update_user(username: str, body: UserUpdateIn, deps: Deps, admin: Admin) -> 
     user's sessions and revokes their API tokens."""
     if username == admin.username and (body.active is False or (body.role and body.role != "admin")):
         raise HTTPException(409, "you cannot deactivate or demote yourself (ask another admin)")
+    before = deps.users.get(username)
+    if before is not None and (body.role is not None or body.roster_id is not None):
+        role = body.role or before.role
+        roster_id = body.roster_id if body.roster_id is not None else before.roster_id
+        check_roster_id(role, roster_id if role == "grid_worker" else body.roster_id, deps.roster)
     if body.password is not None:
         deps.users.set_password(username, body.password)
-    user = deps.users.update(username, role=body.role, active=body.active, display_name=body.display_name)
+    user = deps.users.update(
+        username, role=body.role, active=body.active, display_name=body.display_name, roster_id=body.roster_id
+    )
     log.info("%s updated user %s", admin.username, username)
     return user_out(user)
 

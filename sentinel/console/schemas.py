@@ -43,22 +43,29 @@ class PasswordChangeIn(In):
     new_password: str = Field(min_length=1, max_length=256)
 
 
+Role = Literal["operator", "technician", "admin", "grid_worker"]
+ROSTER_ID = "grid_worker: the roster person (an id of roster.yaml `people:`)"
+
+
 class UserOut(Out):
     username: str
     display_name: str
-    role: Literal["operator", "technician", "admin"]
+    role: Role
     active: bool
+    roster_id: str | None = Field(default=None, description=ROSTER_ID)
 
 
 class UserCreateIn(In):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
-    role: Literal["operator", "technician", "admin"]
+    role: Role
     display_name: str = Field(default="", max_length=100)
+    roster_id: str | None = Field(default=None, max_length=64, description=ROSTER_ID)
 
 
 class UserUpdateIn(In):
-    role: Literal["operator", "technician", "admin"] | None = None
+    role: Role | None = None
+    roster_id: str | None = Field(default=None, max_length=64, description=ROSTER_ID)
     active: bool | None = None
     display_name: str | None = Field(default=None, max_length=100)
     password: str | None = Field(default=None, min_length=1, max_length=256)
@@ -179,6 +186,7 @@ class CaseOut(CaseSummary):
 
 
 class TransitionOut(Out):
+    id: int | None = None
     case_id: str
     case_number: int | None = None
     ts: str
@@ -191,9 +199,58 @@ class TransitionOut(Out):
     note: str | None
 
 
+class EvidenceOut(Out):
+    """A photo reported on the case (re-encoded JPEG, no EXIF), with the note it came with."""
+
+    id: str
+    case_id: str
+    transition_id: int | None = Field(description="the case log entry (feedback) it came with")
+    actor: str
+    ts: str
+    url: str = Field(description="the JPEG (login required, to those who may see the case)")
+    size: int
+    sha256: str
+    width: int
+    height: int
+    note: str | None
+
+
+class VerificationOut(Out):
+    """The camera's re-check of the place after feedback (round 0: never re-checked)."""
+
+    round: int
+    started_at: str | None
+    result: Literal["clear", "still_active", "timeout"] | None
+
+
+class MapLinks(Out):
+    geo: str = Field(description="geo:LAT,LON (WGS-84): opens the phone's map app")
+    amap: str = Field(description="AMap marker at the GCJ-02 position AMap expects")
+
+
 class CaseDetail(CaseOut):
     transitions: list[TransitionOut]
     alerts: list[AlertOut]
+    evidence: list[EvidenceOut] = []
+    verification: VerificationOut | None = None
+    map: MapLinks | None = None
+
+
+class MyCaseOut(CaseOut):
+    """A case on the phone page: where it is, what it looked like, and the caller's roles on it."""
+
+    place_path: str = Field(description="street / community / grid, by name")
+    snapshot_url: str | None
+    clip_url: str | None
+    map: MapLinks | None
+    roles: list[str] = Field(description="the caller's roster roles that cover the case")
+    escalated: bool = Field(description="escalated above the grid worker")
+
+
+class MyCasePage(Out):
+    items: list[MyCaseOut]
+    person: PersonOut | None = Field(description="the roster person the caller is (field staff)")
+    roles: list[str] = Field(description="the caller's roster roles anywhere (grid_worker, grid_leader, ...)")
 
 
 class CasePage(Out):

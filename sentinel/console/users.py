@@ -1,7 +1,8 @@
 """Console users, API tokens and login sessions, over the database (used by the app and `sentinel users`).
 
 Roles: operator (reviews alerts, acts on cases), technician (cameras, zones, snapshots), admin (users, and
-everything the other two may do). Every reader signs in; roles gate the actions.
+everything the other two may do), grid_worker (field staff bound to a roster person: the phone page, only the
+cases their roster grants cover; console/scope.py). Every reader signs in; roles gate the actions.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentinel.console.models import ROLES, ApiTokenRow, SessionRow, UserRow
+from sentinel.cases.roster import Roster
+from sentinel.console.models import FIELD_ROLES, ROLES, ApiTokenRow, SessionRow, UserRow
 from sentinel.console.passwords import (
     SCRYPT_COST,
     TOKEN_PREFIX,
@@ -52,7 +54,8 @@ HASHES_AT_ONCE = max(1, min(4, os.cpu_count() or 1))
 GRANTS: dict[str, frozenset[str]] = {
     "operator": frozenset({"operator"}),
     "technician": frozenset({"technician"}),
-    "admin": frozenset(ROLES),
+    "admin": frozenset(ROLES) - FIELD_ROLES,
+    "grid_worker": frozenset({"grid_worker"}),
 }
 
 
@@ -75,6 +78,12 @@ class User:
     display_name: str
     role: str
     active: bool
+    roster_id: str | None = None
+
+    @property
+    def field(self) -> bool:
+        """Field staff (grid_worker): scoped to the cases their roster person covers."""
+        return self.role in FIELD_ROLES
 
     def may(self, *roles: str) -> bool:
         """Whether this user holds one of `roles` (admin holds them all)."""
@@ -87,7 +96,7 @@ class User:
 
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.username, row.display_name, row.role, row.active)
+    return User(row.id, row.username, row.display_name, row.role, row.active, row.roster_id)
 
 
 def check_username(username: str) -> None:
@@ -100,6 +109,20 @@ def check_username(username: str) -> None:
 def check_role(role: str) -> None:
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+
+
+def check_roster_id(role: str, roster_id: str | None, roster: Roster | None) -> None:
+    """A field role needs a person of the roster; the other roles take none."""
+    if role not in FIELD_ROLES:
+        if roster_id:
+            raise UserError(f"a roster id binds field staff only (role grid_worker), not {role}")
+        return
+    if not roster_id:
+        raise UserError(f"role {role} needs the roster person it is (--roster-id, an id of roster.yaml)")
+    if roster is None:
+        raise UserError("no roster is configured (grid.roster): a grid_worker cannot be bound to anyone")
+    if roster_id not in roster.people:
+        raise UserError(f"{roster_id!r} is not a person of the roster (roster.yaml people:)")
 
 
 class Users:
@@ -136,7 +159,12 @@ class Users:
 
     # ---------------------------------------------------------------- users
 
-    def add(self, username: str, password: str, role: str, display_name: str = "") -> User:
+    def add(
+        self, username: str, password: str, role: str, display_name: str = "", *,
+        roster_id: str | None = None,
+    ) -> User:  # fmt: skip
+        """A new user; `roster_id` binds a grid_worker to a roster person (the caller checks it against the
+        roster: `check_roster_id`)."""
         check_username(username)
         check_role(role)
         problem = password_problem(password, username)
@@ -151,7 +179,8 @@ class Users:
                 raise UserExists(f"user {username!r} exists already")
             row = UserRow(
                 username=username, display_name=display_name, role=role, password_hash=password_hash,
-                active=True, created_at=now, updated_at=now, password_changed_at=now,
+                roster_id=roster_id or None, active=True, created_at=now, updated_at=now,
+                password_changed_at=now,
             )  # fmt: skip
             s.add(row)
             s.flush()
@@ -197,9 +226,10 @@ class Users:
 
     def update(
         self, username: str, *, role: str | None = None, active: bool | None = None,
-        display_name: str | None = None,
+        display_name: str | None = None, roster_id: str | None = None,
     ) -> User:  # fmt: skip
-        """Change a user; deactivating them ends their sessions and revokes their API tokens."""
+        """Change a user; deactivating them ends their sessions and revokes their API tokens. (Role and
+        roster person are read on every request: a change takes effect at once.)"""
         if role is not None:
             check_role(role)
         now = self._clock()
@@ -207,6 +237,10 @@ class Users:
             row = self._row(s, username)
             if role is not None:
                 row.role = role
+            if roster_id is not None:
+                row.roster_id = roster_id or None
+            if row.role not in FIELD_ROLES:
+                row.roster_id = None
             if display_name is not None:
                 row.display_name = display_name
             if active is not None:

@@ -12,9 +12,19 @@ from sentinel.alerts.models import AlertRow
 from sentinel.cases.models import LEVEL_ROLES, CaseRow, CaseTransitionRow
 from sentinel.cases.state_machine import CLOCK_RUNS, OPEN, allowed_actions
 from sentinel.console.deps import ConsoleDeps
-from sentinel.console.models import AlertReviewRow
-from sentinel.console.schemas import AlertOut, CaseOut, PersonOut, PlaceOut, ReviewOut, TransitionOut
+from sentinel.console.models import AlertReviewRow, EvidenceRow
+from sentinel.console.schemas import (
+    AlertOut,
+    CaseOut,
+    EvidenceOut,
+    MapLinks,
+    PersonOut,
+    PlaceOut,
+    ReviewOut,
+    TransitionOut,
+)
 from sentinel.fields.grid_code import GridCode, area_of
+from sentinel.geo.geolocate import wgs84_to_gcj02
 
 
 def iso(value: datetime | None, deps: ConsoleDeps) -> str | None:
@@ -128,6 +138,24 @@ def case_out(case: CaseRow, deps: ConsoleDeps) -> CaseOut:
 
 def transition_out(t: CaseTransitionRow, deps: ConsoleDeps, number: int | None = None) -> TransitionOut:
     return TransitionOut(
-        case_id=t.case_id, case_number=number, ts=iso(t.ts, deps) or "", actor=t.actor, action=t.action,
+        id=t.id, case_id=t.case_id, case_number=number, ts=iso(t.ts, deps) or "", actor=t.actor, action=t.action,
         from_state=t.from_state, to_state=t.to_state, assignee=t.assignee, level=t.level, note=t.note,
     )  # fmt: skip
+
+
+def evidence_out(e: EvidenceRow, deps: ConsoleDeps) -> EvidenceOut:
+    return EvidenceOut(
+        id=e.id, case_id=e.case_id, transition_id=e.transition_id, actor=e.actor, ts=iso(e.ts, deps) or "",
+        url=f"/api/evidence/{e.id}", size=e.size, sha256=e.sha256, width=e.width, height=e.height, note=e.note,
+    )  # fmt: skip
+
+
+def map_links(lat: float | None, lon: float | None) -> MapLinks | None:
+    """geo: takes WGS-84 (RFC 5870); AMap draws GCJ-02, so its marker gets the shifted position."""
+    if lat is None or lon is None:
+        return None
+    g_lon, g_lat = wgs84_to_gcj02(lon, lat)
+    return MapLinks(
+        geo=f"geo:{lat:.6f},{lon:.6f}",
+        amap=f"https://uri.amap.com/marker?position={g_lon:.6f},{g_lat:.6f}&coordinate=gaode&callnative=1",
+    )

@@ -93,8 +93,10 @@ class ConsoleWorld:
     def url(self) -> str:
         return self.server.url
 
-    def add_user(self, username: str, role: str, password: str = PASSWORD, name: str = "") -> None:
-        self.deps.users.add(username, password, role, name)
+    def add_user(
+        self, username: str, role: str, password: str = PASSWORD, name: str = "", roster_id: str | None = None
+    ) -> None:
+        self.deps.users.add(username, password, role, name, roster_id=roster_id)
 
     def token(self, username: str) -> str:
         return self.deps.users.create_token(username, "tests")[0]

@@ -149,9 +149,17 @@ function renderBoard() {
 
 async function showCase(caseId) {
   const c = await api("/api/cases/" + encodeURIComponent(caseId));
+  // evidence photos from the phone: with the feedback entry they came with, the others on their own
+  const photos = (ids) => ids.length ? h("div", {class: "evidence"}, ...ids.map((e) => h("a", {href: e.url, target: "_blank", rel: "noopener"},
+    h("img", {class: "evidence-thumb", src: e.url, alt: "现场照片 evidence photo", loading: "lazy", dataset: {id: e.id}})))) : null;
+  const evidence = c.evidence || [];
   const log = h("table", {class: "log"}, h("tr", {}, ...["时间 When", "动作 Action", "从 From", "到 To", "操作人 Actor", "备注 Note"].map((t) => h("th", {}, t))),
     ...c.transitions.map((t) => h("tr", {}, h("td", {}, when(t.ts)), h("td", {}, ACTIONS[t.action] || t.action),
-      h("td", {}, t.from_state || "-"), h("td", {}, t.to_state), h("td", {}, t.actor), h("td", {}, t.note || ""))));
+      h("td", {}, t.from_state || "-"), h("td", {}, t.to_state), h("td", {}, t.actor),
+      h("td", {}, t.note || "", photos(evidence.filter((e) => e.transition_id === t.id))))));
+  const loose = evidence.filter((e) => !e.transition_id || !c.transitions.some((t) => t.id === e.transition_id));
+  const recheck = c.verification && c.verification.round ? h("p", {class: "recheck"}, "摄像机复核 Camera re-check: ",
+    VERIFY[c.verification.result] || VERIFY.running) : null;
   const options = may("operator") ? c.allowed_actions.filter((a) => a !== "merge") : [];
   const select = options.length ? h("select", {name: "action"}, h("option", {value: ""}, "— 不操作 no action —"),
     ...options.map((a) => h("option", {value: a}, ACTIONS[a] || a))) : null;
@@ -159,7 +167,9 @@ async function showCase(caseId) {
     h("p", {}, `${STATES[c.state] || c.state} · ${placeName(c.place)} · 网格员 ${personName(c.worker)} · 处理人 ${personName(c.assignee)}`),
     h("div", {class: "thumbs"}, ...c.alerts.filter((a) => a.snapshot_url).slice(0, 4)
       .map((a) => h("img", {class: "thumb", src: a.snapshot_url, alt: "snapshot"}))),
+    recheck,
     log,
+    loose.length ? h("div", {class: "loose-evidence"}, "现场照片 Photos: ", ...loose.map((e) => h("span", {}, e.note ? e.note + " " : "", photos([e])))) : null,
     select ? h("label", {}, "动作 Action ", select) : null,
     select ? h("input", {name: "note", placeholder: "备注 note", maxlength: 500}) : null);
   const answer = await ask(`案件 Case #${c.number} ${c.name} ${c.name_en || ""}`, body);

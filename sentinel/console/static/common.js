@@ -30,8 +30,8 @@ async function api(path, options) {
     delete opts.json;
   }
   const resp = await fetch(path, opts);
-  if (resp.status === 401) {
-    window.location.replace("/login");
+  if (resp.status === 401) {  // signed out: sign in, then back to this page
+    window.location.replace("/login?next=" + encodeURIComponent(window.location.pathname));
     throw new ApiError(401, "login required");
   }
   if (!resp.ok) {
@@ -60,6 +60,10 @@ const CAMERA_STATES = {
 const LEVELS = {
   grid_worker: "网格员 Grid worker", grid_leader: "网格长 Grid leader", community_duty: "社区 Community",
   street_duty: "街道 Street", command_platform: "指挥平台 Command platform",
+};
+const VERIFY = {
+  clear: "已消失，复核通过 Gone: verified", still_active: "仍存在，需返工 Still there: rework",
+  timeout: "复核超时 Timed out", running: "复核中 Checking",
 };
 const SEVERITY = {minor: "一般 Minor", normal: "普通 Normal", major: "重要 Major", urgent: "紧急 Urgent"};
 const REJECT_REASONS = [

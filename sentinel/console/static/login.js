@@ -16,7 +16,9 @@ document.getElementById("login").addEventListener("submit", async (ev) => {
       }),
     });
     if (resp.ok) {
-      window.location.replace("/");
+      // back where the sign-in was asked for (/m/ for the phone page); only a path of this site
+      const next = new URLSearchParams(window.location.search).get("next") || "/";
+      window.location.replace(/^\/(?![\/\\])/.test(next) ? next : "/");
       return;
     }
     const body = await resp.json().catch(() => ({}));
