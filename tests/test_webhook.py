@@ -415,7 +415,7 @@ def _wait(condition: Any, what: str, timeout: float = 15.0) -> None:
 # ---------------------------------------------------------------- the migration
 
 
-def test_migration_0009w_matches_the_model_and_goes_down_and_up(tmp_path: Path) -> None:
+def test_migration_0010_matches_the_model_and_goes_down_and_up(tmp_path: Path) -> None:
     from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.config import Config as AlembicConfig
@@ -426,8 +426,8 @@ def test_migration_0009w_matches_the_model_and_goes_down_and_up(tmp_path: Path) 
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    revision = ScriptDirectory.from_config(cfg).get_revision("0009w")
-    assert revision is not None and revision.down_revision == "0008"
+    revision = ScriptDirectory.from_config(cfg).get_revision("0010")
+    assert revision is not None and revision.down_revision == "0009"
     db = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate(db)
     with db.connect() as conn:
@@ -435,7 +435,7 @@ def test_migration_0009w_matches_the_model_and_goes_down_and_up(tmp_path: Path) 
     assert [d for d in diff if "webhook_deliveries" in str(d)] == []
     with db.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
+        command.downgrade(cfg, "0009")
     assert "webhook_deliveries" not in sa.inspect(db).get_table_names()
     migrate(db)
     assert "webhook_deliveries" in sa.inspect(db).get_table_names()

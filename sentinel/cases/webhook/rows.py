@@ -1,4 +1,4 @@
-"""`webhook_deliveries` (revision 0009w): one row per case change to send, written in the transaction of the
+"""`webhook_deliveries` (revision 0010): one row per case change to send, written in the transaction of the
 change itself, so a change that is committed is also sent, even after a kill -9.
 
 A row is due while `delivered_at` and `gave_up_at` are both unset and `next_attempt_at` has passed. `key` is

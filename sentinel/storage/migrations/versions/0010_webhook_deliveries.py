@@ -1,7 +1,7 @@
 """webhook_deliveries: case changes waiting to go to the site's webhook
 
-Revision ID: 0009w
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04 18:00:00
 
 One row per case change to send, written in the transaction of the change (sentinel.cases.webhook.rows).
@@ -11,8 +11,8 @@ Plain column types only (no imports from the application), so the revision stays
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009w"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
