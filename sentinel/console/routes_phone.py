@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -35,7 +36,6 @@ from sentinel.console.evidence import (
     clean_photo,
 )
 from sentinel.console.models import EvidenceRow
-from sentinel.console.multipart import MultipartError, Part, parse
 from sentinel.console.routes_cases import _detail, require_actor
 from sentinel.console.schemas import CaseDetail, ErrorOut, MyCaseOut, MyCasePage
 from sentinel.console.scope import actor_of, case_actor, case_filter, visible_case
@@ -91,6 +91,41 @@ def my_cases(deps: Deps, user: FieldOrStaff) -> MyCasePage:
         items=items, person=person(deps, actor.id) if actor is not None else None,
         roles=sorted({g.role.value for g in actor.grants}) if actor is not None else [user.role],
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the upload form: a file (`filename` set, possibly empty) or a text field."""
+
+    name: str
+    filename: str | None
+    data: bytes
+
+    def text(self) -> str:
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid(f"field {self.name!r} is not UTF-8 text") from None
+
+
+async def _form_parts(request: Request) -> list[Part]:
+    """The form's parts, read by Starlette's parser (python-multipart) over a body `BodyLimit` has bounded."""
+    if not (request.headers.get("content-type") or "").lower().startswith("multipart/form-data"):
+        raise Invalid("send the photos as multipart/form-data (fields photos, note, feedback)")
+    try:
+        form = await request.form(max_files=MAX_PHOTOS + 1, max_fields=8, max_part_size=64 * 1024)
+    except HTTPException as exc:  # Starlette's answer to a malformed body: say it in our words
+        raise Invalid(f"the multipart/form-data body cannot be read: {exc.detail}") from None
+    parts: list[Part] = []
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                parts.append(Part(name, None, value.encode("utf-8")))
+            else:
+                parts.append(Part(name, value.filename or "", await value.read()))
+    finally:
+        await form.close()
+    return parts
 
 
 def _photos_and_fields(parts: list[Part]) -> tuple[list[Photo], str | None, bool]:
@@ -191,11 +226,7 @@ async def upload_evidence(ref: str, request: Request, deps: Deps, user: FieldOrS
     each; `note`; `feedback=true` to report the case handled with them). Photos are re-encoded to JPEG
     without EXIF (no GPS position leaves the phone in them). Answers the case as `GET /api/cases/{ref}`."""
     require_actor(user)
-    body = await request.body()
-    try:
-        photos, note, feedback = _photos_and_fields(parse(body, request.headers.get("content-type")))
-    except MultipartError as exc:
-        raise Invalid(str(exc)) from None
+    photos, note, feedback = _photos_and_fields(await _form_parts(request))
     detail: CaseDetail = await run_in_threadpool(_report, deps, user, ref, photos, note, feedback)
     return detail
 
