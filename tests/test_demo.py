@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -88,6 +89,20 @@ class Watcher:
         return len(s["event_types"]) >= 4 and all(s[k] for k in ("routed", "escalated", "verified"))
 
 
+def phone_cases(login_file: Path, port: int) -> dict[str, Any]:
+    """Sign in on the running demo's console as the phone user named in the login file; what they see."""
+    text = login_file.read_text(encoding="utf-8")
+    user, password = text.split("# the grid worker's phone")[1].split("user: ")[1].split("\npassword: ")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+        r = c.post("/api/auth/login", json={"username": user.strip(), "password": password.strip()})
+        r.raise_for_status()
+        return {
+            "me": c.get("/api/auth/me").json(),
+            "cases": c.get("/api/my/cases").json().get("items", []),
+            "alerts_status": c.get("/api/alerts").status_code,
+        }
+
+
 def test_the_demo_tells_the_whole_story_within_two_minutes(tmp_path: Path) -> None:
     if not VTEST.is_file():
         pytest.skip(f"{VTEST} not found: install Debian's opencv-doc")
@@ -105,6 +120,7 @@ def test_the_demo_tells_the_whole_story_within_two_minutes(tmp_path: Path) -> No
         while not watcher.complete() and time.monotonic() - started < WITHIN and proc.poll() is None:
             time.sleep(1.0)
         story = watcher.story()
+        phone = phone_cases(tmp_path / "demo" / "demo-login.txt", console_port)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -124,6 +140,10 @@ def test_the_demo_tells_the_whole_story_within_two_minutes(tmp_path: Path) -> No
     assert story["escalated"], f"no escalation within {WITHIN:.0f} s\n{tail}"
     assert story["fed_back"], f"the demo grid worker reported no feedback\n{tail}"
     assert story["verified"], f"no case closed by the camera's verification\n{tail}"
+    # the demo's grid worker login on the phone page sees the demo grids' cases, and only as a field user
+    assert phone["me"]["role"] == "grid_worker" and phone["me"]["roster_id"] == "liqiang", phone
+    assert phone["cases"] and phone["alerts_status"] == 403, phone
+    assert "grid worker's phone: http://127.0.0.1:" in output
     # the newcomer is told where the console is and where the login is, and sees each alert as one line
     assert f"console: http://127.0.0.1:{console_port}/" in output
     assert "demo-login.txt" in output and "password:" not in output

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.yaml"
 SAMPLE_GRID = Path(__file__).resolve().parents[2] / "config"  # the repository's grid.geojson, roster.yaml
+PHONE_USER = "liqiang"  # config/roster.yaml: a worker of both demo grids, who answers from the phone page
 DEMO_WORKER = (
     "zhangli",
     "张丽",
@@ -124,7 +125,16 @@ def _demo_login(services: Services) -> None:
     users = Users(session_factory(services.store.engine))
     login_file = config.storage.data_dir / "demo-login.txt"
     if not users.all():
-        password = secrets.token_urlsafe(12)
+        password, field_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         users.add("demo", password, "admin", "Demo operator")
-        write_private(login_file, f"user: demo\npassword: {password}\n".encode())  # 0600 from the start
+        users.add(PHONE_USER, field_password, "grid_worker", "李强", roster_id=PHONE_USER)
+        write_private(  # 0600 from the start
+            login_file,
+            f"user: demo\npassword: {password}\n\n# the grid worker's phone, {services.console.url}/m/\n"
+            f"user: {PHONE_USER}\npassword: {field_password}\n".encode(),
+        )
     log.info("console: %s/ (sign in as 'demo', the password is in %s)", services.console.url, login_file)
+    log.info(
+        "grid worker's phone: %s/m/ (sign in as '%s', a worker of both demo grids; password in the same file)",
+        services.console.url, PHONE_USER,
+    )  # fmt: skip
