@@ -94,6 +94,7 @@ def _compose(
     intake = AlertIntake(
         config.site.id, prefix, tz, store, SnapshotStore(config.storage.data_dir), event_types, cases,
         cells=cells, roster=roster, geolocator=_geolocator(config.cameras, cells),
+        public_url=config.console.public_url,
     )  # fmt: skip
     live = LiveFeed()
     metrics = SentinelMetrics(outbox_depth=store.outbox_depth)
