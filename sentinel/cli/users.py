@@ -21,6 +21,7 @@ from typing import Any
 from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, CliError, config_parent
 
 ROLES = ("operator", "technician", "admin")
+USERS_SECTIONS = ("database", "storage", "console")  # the database, where it lives, token_lifetime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,7 +81,8 @@ def _users(config_path: Path) -> Iterator[Any]:
     from sentinel.storage.db import DatabaseError, DatabaseUrlError, open_database
 
     try:
-        config = load_config(config_path, cameras=False)  # no camera, no camera password needed
+        # only what users need: no camera, MQTT or webhook section, so none of their secrets' variables
+        config = load_config(config_path, sections=USERS_SECTIONS)
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
     try:
