@@ -15,7 +15,9 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from sqlalchemy import select
 
+from sentinel.cases.webhook.rows import WebhookDeliveryRow
 from sentinel.cli.main import main
 from sentinel.config.loader import load_config
 from sentinel.config.models import CameraConfig
@@ -40,12 +42,13 @@ CAMERA = CameraConfig.model_validate(
 
 
 @contextmanager
-def daemon(tmp_path: Path, broker: Mosquitto, console: str) -> Iterator[Services]:
-    """`sentinel run` without cameras: compose() and the supervisor's loop in a thread of this process."""
+def daemon(tmp_path: Path, broker: Mosquitto, console: str, extra: str = "") -> Iterator[Services]:
+    """`sentinel run` without cameras: compose() and the supervisor's loop in a thread of this process;
+    `console`: more keys of the `console:` mapping; `extra`: more config lines."""
     path = tmp_path / "sentinel.yaml"
     path.write_text(
         f'site: {{id: {SITE}}}\nmqtt: {{url: "{broker.url}"}}\nstorage: {{data_dir: data}}\n'
-        f"console: {{enabled: false{console}}}\ncameras: []\n",
+        f"console: {{enabled: false{console}}}\ncameras: []\n{extra}",
         encoding="utf-8",
     )
     services = compose(load_config(path))
@@ -136,6 +139,20 @@ def test_older_payloads_without_href_stay_valid() -> None:
     jsonschema.validate(snapshot, {**defs["AlertSnapshot"], "$defs": defs})
     with pytest.raises(jsonschema.ValidationError):  # an href must be absolute
         jsonschema.validate({**snapshot, "href": "/media/x.jpg"}, {**defs["AlertSnapshot"], "$defs": defs})
+
+
+def test_the_webhook_snapshot_link_falls_back_to_the_public_url(tmp_path: Path) -> None:
+    """No `webhook.console_url`: the webhook body's snapshot link is absolute under `console.public_url`."""
+    base = "https://sentinel.example"
+    hook = "webhook: {url: 'http://127.0.0.1:9/hook', events: [create], max_attempts: 1}\n"  # nobody answers
+    with Mosquitto() as broker, daemon(tmp_path, broker, f", public_url: {base}", hook) as services:
+        jpeg = render_snapshot(np.full((120, 160, 3), 90, np.uint8), [], None)
+        alert = services.intake.accept(crowd_event(), jpeg, CAMERA)
+        assert alert is not None and alert.snapshot is not None
+        with services.store.sessions() as s:
+            bodies = [json.loads(row.payload) for row in s.scalars(select(WebhookDeliveryRow))]
+    assert [b["change"] for b in bodies] == ["create"], bodies
+    assert bodies[0]["snapshot_url"] == base + alert.snapshot.url
 
 
 # ---------------------------------------------------------------- config
