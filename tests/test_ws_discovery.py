@@ -213,7 +213,7 @@ def test_cli_lists_devices_and_marks_registered_ones(
         "192.0.2.64  HIKVISION East Gate  DS-2CD2T47G2-L  http://192.0.2.64/onvif/device_service"
     )
     assert lines[1].endswith("  east-gate")
-    assert lines[2] == f"1 device(s) answered (probe to {r.target}); 1 already registered"
+    assert lines[2] == f"1 device answered (probe to {r.target}); 1 already registered"
 
 
 def test_cli_with_only_garbage_says_nobody_answered(

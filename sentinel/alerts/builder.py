@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sentinel.alerts.clip import clip_day, clip_url
+from sentinel.alerts.links import media_href
 from sentinel.alerts.schema import Alert, AlertClip, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
 from sentinel.alerts.snapshot import StoredSnapshot
 from sentinel.config.event_types import EventType
@@ -19,13 +20,16 @@ def iso(ts: float, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ts, tz).isoformat(timespec="milliseconds")
 
 
-def pending_clip(alert_id: str, detected_at: float, start: float, end: float, tz: ZoneInfo) -> AlertClip:
+def pending_clip(
+    alert_id: str, detected_at: float, start: float, end: float, tz: ZoneInfo, public_url: str | None = None
+) -> AlertClip:
     """The clip an alert goes out with while the worker is still writing it: its URL (next to the
-    snapshot's day) and the planned window."""
-    day = clip_day(datetime.fromtimestamp(detected_at, tz))
+    snapshot's day), absolute too under `public_url`, and the planned window."""
+    url = clip_url(clip_day(datetime.fromtimestamp(detected_at, tz)), alert_id)
     return AlertClip(
-        url=clip_url(day, alert_id), sha256=None, start=iso(start, tz), end=iso(end, tz), state="pending"
-    )
+        url=url, href=media_href(public_url, url), sha256=None, start=iso(start, tz), end=iso(end, tz),
+        state="pending",
+    )  # fmt: skip
 
 
 def grid_of(code: str | None) -> AlertGrid | None:
@@ -46,8 +50,10 @@ def build_alert(
     snapshot: StoredSnapshot | None,
     place: tuple[AlertLocation | None, AlertGrid | None] | None = None,
     clip: AlertClip | None = None,
+    public_url: str | None = None,
 ) -> Alert:
-    """`place` is where the grid layer put the event; without it, the camera's position and declared grid."""
+    """`place` is where the grid layer put the event; without it, the camera's position and declared grid.
+    `public_url` (console.public_url) makes the snapshot's `href` absolute; the clip comes built."""
     if place is not None:
         location, grid = place
     else:
@@ -77,7 +83,11 @@ def build_alert(
         ],
         location=location,
         grid=grid,
-        snapshot=AlertSnapshot(url=snapshot.url, sha256=snapshot.sha256) if snapshot else None,
+        snapshot=AlertSnapshot(
+            url=snapshot.url, href=media_href(public_url, snapshot.url), sha256=snapshot.sha256
+        )
+        if snapshot
+        else None,
         case_id=None,
         detail=event.detail,
         clip=clip,

@@ -63,9 +63,33 @@ class AlertGrid(_Out):
     name: str | None
 
 
+def _older_payloads_lack(*names: str) -> Any:
+    def drop(schema: dict[str, Any]) -> None:
+        schema["required"] = [name for name in schema["required"] if name not in names]
+
+    return drop
+
+
+MediaHref = Annotated[
+    str,
+    Field(
+        pattern=r"^https?://[^?#]+$",
+        description="the same file as an absolute URL under the console's public address "
+        "(console.public_url); null when none is configured. Optional: older payloads have none",
+    ),
+]
+
+
 class AlertSnapshot(_Out):
-    url: str = Field(min_length=1)
+    url: str = Field(min_length=1, description="path under the console: /media/snapshots/DAY/ALERT.jpg")
+    href: MediaHref | None = None
     sha256: str = Field(pattern=SHA256_PATTERN)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra=_older_payloads_lack("href"),
+    )
 
 
 ClipState = Literal["pending", "ready", "partial", "failed"]
@@ -77,6 +101,7 @@ class AlertClip(_Out):
     is in `error`) or `failed` (no file: the reason is in `error`)."""
 
     url: ClipUrl | None = Field(description="/media/clips/DAY/ALERT.mp4; null when the clip failed")
+    href: MediaHref | None = None
     sha256: Annotated[str, Field(pattern=SHA256_PATTERN)] | None = None
     start: Timestamp | None = Field(
         description="media time of the clip's first frame (planned while pending)"
@@ -85,12 +110,11 @@ class AlertClip(_Out):
     state: ClipState
     error: str | None = None
 
-
-def _older_payloads_lack(*names: str) -> Any:
-    def drop(schema: dict[str, Any]) -> None:
-        schema["required"] = [name for name in schema["required"] if name not in names]
-
-    return drop
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra=_older_payloads_lack("href"),
+    )
 
 
 class AlertSummary(_Out):

@@ -7,6 +7,7 @@ import math
 import sys
 from pathlib import Path
 
+from sentinel.cli.common import plural
 from sentinel.config.loader import ConfigError, load_config
 
 MAX_ERROR_M = 2.0
@@ -39,7 +40,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"sentinel camera calibrate: no camera {args.camera!r} in {args.config}", file=sys.stderr)
         return 2
     if len(camera.homography) < 4:
-        print(f"camera {camera.id}: {len(camera.homography)} control points; a homography needs at least 4 "
+        points = plural(len(camera.homography), "control point")
+        print(f"camera {camera.id}: {points}; a homography needs at least 4 "
               "(image [x, y] normalised ↔ ground [lon, lat])", file=sys.stderr)  # fmt: skip
         return 1
     try:

@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, add_config_option
+from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, add_config_option, plural
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,6 +16,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_config_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_nodes)
+
+
+def held(count: int, most: int) -> str:
+    """ "1 camera", "3 cameras", "2/4 cameras" (of at most `most`; 0: no limit), "1/1 camera"."""
+    if not most:
+        return plural(count, "camera")
+    return f"{count}/{most} {'camera' if most == 1 else 'cameras'}"
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -62,9 +69,9 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     for n in overview.nodes:
         state = "stopped" if n.node.stopped else ("alive" if n.node.alive else "silent")
         lead = "  leader" if n.leader else ""
-        cap = f"/{n.node.max_cameras}" if n.node.max_cameras else ""
         print(
-            f"{n.node.id:<16} {state:<8} {len(n.leases)}{cap} cameras  renewed {n.node.heartbeat_age:.1f} s ago  "
+            f"{n.node.id:<16} {state:<8} {held(len(n.leases), n.node.max_cameras)}  "
+            f"renewed {n.node.heartbeat_age:.1f} s ago  "
             f"{n.node.host} pid {n.node.pid}{lead}"
         )
         for lease in n.leases:

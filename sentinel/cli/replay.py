@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sentinel.cli.common import plural
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's subcommands to the `sentinel` parser."""
@@ -42,7 +44,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     def progress(fraction: float, frames: int, alerts: int) -> None:
         if not args.quiet:
             print(
-                f"\r{fraction * 100:5.1f} %  {frames} frames  {alerts} alerts",
+                f"\r{fraction * 100:5.1f} %  {plural(frames, 'frame')}  {plural(alerts, 'alert')}",
                 end="",
                 file=sys.stderr,
                 flush=True,
@@ -62,17 +64,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_RUNTIME
     if not args.quiet:
         print(file=sys.stderr)
-    speed = result.media_seconds / result.wall_seconds if result.wall_seconds else 0.0
-    print(
-        f"{args.video}: {result.frames} frames over {result.media_seconds:.1f} s of video in "
-        f"{result.wall_seconds:.1f} s ({speed:.1f}x real time); {len(result.alerts)} alerts"
-    )
+    print(summary(args.video, result.frames, result.media_seconds, result.wall_seconds, len(result.alerts)))
     for event_type, n in sorted(result.by_type().items()):
         print(f"  {event_type}: {n}")
     video = "" if args.no_video else " annotated.mp4,"
     print(f"written to {args.out}/: alerts.jsonl, snapshots/,{video} contact_sheet.jpg, replay.json")
     print(f"alert times are media time from {_origin(result.media_origin, result.origin_source)}")
     return 0
+
+
+def summary(video: Path, frames: int, media_seconds: float, wall_seconds: float, alerts: int) -> str:
+    """The replay's first output line (tests read the frame count from it)."""
+    speed = media_seconds / wall_seconds if wall_seconds else 0.0
+    return (
+        f"{video}: {plural(frames, 'frame')} over {media_seconds:.1f} s of video in {wall_seconds:.1f} s "
+        f"({speed:.1f}x real time); {plural(alerts, 'alert')}"
+    )
 
 
 def _origin(epoch: float, source: str) -> str:

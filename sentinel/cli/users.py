@@ -21,6 +21,7 @@ from typing import Any
 from sentinel.cli.common import EXIT_CONFIG, EXIT_RUNTIME, CliError, config_parent
 
 ROLES = ("operator", "technician", "admin", "grid_worker")
+USERS_SECTIONS = ("database", "storage", "console")  # the database, where it lives, token_lifetime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,7 +88,8 @@ def _users(config_path: Path) -> Iterator[Any]:
     from sentinel.storage.db import DatabaseError, DatabaseUrlError, open_database
 
     try:
-        config = load_config(config_path, cameras=False)  # no camera, no camera password needed
+        # only what users need: no camera, MQTT or webhook section, so none of their secrets' variables
+        config = load_config(config_path, sections=USERS_SECTIONS)
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
     try:
@@ -107,7 +109,7 @@ def _roster(config_path: Path) -> Any:
     from sentinel.geo.grid_file import load_cells
 
     try:
-        grid = load_config(config_path, cameras=False).grid
+        grid = load_config(config_path, sections=("grid",)).grid
         cells = load_cells(grid.cells) if grid.cells is not None else None
         return load_roster(grid.roster, cells) if grid.roster is not None else None
     except ConfigError as exc:

@@ -7,6 +7,7 @@ such as `cameras.2.zones.0.polygon` can be turned back into the line a technicia
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,22 @@ class ConfigSource:
         return ConfigIssue(self.path, line_of(self.tree, loc), dotted_path(loc, self.tree), message)
 
 
-def load_config(path: Path | str, *, cameras: bool = True) -> SentinelConfig:
+def load_config(
+    path: Path | str, *, cameras: bool = True, sections: Collection[str] | None = None
+) -> SentinelConfig:
     """Load and validate a config file (and its `cameras_file`); raise ConfigError listing every problem.
     `cameras=False`: the camera registry is not read at all (commands about users or the database do not
-    need it, nor the camera passwords' environment variables)."""
-    return load_config_source(path, cameras=cameras)[0]
+    need it, nor the camera passwords' environment variables). `sections`: only these top-level sections are
+    read (e.g. `database`, `storage`, `console`); the others keep their defaults and are not validated, so
+    the MQTT password's or the webhook secret's environment variable need not be set. None: all of them."""
+    return load_config_source(path, cameras=cameras, sections=sections)[0]
 
 
-def load_config_source(path: Path | str, *, cameras: bool = True) -> tuple[SentinelConfig, ConfigSource]:
+def load_config_source(
+    path: Path | str, *, cameras: bool = True, sections: Collection[str] | None = None
+) -> tuple[SentinelConfig, ConfigSource]:
     path = Path(path)
-    with_cameras = cameras
+    with_cameras = cameras and (sections is None or "cameras" in sections)
     refresh_rule_schema()  # take up rule kinds registered since the schema was built
     tree = load_yaml(path)
     if tree is None:
@@ -104,7 +111,7 @@ def load_config_source(path: Path | str, *, cameras: bool = True) -> tuple[Senti
                 + [ConfigIssue(cameras_file, 1, "", "expected a top-level 'cameras:' list and nothing else")]
             )
 
-    main_data = {k: v for k, v in data.items() if k != "cameras"}
+    main_data = {k: v for k, v in data.items() if k != "cameras" and (sections is None or k in sections)}
     config: SentinelConfig | None
     try:
         config = SentinelConfig.model_validate(main_data)

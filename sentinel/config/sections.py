@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -93,6 +94,12 @@ class ConsoleConfig(Strict):
         description="how long an API token lives, from 1 minute to 3650 days, e.g. '90d' or '12h' (a token "
         "may be made to live less, never more); tokens already made keep their expiry",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="the console's address as people and the command platform reach it (e.g. "
+        "https://sentinel.example or https://gw.example/sentinel behind a proxy); published alerts then "
+        "carry absolute links to their snapshot and clip (`href`) next to the console paths (`url`)",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -103,6 +110,24 @@ class ConsoleConfig(Strict):
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)") from None
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018  (raises on a bad port)
+        except ValueError:
+            raise ValueError("not a valid URL (expected http(s)://HOST[:PORT][/PATH])") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host, e.g. https://sentinel.example")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("no user name or password in the URL: it is published with every alert")
+        if parts.query or parts.fragment or "?" in v or "#" in v:
+            raise ValueError("no query (?...) or fragment (#...): media paths are appended to it")
+        return v.rstrip("/")
 
     @field_validator("token_lifetime")
     @classmethod

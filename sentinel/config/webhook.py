@@ -54,7 +54,7 @@ class WebhookConfig(Strict):
     console_url: str | None = Field(
         default=None,
         description="the console's address as the receiver reaches it (e.g. https://sentinel.example); "
-        "makes the snapshot link absolute",
+        "makes the snapshot link absolute (unset: console.public_url)",
     )
 
     @field_validator("url", "console_url")

@@ -30,6 +30,7 @@ from sentinel.cluster.metrics import ClusterMetrics
 from sentinel.cluster.node import ClusterJoinError, ClusterNode, join_cluster, node_id_for
 from sentinel.config.event_types import effective_event_types
 from sentinel.config.models import CameraConfig, SentinelConfig, expand_env
+from sentinel.config.webhook import WebhookConfig
 from sentinel.console.live import LiveFeed
 from sentinel.console.metrics import SentinelMetrics
 from sentinel.daemon.camera_board import CameraBoard
@@ -83,7 +84,8 @@ def _compose(
     event_types = effective_event_types(config.event_types)
     cells, roster = _grid(config)
     cases = commands = None
-    webhook = WebhookQueue(config.webhook, config.site.id, roster, cells) if config.webhook else None
+    hook = _webhook_config(config)
+    webhook = WebhookQueue(hook, config.site.id, roster, cells) if hook is not None else None
     if config.cases.enabled:
         now = lambda: datetime.now(UTC)  # noqa: E731
         cases = CaseEngine(
@@ -94,6 +96,7 @@ def _compose(
     intake = AlertIntake(
         config.site.id, prefix, tz, store, SnapshotStore(config.storage.data_dir), event_types, cases,
         cells=cells, roster=roster, geolocator=_geolocator(config.cameras, cells),
+        public_url=config.console.public_url,
     )  # fmt: skip
     live = LiveFeed()
     metrics = SentinelMetrics(outbox_depth=store.outbox_depth)
@@ -130,6 +133,14 @@ def _compose(
         cases=cases, commands=commands, live=live, metrics=metrics, console=console, cluster=cluster,
         reload=reload, webhook=sender,
     )  # fmt: skip
+
+
+def _webhook_config(config: SentinelConfig) -> WebhookConfig | None:
+    """The webhook's snapshot links are absolute under `webhook.console_url`, else `console.public_url`."""
+    hook = config.webhook
+    if hook is not None and hook.console_url is None and config.console.public_url:
+        return hook.model_copy(update={"console_url": config.console.public_url})
+    return hook
 
 
 def _join_cluster(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sentinel.alerts.builder import build_alert, iso, new_alert_id, pending_clip
 from sentinel.alerts.clip import clip_day, clip_url
+from sentinel.alerts.links import media_href
 from sentinel.alerts.schema import Alert, AlertClip
 from sentinel.alerts.snapshot import SnapshotStore, StoredSnapshot
 from sentinel.alerts.store import AlertStore
@@ -54,7 +55,9 @@ class AlertIntake:
         cells: GridCells | None = None,
         roster: Roster | None = None,
         geolocator: Geolocator | None = None,
+        public_url: str | None = None,
     ) -> None:
+        """`public_url` (console.public_url): alerts also carry absolute links to their snapshot and clip."""
         self.site = site
         self.topics = Topics(prefix)
         self.tz = tz
@@ -65,6 +68,7 @@ class AlertIntake:
         self.cells = cells
         self.roster = roster
         self.geolocator = geolocator
+        self.public_url = public_url
         self.stored = 0
 
     def relocate(self, geolocator: Geolocator) -> None:
@@ -103,10 +107,12 @@ class AlertIntake:
         location, grid, cell = place_event(self.geolocator, self.cells, camera, event.objects)
         pending = None
         if clip is not None:  # the worker is writing it: the alert goes out with the clip `pending`
-            pending = pending_clip(alert_id, event.detected_at, clip.start, clip.end, self.tz)
+            pending = pending_clip(
+                alert_id, event.detected_at, clip.start, clip.end, self.tz, self.public_url
+            )
         alert = build_alert(
             alert_id, self.site, event, camera, event_type, self.tz, snapshot, place=(location, grid),
-            clip=pending,
+            clip=pending, public_url=self.public_url,
         )  # fmt: skip
         try:
             self.store.record(alert, topic, str(snapshot.path) if snapshot else None, fence)
@@ -175,6 +181,7 @@ class AlertIntake:
             url = None
         clip = AlertClip(
             url=url,
+            href=media_href(self.public_url, url),
             sha256=msg.sha256 if url else None,
             start=iso(msg.start, self.tz) if msg.start is not None else None,
             end=iso(msg.end, self.tz) if msg.end is not None else None,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.cli.camera.common import fail, host_port, raw_cameras
-from sentinel.cli.common import DEFAULT_CONFIG, EXIT_USAGE, CliError
+from sentinel.cli.common import DEFAULT_CONFIG, EXIT_USAGE, CliError, plural
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
@@ -49,7 +49,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
         n_known = sum(1 for r in rows[1:] if r[4] != "-")
-        print(f"{len(result.devices)} device(s) answered (probe to {where}); {n_known} already registered")
+        print(
+            f"{plural(len(result.devices), 'device')} answered (probe to {where}); {n_known} already registered"
+        )
     for reason in dict.fromkeys(result.ignored):
         print(f"ignored an answer from {reason}", file=sys.stderr)
     return 0
