@@ -31,7 +31,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     from sentinel.storage.db import DatabaseError, DatabaseUrlError, migrate, open_database
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, sections=("database", "storage"))  # not the secrets it does not use
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
