@@ -355,6 +355,11 @@ def test_cases_filter_and_mark_the_overdue(world: ConsoleWorld, tokens: dict[str
             GRID: "天街社区第一网格",
             OTHER_GRID: "池畔社区第三网格",
         }
+        # per grid worker, named from the roster
+        assert {r["key"]: (r["name"], r["cases"]) for r in kpis["by_worker"]} == {
+            "zhangli": ("张丽", 1),
+            "zhouting": ("周婷", 1),
+        }
 
 
 def test_snapshots_are_served_to_signed_in_users_only_and_never_outside(

@@ -117,6 +117,11 @@ def _kpi_row(row: KpiRow, deps: ConsoleDeps) -> KpiRowOut:
     return KpiRowOut(**row.to_dict(), name=cell.name if cell else None)
 
 
+def _worker_row(row: KpiRow, deps: ConsoleDeps) -> KpiRowOut:
+    person = deps.roster.people.get(row.key) if deps.roster is not None else None
+    return KpiRowOut(**row.to_dict(), name=person.name if person else None)
+
+
 @router.get("/kpis", response_model=KpiOut, responses=ERRORS)
 def kpis(
     deps: Deps,
@@ -125,8 +130,9 @@ def kpis(
         date | None, Query(description="only cases created on or after this day (YYYY-MM-DD)")
     ] = None,
 ) -> KpiOut:
-    """按期结案率 on-time closure, 结案率 closure rate, 返工 rework, mean time per stage; overall, by grid and
-    by community."""
+    """按期结案率 on-time closure, 结案率 closure rate, 返工 rework, mean time per stage; overall, by grid, by
+    community and by grid worker (the person who held each case at the grid-worker level, named from the
+    roster; an escalated case stays its worker's)."""
     start = datetime.combine(since, time(0), tzinfo=deps.tz) if since else None
     report = compute_kpis(deps.sessions, deps.clock(), start)
     return KpiOut(
@@ -134,4 +140,5 @@ def kpis(
         overall=_kpi_row(report.overall, deps),
         by_grid=[_kpi_row(r, deps) for r in report.by_grid],
         by_community=[_kpi_row(r, deps) for r in report.by_community],
+        by_worker=[_worker_row(r, deps) for r in report.by_worker],
     )

@@ -339,7 +339,7 @@ class GridOut(Out):
 
 
 class KpiRowOut(KpiRow):
-    """The case engine's KPI row (sentinel.cases.kpis) with the grid or community name."""
+    """The case engine's KPI row (sentinel.cases.kpis) with the grid's, community's or worker's name."""
 
     model_config = ConfigDict(extra="ignore", frozen=False)
 
@@ -351,6 +351,7 @@ class KpiOut(Out):
     overall: KpiRowOut
     by_grid: list[KpiRowOut]
     by_community: list[KpiRowOut]
+    by_worker: list[KpiRowOut]  # keyed by roster id: who held each case at the grid-worker level
 
 
 class SiteOut(Out):

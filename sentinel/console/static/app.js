@@ -209,6 +209,7 @@ function renderKpiStrip() {
   if (state.kpis) {
     const open = state.cases.filter((c) => !["closed", "rejected", "merged"].includes(c.state)).length;
     renderKpis(state.kpis, open, state.alerts.size);
+    renderWorkerKpis(state.kpis);
   }
 }
 

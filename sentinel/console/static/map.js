@@ -113,3 +113,29 @@ function renderKpis(k, openCases, queueLength) {
     item("已结案 Closed", String(o.closed)),
   );
 }
+
+// KPIs per grid worker: a case counts for whoever held it at the grid-worker level, escalated or not
+const WORKER_COLUMNS = [
+  ["网格员 Worker", (r) => r.name ? `${r.name} (${r.key})` : r.key === "unassigned" ? "未经网格员 No grid worker" : r.key],
+  ["案件 Cases", (r) => r.cases], ["未结 Open", (r) => r.open], ["已结案 Closed", (r) => r.closed],
+  ["结案率 Closure", (r) => pct(r.closure_rate)], ["应结案 Due", (r) => r.due],
+  ["按期结案 On time", (r) => r.closed_on_time], ["按期结案率 On-time %", (r) => pct(r.on_time_rate)],
+  ["返工 Rework", (r) => r.rework_count], ["升级 Escalated", (r) => r.escalated],
+];
+
+function renderWorkerKpis(k) {
+  let table = document.getElementById("worker-kpis");
+  if (!table) {  // the panel is built here so the page's HTML needs no change
+    table = h("table", {id: "worker-kpis", class: "kpi-table"});
+    document.querySelector("main").append(h("section", {class: "panel workers-panel"},
+      h("h2", {}, "网格员考核 KPIs per grid worker",
+        h("span", {class: "hint"}, "升级的案件仍计入原网格员 escalated cases stay with their worker")),
+      table));
+  }
+  const rows = (k.by_worker || []).filter((r) => r.cases > 0);
+  table.replaceChildren(
+    h("tr", {}, ...WORKER_COLUMNS.map(([label]) => h("th", {}, label))),
+    ...rows.map((r) => h("tr", {dataset: {worker: r.key}}, ...WORKER_COLUMNS.map(([, cell]) => h("td", {}, String(cell(r)))))),
+  );
+  if (!rows.length) table.append(h("tr", {}, h("td", {class: "empty", colspan: WORKER_COLUMNS.length}, "暂无案件 No cases yet")));
+}
