@@ -332,10 +332,22 @@ class GridFeature(Out):
     geometry: dict[str, Any]
 
 
+class MapCameraOut(Out):
+    """A camera with a position (`location`, WGS-84 like the cells), its state and its open cases."""
+
+    camera_id: str
+    name: str
+    lon: float
+    lat: float
+    state: str  # as on the camera board (online, offline, degraded, ...); "unknown": no status yet
+    open_cases: int
+
+
 class GridOut(Out):
     type: Literal["FeatureCollection"] = "FeatureCollection"
     bbox: list[float] | None
     features: list[GridFeature]
+    cameras: list[MapCameraOut] = []
 
 
 class KpiRowOut(KpiRow):
