@@ -19,10 +19,19 @@ from sqlalchemy import select
 
 from sentinel.cases.models import CaseAlertRow
 from sentinel.console.models import AlertReviewRow
-from tests.support.browser import GRID, PASSWORD, chromium, console_world, replay_alerts, vtest_snapshot
+from tests.support.browser import (
+    GRID,
+    PASSWORD,
+    camera_status,
+    chromium,
+    console_world,
+    replay_alerts,
+    vtest_snapshot,
+)
 from tests.support.footage import REPO_ROOT
 
 pytestmark = pytest.mark.slow
+OTHER_GRID = "110101001002003"  # 池畔社区第三网格: 周婷 (zhouting)
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +210,61 @@ def test_the_page_and_the_api_docs_run_under_the_csp(tmp_path: Path, driver: Any
         )
         assert ran is False
         wait.until(lambda d: any("script-src" in v for v in d.execute_script("return window.__csp")))
+
+
+def test_the_map_shows_the_cameras_and_the_kpis_each_worker(tmp_path: Path, driver: Any) -> None:
+    """A marker per camera with a position (none for one without), coloured by its state, with a tooltip;
+    a click on one narrows the case board to that camera's cases; the KPI table has a row per grid worker."""
+    from sentinel.config.models import CameraConfig
+
+    def cam(camera_id: str, **extra: Any) -> CameraConfig:
+        return CameraConfig.model_validate({"id": camera_id, "source": "rtsp://127.0.0.1:9/x", **extra})
+
+    statuses = [camera_status("plaza-north"), camera_status("gate-east", "offline", name="东门 East gate")]
+    with console_world(tmp_path, statuses=lambda: list(statuses)) as world:
+        world.deps.cameras = lambda: [
+            cam("plaza-north", name="北广场 North plaza", location={"lon": 116.3975, "lat": 39.9087}),
+            cam("gate-east", name="东门 East gate", location={"lon": 116.402, "lat": 39.905}),
+            cam("lobby", name="大堂 Lobby", grid=GRID),  # no location
+        ]
+        world.add_user("wangfang", "operator", name="王芳")
+        token = world.token("wangfang")
+        here = world.record_alert()
+        there = world.record_alert("road_vending", camera_id="gate-east", grid=OTHER_GRID)
+        with world.client(token) as c:
+            for alert in (here, there):
+                assert c.post(f"/api/alerts/{alert.alert_id}/confirm", json={}).status_code == 200
+        wait = WebDriverWait(driver, 15)
+        sign_in(driver, world.url, "wangfang", PASSWORD)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 2)
+        markers = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map svg g.camera"))
+        assert sorted(m.get_attribute("data-camera") for m in markers) == ["gate-east", "plaza-north"]
+        gate = driver.find_element(By.CSS_SELECTOR, '#map g.camera[data-camera="gate-east"]')
+        assert (gate.get_attribute("class") or "").split() == ["camera", "down", "busy"]
+        tip = gate.find_element(By.TAG_NAME, "title").get_attribute("textContent") or ""
+        assert "东门 East gate (gate-east)" in tip and "离线 Offline" in tip and "open cases: 1" in tip
+        plaza = driver.find_element(By.CSS_SELECTOR, '#map g.camera[data-camera="plaza-north"]')
+        assert "up" in (plaza.get_attribute("class") or "").split()
+        # the marker stands inside the map, where its grid cell is drawn
+        inside = (
+            "const b = arguments[0].getBBox(), v = arguments[0].ownerSVGElement.viewBox.baseVal;"
+            "return b.x >= v.x && b.y >= v.y && b.x + b.width <= v.x + v.width && b.y + b.height <= v.y + v.height"
+        )
+        assert driver.execute_script(inside, plaza.find_element(By.CSS_SELECTOR, "circle.dot")) is True
+
+        gate.find_element(By.CSS_SELECTOR, "circle.dot").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 1)
+        assert "池畔社区第三网格" in driver.find_element(By.CSS_SELECTOR, "#board .case").text
+        chip = driver.find_element(By.ID, "board-filter")
+        assert chip.is_displayed() and "东门 East gate" in chip.text
+        chip.click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 2)
+
+        rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#worker-kpis tr[data-worker]"))
+        cells = {
+            r.get_attribute("data-worker"): [td.text for td in r.find_elements(By.TAG_NAME, "td")]
+            for r in rows
+        }
+        assert sorted(cells) == ["zhangli", "zhouting"]
+        assert cells["zhangli"][:4] == ["张丽 (zhangli)", "1", "1", "0"]  # one case, open, none closed
+        assert cells["zhouting"][0] == "周婷 (zhouting)"

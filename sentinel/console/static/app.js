@@ -1,7 +1,7 @@
 "use strict";
 // The operator page: live alert queue (SSE), confirm / reject, case board, camera health, grid map, KPIs.
 
-const state = {me: null, alerts: new Map(), cases: [], grid: null, gridFilter: null, kpis: null};
+const state = {me: null, alerts: new Map(), cases: [], grid: null, gridFilter: null, cameraFilter: null, kpis: null};
 const may = (role) => state.me && (state.me.role === role || state.me.role === "admin");
 
 // ---------------------------------------------------------------- alert queue
@@ -128,8 +128,8 @@ function caseCard(c) {
 }
 
 function renderBoard() {
-  const cases = state.gridFilter
-    ? state.cases.filter((c) => c.place && c.place.grid === state.gridFilter) : state.cases;
+  const cases = state.cases.filter((c) => (!state.gridFilter || (c.place && c.place.grid === state.gridFilter)) &&
+    (!state.cameraFilter || c.camera_id === state.cameraFilter));
   const board = document.getElementById("board");
   board.replaceChildren(...COLUMNS.map(([title, states]) => {
     const items = cases.filter((c) => states.includes(c.state)).slice(0, states.includes("closed") ? 10 : 200);
@@ -138,12 +138,16 @@ function renderBoard() {
       h("ol", {}, ...items.map(caseCard)));
   }));
   const chip = document.getElementById("board-filter");
-  chip.hidden = !state.gridFilter;
+  chip.hidden = !state.gridFilter && !state.cameraFilter;
   chip.replaceChildren();
   if (state.gridFilter) {
     const cell = state.grid && state.grid.features.find((f) => f.properties.code === state.gridFilter);
     chip.append("网格 " + (cell ? cell.properties.name : state.gridFilter) + " ✕");
     chip.onclick = () => selectGrid(null);
+  } else if (state.cameraFilter) {
+    const cam = state.grid && (state.grid.cameras || []).find((c) => c.camera_id === state.cameraFilter);
+    chip.append("摄像机 Camera " + (cam ? cam.name : state.cameraFilter) + " ✕");
+    chip.onclick = () => selectCamera(null);
   }
 }
 
@@ -213,10 +217,19 @@ function renderKpiStrip() {
   }
 }
 
+// the board shows one grid's cases or one camera's (a click on the map), not both at once
 function selectGrid(code) {
   state.gridFilter = code;
+  state.cameraFilter = null;
   renderBoard();
-  if (state.grid) renderMap(state.grid, state.gridFilter, selectGrid);
+  if (state.grid) renderMap(state.grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
+}
+
+function selectCamera(id) {
+  state.cameraFilter = id;
+  state.gridFilter = null;
+  renderBoard();
+  if (state.grid) renderMap(state.grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
 }
 
 let refreshTimer = null;
@@ -231,7 +244,7 @@ function refreshCases() {
     state.grid = grid;
     state.kpis = kpis;
     renderBoard();
-    renderMap(grid, state.gridFilter, selectGrid);
+    renderMap(grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
     renderKpiStrip();
   }, 200);
 }
@@ -240,6 +253,11 @@ async function refreshCameras() {
   const [cams, nodes] = await Promise.all([api("/api/cameras"), api("/api/nodes")]);
   renderCameras(cams);
   renderNodes(nodes);
+  if (state.grid && (state.grid.cameras || []).length) {  // the markers follow the camera board
+    const now = new Map(cams.map((c) => [c.camera_id, c.state]));
+    for (const c of state.grid.cameras) c.state = now.get(c.camera_id) || c.state;
+    renderMap(state.grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
+  }
 }
 
 // a cluster's nodes (PostgreSQL): alive, leader, how many cameras each runs; hidden on a single node
