@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -268,3 +269,56 @@ def test_the_map_shows_the_cameras_and_the_kpis_each_worker(tmp_path: Path, driv
         assert sorted(cells) == ["zhangli", "zhouting"]
         assert cells["zhangli"][:4] == ["张丽 (zhangli)", "1", "1", "0"]  # one case, open, none closed
         assert cells["zhouting"][0] == "周婷 (zhouting)"
+
+
+def test_every_case_card_shows_its_worker_deadline_and_lateness(tmp_path: Path, driver: Any) -> None:
+    """Pending: the clock starts at dispatch; overdue: marked; suspended: the clock stopped; closed: on time or
+    late against the disposal deadline. Every card names the grid worker."""
+    from datetime import UTC, datetime, timedelta
+
+    from sentinel.cases.models import CaseRow
+
+    with console_world(tmp_path) as world:
+        world.add_user("wangfang", "operator", name="王芳")
+        world.add_user("ada", "admin")
+        numbers: dict[str, int] = {}
+        with world.client(world.token("wangfang")) as c, world.client(world.token("ada")) as admin:
+            world.file_case(world.record_alert("road_vending"))  # waits for review: no deadline yet
+            for kind, event_type in (("late", "garbage_exposed"), ("suspended", "debris_accumulation"),
+                                     ("on_time", "material_clutter"), ("closed_late", "motor_parking")):  # fmt: skip
+                alert = world.record_alert(event_type)
+                numbers[kind] = c.post(f"/api/alerts/{alert.alert_id}/confirm", json={}).json()["case_number"]
+            with world.deps.sessions.begin() as s:  # two deadlines that have passed
+                for kind in ("late", "closed_late"):
+                    row = s.scalars(select(CaseRow).where(CaseRow.number == numbers[kind])).one()
+                    row.deadline_at = row.due_at = datetime.now(UTC) - timedelta(minutes=5)
+
+            def act(kind: str, action: str, who: httpx.Client = c) -> httpx.Response:
+                return who.post(f"/api/cases/{numbers[kind]}/actions", json={"action": action})
+
+            assert act("suspended", "suspend").status_code == 200
+            for kind in ("on_time", "closed_late"):
+                assert [act(kind, a).status_code for a in ("accept", "feedback")] == [200, 200]
+                assert act(kind, "close", admin).json()["state"] == "closed"
+        wait = WebDriverWait(driver, 15)
+        sign_in(driver, world.url, "wangfang", PASSWORD)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 5)
+        cards = {
+            c.get_attribute("data-number"): c for c in driver.find_elements(By.CSS_SELECTOR, "#board .case")
+        }
+        text = {n: card.text for n, card in cards.items()}
+        assert all(
+            "网格员 Worker: 张丽" in t and ("时限 Deadline" in t or "结案 Closed" in t) for t in text.values()
+        ), text
+        pending = next(n for n in text if int(n) not in numbers.values())
+        assert "派遣后计时 starts at dispatch" in text[pending]
+        late = cards[str(numbers["late"])]
+        assert "overdue" in (late.get_attribute("class") or "").split()
+        assert "超期 Overdue" in late.text and " over" in late.text
+        assert "停止计时 suspended, clock stopped" in text[str(numbers["suspended"])]
+        assert "按期 On time" in text[str(numbers["on_time"])]
+        assert "超期结案 Closed late" in text[str(numbers["closed_late"])]
+        assert all(
+            "overdue" not in (cards[str(numbers[k])].get_attribute("class") or "")
+            for k in ("suspended", "on_time")
+        )

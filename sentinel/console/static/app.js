@@ -109,8 +109,25 @@ const COLUMNS = [
   ["已结案 Closed (recent)", ["closed"]],
 ];
 
-function caseCard(c) {
+// every card says when it is due: the countdown while the clock runs, why there is none when it does not,
+// and for a closed case whether it was closed by its disposal deadline (the on-time KPI's measure)
+function deadlineLine(c) {
   const deadline = c.deadline_at || c.due_at;
+  if (c.state === "closed") {
+    const late = c.due_at && c.closed_at && Date.parse(c.closed_at) > Date.parse(c.due_at);
+    return h("div", {class: "deadline"}, "结案 Closed: ", when(c.closed_at),
+      c.due_at ? h("span", {class: "badge " + (late ? "late" : "ontime")}, late ? "超期结案 Closed late" : "按期 On time") : null);
+  }
+  if (c.state === "suspended") {
+    return h("div", {class: "deadline"}, "时限 Deadline: ", h("span", {class: "left"}, "挂账，停止计时 suspended, clock stopped"));
+  }
+  if (!deadline || c.state === "returned") {  // a returned case's clock starts anew at its next dispatch
+    return h("div", {class: "deadline"}, "时限 Deadline: ", h("span", {class: "left"}, "派遣后计时 starts at dispatch"));
+  }
+  return h("div", {class: "deadline"}, "时限 Deadline: ", when(deadline), " ", h("span", {class: "left"}, countdown(deadline)));
+}
+
+function caseCard(c) {
   return h("li", {class: "case" + (c.overdue ? " overdue" : ""), dataset: {number: c.number, id: c.case_id},
       onclick: () => showCase(c.case_id)},
     h("div", {class: "title"}, h("b", {}, "#" + c.number), " ", c.name, " ", h("span", {class: "en"}, c.name_en || ""),
@@ -121,9 +138,7 @@ function caseCard(c) {
     h("div", {class: "grid"}, "网格 Grid: ", placeName(c.place)),
     h("div", {class: "who"}, "网格员 Worker: ", personName(c.worker),
       c.assignee && c.worker && c.assignee.id !== c.worker.id ? h("span", {}, " → ", personName(c.assignee)) : null),
-    deadline && c.state !== "closed"
-      ? h("div", {class: "deadline"}, "时限 Deadline: ", when(deadline), " ", h("span", {class: "left"}, countdown(deadline)))
-      : c.closed_at ? h("div", {class: "deadline"}, "结案 Closed: ", when(c.closed_at)) : null,
+    deadlineLine(c),
   );
 }
 
