@@ -126,6 +126,10 @@ def test_kpis(site: tuple[Path, World], capsys: pytest.CaptureFixture[str]) -> N
     config, _ = site
     code, out, _ = run(capsys, "kpis", "--config", str(config))
     assert code == 0 and "BY GRID" in out and "BY COMMUNITY" in out and "mean time per stage" in out
+    assert (
+        "BY WORKER" in out
+        and next(line for line in out.splitlines() if line.startswith("w1 ")).split()[1] == "1"
+    )
     row = next(line.split() for line in out.splitlines() if line.startswith(GRID))
     assert row[1:4] == [
         "1",
@@ -135,6 +139,8 @@ def test_kpis(site: tuple[Path, World], capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = run(capsys, "kpis", "--config", str(config), "--json")
     data = json.loads(out)
     assert data["overall"]["cases"] == 2 and [r["key"] for r in data["by_grid"]] == [GRID, OTHER_GRID]
+    # case 3 (no roster for its grid) waits for a dispatch: no worker has held it
+    assert {r["key"]: r["cases"] for r in data["by_worker"]} == {"unassigned": 1, "w1": 1}
     code, out, _ = run(capsys, "kpis", "--config", str(config), "--since", "2999-01-01", "--json")
     assert json.loads(out)["overall"]["cases"] == 0
 

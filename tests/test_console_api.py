@@ -20,7 +20,15 @@ from sentinel.alerts.models import AlertRow
 from sentinel.cases.models import CaseRow, CaseTransitionRow
 from sentinel.console.app import ROUTERS
 from sentinel.console.models import AlertReviewRow
-from tests.support.browser import GRID, PASSWORD, TZ, ConsoleWorld, console_world, vtest_snapshot
+from tests.support.browser import (
+    GRID,
+    PASSWORD,
+    TZ,
+    ConsoleWorld,
+    camera_status,
+    console_world,
+    vtest_snapshot,
+)
 from tests.support.footage import vtest_h264
 
 OTHER_GRID = "110101001002003"  # 池畔社区第三网格: 周婷 (zhouting)
@@ -355,6 +363,47 @@ def test_cases_filter_and_mark_the_overdue(world: ConsoleWorld, tokens: dict[str
             GRID: "天街社区第一网格",
             OTHER_GRID: "池畔社区第三网格",
         }
+        # per grid worker, named from the roster
+        assert {r["key"]: (r["name"], r["cases"]) for r in kpis["by_worker"]} == {
+            "zhangli": ("张丽", 1),
+            "zhouting": ("周婷", 1),
+        }
+
+
+def test_the_grid_map_carries_the_positioned_cameras(world: ConsoleWorld, tokens: dict[str, str]) -> None:
+    """/api/grid lists each camera that has a location, at that WGS-84 point, with its board state (or why it
+    has none) and the cases open at it; a camera without a location is left off."""
+    from sentinel.config.models import CameraConfig
+
+    def cam(camera_id: str, **extra: Any) -> CameraConfig:
+        return CameraConfig.model_validate({"id": camera_id, "source": "rtsp://127.0.0.1:9/x", **extra})
+
+    world.deps.cameras = lambda: [
+        cam("plaza-north", name="北广场 North plaza", location={"lon": 116.3975, "lat": 39.9087}),
+        cam("gate-east", name="东门 East gate", location={"lon": 116.402, "lat": 39.905}),
+        cam("yard", name="后院 Yard", location={"lon": 116.396, "lat": 39.911}, enabled=False),
+        cam("lobby", name="大堂 Lobby", grid=GRID),  # no location: not on the map
+    ]
+    world.cameras[:] = [camera_status("plaza-north"), camera_status("gate-east", "offline")]
+    with world.client(tokens["operator"]) as c:
+        for alert in (world.record_alert(), world.record_alert("road_vending", camera_id="gate-east")):
+            assert c.post(f"/api/alerts/{alert.alert_id}/confirm", json={}).status_code == 200
+        dropped = world.record_alert("motor_parking", zone="kerb")
+        world.file_case(dropped)  # filed, then rejected at review: no longer open
+        assert c.post(f"/api/alerts/{dropped.alert_id}/reject", json={"reason": "误报"}).status_code == 200
+        grid = c.get("/api/grid").json()
+    assert grid["cameras"] == [
+        {"camera_id": "gate-east", "name": "东门 East gate", "lon": 116.402, "lat": 39.905, "state": "offline",
+         "open_cases": 1},
+        {"camera_id": "plaza-north", "name": "北广场 North plaza", "lon": 116.3975, "lat": 39.9087,
+         "state": "online", "open_cases": 1},
+        {"camera_id": "yard", "name": "后院 Yard", "lon": 116.396, "lat": 39.911, "state": "disabled",
+         "open_cases": 0},
+    ]  # fmt: skip
+    with world.client(tokens["operator"]) as c:
+        world.cameras.clear()  # no status published yet
+        states = {x["camera_id"]: x["state"] for x in c.get("/api/grid").json()["cameras"]}
+    assert states == {"gate-east": "unknown", "plaza-north": "unknown", "yard": "disabled"}
 
 
 def test_snapshots_are_served_to_signed_in_users_only_and_never_outside(

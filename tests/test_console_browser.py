@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -19,10 +20,19 @@ from sqlalchemy import select
 
 from sentinel.cases.models import CaseAlertRow
 from sentinel.console.models import AlertReviewRow
-from tests.support.browser import GRID, PASSWORD, chromium, console_world, replay_alerts, vtest_snapshot
+from tests.support.browser import (
+    GRID,
+    PASSWORD,
+    camera_status,
+    chromium,
+    console_world,
+    replay_alerts,
+    vtest_snapshot,
+)
 from tests.support.footage import REPO_ROOT
 
 pytestmark = pytest.mark.slow
+OTHER_GRID = "110101001002003"  # 池畔社区第三网格: 周婷 (zhouting)
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +211,114 @@ def test_the_page_and_the_api_docs_run_under_the_csp(tmp_path: Path, driver: Any
         )
         assert ran is False
         wait.until(lambda d: any("script-src" in v for v in d.execute_script("return window.__csp")))
+
+
+def test_the_map_shows_the_cameras_and_the_kpis_each_worker(tmp_path: Path, driver: Any) -> None:
+    """A marker per camera with a position (none for one without), coloured by its state, with a tooltip;
+    a click on one narrows the case board to that camera's cases; the KPI table has a row per grid worker."""
+    from sentinel.config.models import CameraConfig
+
+    def cam(camera_id: str, **extra: Any) -> CameraConfig:
+        return CameraConfig.model_validate({"id": camera_id, "source": "rtsp://127.0.0.1:9/x", **extra})
+
+    statuses = [camera_status("plaza-north"), camera_status("gate-east", "offline", name="东门 East gate")]
+    with console_world(tmp_path, statuses=lambda: list(statuses)) as world:
+        world.deps.cameras = lambda: [
+            cam("plaza-north", name="北广场 North plaza", location={"lon": 116.3975, "lat": 39.9087}),
+            cam("gate-east", name="东门 East gate", location={"lon": 116.402, "lat": 39.905}),
+            cam("lobby", name="大堂 Lobby", grid=GRID),  # no location
+        ]
+        world.add_user("wangfang", "operator", name="王芳")
+        token = world.token("wangfang")
+        here = world.record_alert()
+        there = world.record_alert("road_vending", camera_id="gate-east", grid=OTHER_GRID)
+        with world.client(token) as c:
+            for alert in (here, there):
+                assert c.post(f"/api/alerts/{alert.alert_id}/confirm", json={}).status_code == 200
+        wait = WebDriverWait(driver, 15)
+        sign_in(driver, world.url, "wangfang", PASSWORD)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 2)
+        markers = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map svg g.camera"))
+        assert sorted(m.get_attribute("data-camera") for m in markers) == ["gate-east", "plaza-north"]
+        gate = driver.find_element(By.CSS_SELECTOR, '#map g.camera[data-camera="gate-east"]')
+        assert (gate.get_attribute("class") or "").split() == ["camera", "down", "busy"]
+        tip = gate.find_element(By.TAG_NAME, "title").get_attribute("textContent") or ""
+        assert "东门 East gate (gate-east)" in tip and "离线 Offline" in tip and "open cases: 1" in tip
+        plaza = driver.find_element(By.CSS_SELECTOR, '#map g.camera[data-camera="plaza-north"]')
+        assert "up" in (plaza.get_attribute("class") or "").split()
+        # the marker stands inside the map, where its grid cell is drawn
+        inside = (
+            "const b = arguments[0].getBBox(), v = arguments[0].ownerSVGElement.viewBox.baseVal;"
+            "return b.x >= v.x && b.y >= v.y && b.x + b.width <= v.x + v.width && b.y + b.height <= v.y + v.height"
+        )
+        assert driver.execute_script(inside, plaza.find_element(By.CSS_SELECTOR, "circle.dot")) is True
+
+        gate.find_element(By.CSS_SELECTOR, "circle.dot").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 1)
+        assert "池畔社区第三网格" in driver.find_element(By.CSS_SELECTOR, "#board .case").text
+        chip = driver.find_element(By.ID, "board-filter")
+        assert chip.is_displayed() and "东门 East gate" in chip.text
+        chip.click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 2)
+
+        rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#worker-kpis tr[data-worker]"))
+        cells = {
+            r.get_attribute("data-worker"): [td.text for td in r.find_elements(By.TAG_NAME, "td")]
+            for r in rows
+        }
+        assert sorted(cells) == ["zhangli", "zhouting"]
+        assert cells["zhangli"][:4] == ["张丽 (zhangli)", "1", "1", "0"]  # one case, open, none closed
+        assert cells["zhouting"][0] == "周婷 (zhouting)"
+
+
+def test_every_case_card_shows_its_worker_deadline_and_lateness(tmp_path: Path, driver: Any) -> None:
+    """Pending: the clock starts at dispatch; overdue: marked; suspended: the clock stopped; closed: on time or
+    late against the disposal deadline. Every card names the grid worker."""
+    from datetime import UTC, datetime, timedelta
+
+    from sentinel.cases.models import CaseRow
+
+    with console_world(tmp_path) as world:
+        world.add_user("wangfang", "operator", name="王芳")
+        world.add_user("ada", "admin")
+        numbers: dict[str, int] = {}
+        with world.client(world.token("wangfang")) as c, world.client(world.token("ada")) as admin:
+            world.file_case(world.record_alert("road_vending"))  # waits for review: no deadline yet
+            for kind, event_type in (("late", "garbage_exposed"), ("suspended", "debris_accumulation"),
+                                     ("on_time", "material_clutter"), ("closed_late", "motor_parking")):  # fmt: skip
+                alert = world.record_alert(event_type)
+                numbers[kind] = c.post(f"/api/alerts/{alert.alert_id}/confirm", json={}).json()["case_number"]
+            with world.deps.sessions.begin() as s:  # two deadlines that have passed
+                for kind in ("late", "closed_late"):
+                    row = s.scalars(select(CaseRow).where(CaseRow.number == numbers[kind])).one()
+                    row.deadline_at = row.due_at = datetime.now(UTC) - timedelta(minutes=5)
+
+            def act(kind: str, action: str, who: httpx.Client = c) -> httpx.Response:
+                return who.post(f"/api/cases/{numbers[kind]}/actions", json={"action": action})
+
+            assert act("suspended", "suspend").status_code == 200
+            for kind in ("on_time", "closed_late"):
+                assert [act(kind, a).status_code for a in ("accept", "feedback")] == [200, 200]
+                assert act(kind, "close", admin).json()["state"] == "closed"
+        wait = WebDriverWait(driver, 15)
+        sign_in(driver, world.url, "wangfang", PASSWORD)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board .case")) == 5)
+        cards = {
+            c.get_attribute("data-number"): c for c in driver.find_elements(By.CSS_SELECTOR, "#board .case")
+        }
+        text = {n: card.text for n, card in cards.items()}
+        assert all(
+            "网格员 Worker: 张丽" in t and ("时限 Deadline" in t or "结案 Closed" in t) for t in text.values()
+        ), text
+        pending = next(n for n in text if int(n) not in numbers.values())
+        assert "派遣后计时 starts at dispatch" in text[pending]
+        late = cards[str(numbers["late"])]
+        assert "overdue" in (late.get_attribute("class") or "").split()
+        assert "超期 Overdue" in late.text and " over" in late.text
+        assert "停止计时 suspended, clock stopped" in text[str(numbers["suspended"])]
+        assert "按期 On time" in text[str(numbers["on_time"])]
+        assert "超期结案 Closed late" in text[str(numbers["closed_late"])]
+        assert all(
+            "overdue" not in (cards[str(numbers[k])].get_attribute("class") or "")
+            for k in ("suspended", "on_time")
+        )

@@ -129,3 +129,56 @@ def test_since_filters_by_creation(tmp_path: Path) -> None:
     later = compute_kpis(w.sessions, w.clock.now + timedelta(days=2), since=w.clock.now + timedelta(days=1))
     assert (later.overall.cases, later.by_grid, later.overall.closure_rate) == (0, [], None)
     w.store.engine.dispose()
+
+
+def test_per_worker(report: KpiReport) -> None:
+    """Grid A's cases are w1's, grid B's w2's; case 4, escalated past w1 to the grid leader, stays w1's (the
+    missed deadline was theirs) and gives gl1 no row; the pending and the rejected case were never held."""
+    rows = {r.key: r for r in report.by_worker}
+    assert sorted(rows) == ["unassigned", "w1", "w2"]
+    w1, w2 = rows["w1"], rows["w2"]
+    assert (w1.cases, w1.open, w1.closed, w1.due, w1.closed_on_time, w1.on_time_rate) == (5, 1, 4, 5, 2, 0.4)
+    assert (w1.escalated, w1.rework_count, w1.deferred) == (1, 1, 1)
+    assert (w2.cases, w2.closed, w2.due, w2.closed_on_time, w2.on_time_rate, w2.escalated) == (
+        1,
+        1,
+        1,
+        1,
+        1.0,
+        0,
+    )
+    assert rows["unassigned"].cases == 0
+    assert report.to_dict()["by_worker"][1] == w1.to_dict()
+
+
+def test_per_worker_follows_who_held_the_case_at_grid_worker_level(tmp_path: Path) -> None:
+    """A case returned and dispatched by name to another worker is theirs; an urgent case, which goes straight
+    to the street, is no worker's; a case escalated away and then closed by the leader stays the worker's."""
+    w = make_world(tmp_path, config=CasesConfig(camera_verification=False))
+    act = w.cases.act
+    moved = w.cases.on_alert(w.alert(camera="cam1"), ROUTING, False).case_id
+    act(moved, "return", "w1", "not my grid")
+    act(moved, "dispatch", "op1", assignee="w3")
+    escalated = w.cases.on_alert(w.alert(camera="cam2", lon=116.45), ROUTING, False).case_id
+    urgent = w.alert("crowd_gathering", camera="cam3", lon=116.5).model_copy(update={"severity": "urgent"})
+    w.cases.on_alert(urgent, ROUTING, False)
+    w.clock.at(hours=1)
+    act(moved, "accept", "w3")
+    act(moved, "feedback", "w3")
+    act(moved, "verify", "op1")
+    act(moved, "close", "op1")  # on time: due 13:00
+    w.clock.at(hours=4)
+    w.cases.tick()  # the escalated case's 4 h pass: it goes to the grid leader gl1
+    assert w.case(escalated).assignee == "gl1"
+    w.clock.at(hours=5)
+    act(escalated, "accept", "gl1")
+    act(escalated, "feedback", "gl1")
+    act(escalated, "verify", "op1")
+    act(escalated, "close", "op1")  # late
+    rows = {r.key: r for r in compute_kpis(w.sessions, w.clock.now).by_worker}
+    assert sorted(rows) == ["unassigned", "w1", "w3"]
+    assert (rows["w3"].cases, rows["w3"].closed, rows["w3"].closed_on_time) == (1, 1, 1)
+    w1 = rows["w1"]
+    assert (w1.cases, w1.closed, w1.due, w1.closed_on_time, w1.escalated) == (1, 1, 1, 0, 1)
+    assert (rows["unassigned"].cases, rows["unassigned"].open) == (1, 1)  # the urgent case, at the street
+    w.store.engine.dispose()

@@ -1,4 +1,4 @@
-"""Case KPIs per grid and per community, from the cases and their transition log.
+"""Case KPIs per grid, per community and per grid worker, from the cases and their transition log.
 
 Definitions (local practice in digital urban management; see DOMAIN.md):
 - cases: registered (立案) and neither cancelled (rejected) nor merged into another case;
@@ -11,6 +11,13 @@ Definitions (local practice in digital urban management; see DOMAIN.md):
   time the clock stood still; one that began after it does not (docs/kpis.md says why);
 - rework count (返工): failed verifications (`rework` transitions);
 - mean time per stage: the mean length of a stay in each state, over stays that have ended.
+
+Per worker, a case counts for the person who held it at the grid-worker level (escalation level 0): the
+last assignee the log records at that level, which is `CaseRow.worker_id` (the grid's responsible worker from
+the roster, or the person it was dispatched to by name). It stays theirs when it is escalated to the grid
+leader or above: the escalation is that worker's missed deadline, so it counts against them, not against the
+leader who inherits it. Cases never held at that level count under "unassigned": not yet dispatched, or
+dispatched straight to a higher level (urgent cases go to the street).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class _Facts:
     deferred: bool = False
     on_time: bool = False
     reworks: int = 0
+    worker: str | None = None  # who held the case at the grid-worker level (level 0)
     stays: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -46,7 +54,7 @@ class KpiRow(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    key: str  # grid or community code, "unassigned", or "all"
+    key: str  # grid or community code, a worker's roster id, "unassigned", or "all"
     cases: int
     open: int
     closed: int
@@ -69,6 +77,7 @@ class KpiReport:
     overall: KpiRow
     by_grid: list[KpiRow]
     by_community: list[KpiRow]
+    by_worker: list[KpiRow]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +85,7 @@ class KpiReport:
             "overall": self.overall.to_dict(),
             "by_grid": [r.to_dict() for r in self.by_grid],
             "by_community": [r.to_dict() for r in self.by_community],
+            "by_worker": [r.to_dict() for r in self.by_worker],
         }
 
 
@@ -93,6 +103,7 @@ def _facts(case: CaseRow, log: list[CaseTransitionRow], now: datetime) -> _Facts
         and case.closed_at <= case.due_at
     )
     f.reworks = sum(1 for t in log if t.action == "rework")
+    f.worker = next((t.assignee for t in reversed(log) if t.level == 0 and t.assignee), None)
     state: str | None = None
     since: datetime | None = None
     for t in log:
@@ -134,7 +145,8 @@ def _row(key: str, facts: Iterable[_Facts]) -> KpiRow:
 def compute_kpis(
     session_factory: sessionmaker[Session], now: datetime, since: datetime | None = None
 ) -> KpiReport:
-    """KPIs of the cases created at or after `since` (all cases without it), as of `now`."""
+    """KPIs of the cases created at or after `since` (all cases without it), as of `now`; by grid, by
+    community and by grid worker (see the module's docstring for whom a case counts)."""
     with session_factory() as s:
         q = select(CaseRow)
         tq = select(CaseTransitionRow).order_by(CaseTransitionRow.case_id, CaseTransitionRow.id)
@@ -150,12 +162,15 @@ def compute_kpis(
     facts = [_facts(c, logs[c.id], now) for c in cases.values()]
     by_grid: dict[str, list[_Facts]] = defaultdict(list)
     by_community: dict[str, list[_Facts]] = defaultdict(list)
+    by_worker: dict[str, list[_Facts]] = defaultdict(list)
     for f in facts:
         by_grid[f.case.grid_code or UNASSIGNED].append(f)
         by_community[f.case.community_code or UNASSIGNED].append(f)
+        by_worker[f.worker or UNASSIGNED].append(f)
     return KpiReport(
         at=now,
         overall=_row("all", facts),
         by_grid=[_row(k, v) for k, v in sorted(by_grid.items())],
         by_community=[_row(k, v) for k, v in sorted(by_community.items())],
+        by_worker=[_row(k, v) for k, v in sorted(by_worker.items())],
     )

@@ -260,7 +260,12 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         def pct(x: float | None) -> str:
             return "-" if x is None else f"{100 * x:.1f}%"
 
-        for title, rows in (("by grid", report.by_grid), ("by community", report.by_community)):
+        tables = (
+            ("by grid", report.by_grid),
+            ("by community", report.by_community),
+            ("by worker", report.by_worker),
+        )
+        for title, rows in tables:
             table = [[title.upper(), "CASES", "CLOSED", "CLOSURE", "DUE", "DEFERRED", "ON TIME", "ON-TIME %",
                       "REWORK", "ESCALATED"]]  # fmt: skip
             for r in [*rows, report.overall]:

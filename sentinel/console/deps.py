@@ -6,7 +6,7 @@ anything that the case engine owns, so every change goes through the same engine
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sentinel.cases.authority import Actor
 from sentinel.cases.roster import Roster
 from sentinel.config.event_types import EventType, effective_event_types
-from sentinel.config.models import SentinelConfig
+from sentinel.config.models import CameraConfig, SentinelConfig
 from sentinel.console.live import LiveFeed
 from sentinel.console.metrics import SentinelMetrics
 from sentinel.console.passwords import SCRYPT_COST, ScryptCost
@@ -87,6 +87,8 @@ class ConsoleDeps:
     camera_status: Callable[[], list[dict[str, Any]]] = _no_cameras
     cells: GridCells | None = None
     roster: Roster | None = None
+    # the camera registry as it stands now (it changes on a reload); None: the config's cameras
+    cameras: Callable[[], Iterable[CameraConfig]] | None = None
     metrics: SentinelMetrics = field(default_factory=SentinelMetrics)
     broker_connected: Callable[[], bool] | None = None  # None: no broker to report on
     # on a cluster (PostgreSQL): the nodes as `sentinel nodes` lists them; None on a single node
@@ -106,6 +108,9 @@ class ConsoleDeps:
             token_lifetime=timedelta(seconds=self.config.console.token_lifetime),
         )  # fmt: skip
         self.event_types = effective_event_types(self.config.event_types)
+
+    def camera_configs(self) -> list[CameraConfig]:
+        return list(self.cameras()) if self.cameras is not None else list(self.config.cameras)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -25,6 +25,7 @@ from sentinel.console.schemas import (
     GridProps,
     KpiOut,
     KpiRowOut,
+    MapCameraOut,
 )
 from sentinel.console.users import User
 from sentinel.console.views import is_overdue
@@ -75,14 +76,35 @@ def camera_snapshot(camera_id: str, deps: Deps, _user: Technician) -> Response:
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+def map_cameras(deps: ConsoleDeps, cases: list[CaseRow]) -> list[MapCameraOut]:
+    """The cameras with a `location` (WGS-84, as cameras.yaml requires and the cells are once loaded: no datum
+    shift here), their board state and their open cases; cameras without one have no place on the map."""
+    states = {c["camera_id"]: c.get("state") for c in deps.camera_status()}
+    open_at = Counter(c.camera_id for c in cases if c.camera_id)
+    return [
+        MapCameraOut(
+            camera_id=cam.id,
+            name=cam.name or cam.id,
+            lon=cam.location.lon,
+            lat=cam.location.lat,
+            state=states.get(cam.id) or ("unknown" if cam.enabled else "disabled"),
+            open_cases=open_at[cam.id],
+        )  # fmt: skip
+        for cam in sorted(deps.camera_configs(), key=lambda c: c.id)
+        if cam.location is not None
+    ]
+
+
 @router.get("/grid", response_model=GridOut, responses=ERRORS)
 def grid(deps: Deps, _user: AnyUser) -> GridOut:
     """Street, community and grid cells as a GeoJSON FeatureCollection (WGS-84), each with its open and
-    overdue cases (a community or street counts those of its grids)."""
-    if deps.cells is None:
-        return GridOut(bbox=None, features=[])
+    overdue cases (a community or street counts those of its grids); and the cameras that have a position,
+    with their state and open cases."""
     with deps.sessions() as s:
         cases = list(s.scalars(select(CaseRow).where(CaseRow.state.in_([st.value for st in OPEN]))))
+    cams = map_cameras(deps, cases)
+    if deps.cells is None:
+        return GridOut(bbox=None, features=[], cameras=cams)
     now = deps.clock()
     open_by: Counter[str] = Counter()
     late_by: Counter[str] = Counter()
@@ -109,12 +131,17 @@ def grid(deps: Deps, _user: AnyUser) -> GridOut:
             if bounds is None
             else [min(bounds[0], b[0]), min(bounds[1], b[1]), max(bounds[2], b[2]), max(bounds[3], b[3])]
         )
-    return GridOut(bbox=bounds, features=features)
+    return GridOut(bbox=bounds, features=features, cameras=cams)
 
 
 def _kpi_row(row: KpiRow, deps: ConsoleDeps) -> KpiRowOut:
     cell = deps.cells.get(row.key) if deps.cells is not None else None
     return KpiRowOut(**row.to_dict(), name=cell.name if cell else None)
+
+
+def _worker_row(row: KpiRow, deps: ConsoleDeps) -> KpiRowOut:
+    person = deps.roster.people.get(row.key) if deps.roster is not None else None
+    return KpiRowOut(**row.to_dict(), name=person.name if person else None)
 
 
 @router.get("/kpis", response_model=KpiOut, responses=ERRORS)
@@ -125,8 +152,9 @@ def kpis(
         date | None, Query(description="only cases created on or after this day (YYYY-MM-DD)")
     ] = None,
 ) -> KpiOut:
-    """按期结案率 on-time closure, 结案率 closure rate, 返工 rework, mean time per stage; overall, by grid and
-    by community."""
+    """按期结案率 on-time closure, 结案率 closure rate, 返工 rework, mean time per stage; overall, by grid, by
+    community and by grid worker (the person who held each case at the grid-worker level, named from the
+    roster; an escalated case stays its worker's)."""
     start = datetime.combine(since, time(0), tzinfo=deps.tz) if since else None
     report = compute_kpis(deps.sessions, deps.clock(), start)
     return KpiOut(
@@ -134,4 +162,5 @@ def kpis(
         overall=_kpi_row(report.overall, deps),
         by_grid=[_kpi_row(r, deps) for r in report.by_grid],
         by_community=[_kpi_row(r, deps) for r in report.by_community],
+        by_worker=[_worker_row(r, deps) for r in report.by_worker],
     )

@@ -332,14 +332,26 @@ class GridFeature(Out):
     geometry: dict[str, Any]
 
 
+class MapCameraOut(Out):
+    """A camera with a position (`location`, WGS-84 like the cells), its state and its open cases."""
+
+    camera_id: str
+    name: str
+    lon: float
+    lat: float
+    state: str  # as on the camera board (online, offline, degraded, ...); "unknown": no status yet
+    open_cases: int
+
+
 class GridOut(Out):
     type: Literal["FeatureCollection"] = "FeatureCollection"
     bbox: list[float] | None
     features: list[GridFeature]
+    cameras: list[MapCameraOut] = []
 
 
 class KpiRowOut(KpiRow):
-    """The case engine's KPI row (sentinel.cases.kpis) with the grid or community name."""
+    """The case engine's KPI row (sentinel.cases.kpis) with the grid's, community's or worker's name."""
 
     model_config = ConfigDict(extra="ignore", frozen=False)
 
@@ -351,6 +363,7 @@ class KpiOut(Out):
     overall: KpiRowOut
     by_grid: list[KpiRowOut]
     by_community: list[KpiRowOut]
+    by_worker: list[KpiRowOut]  # keyed by roster id: who held each case at the grid-worker level
 
 
 class SiteOut(Out):

@@ -52,6 +52,7 @@ def build_console(
         camera_status=camera_status,
         cells=cells,
         roster=roster,
+        cameras=cameras,
         metrics=metrics,
         broker_connected=publisher.connected.is_set,
         nodes=_nodes(store) if clustered else None,

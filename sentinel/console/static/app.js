@@ -1,7 +1,7 @@
 "use strict";
 // The operator page: live alert queue (SSE), confirm / reject, case board, camera health, grid map, KPIs.
 
-const state = {me: null, alerts: new Map(), cases: [], grid: null, gridFilter: null, kpis: null};
+const state = {me: null, alerts: new Map(), cases: [], grid: null, gridFilter: null, cameraFilter: null, kpis: null};
 const may = (role) => state.me && (state.me.role === role || state.me.role === "admin");
 
 // ---------------------------------------------------------------- alert queue
@@ -109,8 +109,25 @@ const COLUMNS = [
   ["已结案 Closed (recent)", ["closed"]],
 ];
 
-function caseCard(c) {
+// every card says when it is due: the countdown while the clock runs, why there is none when it does not,
+// and for a closed case whether it was closed by its disposal deadline (the on-time KPI's measure)
+function deadlineLine(c) {
   const deadline = c.deadline_at || c.due_at;
+  if (c.state === "closed") {
+    const late = c.due_at && c.closed_at && Date.parse(c.closed_at) > Date.parse(c.due_at);
+    return h("div", {class: "deadline"}, "结案 Closed: ", when(c.closed_at),
+      c.due_at ? h("span", {class: "badge " + (late ? "late" : "ontime")}, late ? "超期结案 Closed late" : "按期 On time") : null);
+  }
+  if (c.state === "suspended") {
+    return h("div", {class: "deadline"}, "时限 Deadline: ", h("span", {class: "left"}, "挂账，停止计时 suspended, clock stopped"));
+  }
+  if (!deadline || c.state === "returned") {  // a returned case's clock starts anew at its next dispatch
+    return h("div", {class: "deadline"}, "时限 Deadline: ", h("span", {class: "left"}, "派遣后计时 starts at dispatch"));
+  }
+  return h("div", {class: "deadline"}, "时限 Deadline: ", when(deadline), " ", h("span", {class: "left"}, countdown(deadline)));
+}
+
+function caseCard(c) {
   return h("li", {class: "case" + (c.overdue ? " overdue" : ""), dataset: {number: c.number, id: c.case_id},
       onclick: () => showCase(c.case_id)},
     h("div", {class: "title"}, h("b", {}, "#" + c.number), " ", c.name, " ", h("span", {class: "en"}, c.name_en || ""),
@@ -121,15 +138,13 @@ function caseCard(c) {
     h("div", {class: "grid"}, "网格 Grid: ", placeName(c.place)),
     h("div", {class: "who"}, "网格员 Worker: ", personName(c.worker),
       c.assignee && c.worker && c.assignee.id !== c.worker.id ? h("span", {}, " → ", personName(c.assignee)) : null),
-    deadline && c.state !== "closed"
-      ? h("div", {class: "deadline"}, "时限 Deadline: ", when(deadline), " ", h("span", {class: "left"}, countdown(deadline)))
-      : c.closed_at ? h("div", {class: "deadline"}, "结案 Closed: ", when(c.closed_at)) : null,
+    deadlineLine(c),
   );
 }
 
 function renderBoard() {
-  const cases = state.gridFilter
-    ? state.cases.filter((c) => c.place && c.place.grid === state.gridFilter) : state.cases;
+  const cases = state.cases.filter((c) => (!state.gridFilter || (c.place && c.place.grid === state.gridFilter)) &&
+    (!state.cameraFilter || c.camera_id === state.cameraFilter));
   const board = document.getElementById("board");
   board.replaceChildren(...COLUMNS.map(([title, states]) => {
     const items = cases.filter((c) => states.includes(c.state)).slice(0, states.includes("closed") ? 10 : 200);
@@ -138,12 +153,16 @@ function renderBoard() {
       h("ol", {}, ...items.map(caseCard)));
   }));
   const chip = document.getElementById("board-filter");
-  chip.hidden = !state.gridFilter;
+  chip.hidden = !state.gridFilter && !state.cameraFilter;
   chip.replaceChildren();
   if (state.gridFilter) {
     const cell = state.grid && state.grid.features.find((f) => f.properties.code === state.gridFilter);
     chip.append("网格 " + (cell ? cell.properties.name : state.gridFilter) + " ✕");
     chip.onclick = () => selectGrid(null);
+  } else if (state.cameraFilter) {
+    const cam = state.grid && (state.grid.cameras || []).find((c) => c.camera_id === state.cameraFilter);
+    chip.append("摄像机 Camera " + (cam ? cam.name : state.cameraFilter) + " ✕");
+    chip.onclick = () => selectCamera(null);
   }
 }
 
@@ -209,13 +228,23 @@ function renderKpiStrip() {
   if (state.kpis) {
     const open = state.cases.filter((c) => !["closed", "rejected", "merged"].includes(c.state)).length;
     renderKpis(state.kpis, open, state.alerts.size);
+    renderWorkerKpis(state.kpis);
   }
 }
 
+// the board shows one grid's cases or one camera's (a click on the map), not both at once
 function selectGrid(code) {
   state.gridFilter = code;
+  state.cameraFilter = null;
   renderBoard();
-  if (state.grid) renderMap(state.grid, state.gridFilter, selectGrid);
+  if (state.grid) renderMap(state.grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
+}
+
+function selectCamera(id) {
+  state.cameraFilter = id;
+  state.gridFilter = null;
+  renderBoard();
+  if (state.grid) renderMap(state.grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
 }
 
 let refreshTimer = null;
@@ -230,7 +259,7 @@ function refreshCases() {
     state.grid = grid;
     state.kpis = kpis;
     renderBoard();
-    renderMap(grid, state.gridFilter, selectGrid);
+    renderMap(grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
     renderKpiStrip();
   }, 200);
 }
@@ -239,6 +268,11 @@ async function refreshCameras() {
   const [cams, nodes] = await Promise.all([api("/api/cameras"), api("/api/nodes")]);
   renderCameras(cams);
   renderNodes(nodes);
+  if (state.grid && (state.grid.cameras || []).length) {  // the markers follow the camera board
+    const now = new Map(cams.map((c) => [c.camera_id, c.state]));
+    for (const c of state.grid.cameras) c.state = now.get(c.camera_id) || c.state;
+    renderMap(state.grid, state.gridFilter, selectGrid, state.cameraFilter, selectCamera);
+  }
 }
 
 // a cluster's nodes (PostgreSQL): alive, leader, how many cameras each runs; hidden on a single node
