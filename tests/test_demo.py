@@ -144,6 +144,9 @@ def test_the_demo_tells_the_whole_story_within_two_minutes(tmp_path: Path) -> No
     assert phone["me"]["role"] == "grid_worker" and phone["me"]["roster_id"] == "liqiang", phone
     assert phone["cases"] and phone["alerts_status"] == 403, phone
     assert "grid worker's phone: http://127.0.0.1:" in output
+    # every log line, from the first, is stamped in the site's time (the demo site is in Asia/Shanghai)
+    stamped = [ln for ln in output.splitlines() if ln[:4].isdigit()]
+    assert stamped and all(ln.split(" ")[1].endswith("+08:00") for ln in stamped), stamped[:3]
     # the newcomer is told where the console is and where the login is, and sees each alert as one line
     assert f"console: http://127.0.0.1:{console_port}/" in output
     assert "demo-login.txt" in output and "password:" not in output

@@ -7,6 +7,7 @@ reminder, an escalation and a case closed by the camera's re-check.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import secrets
@@ -56,6 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sentinel.demo.scenes import FootageError
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format=LOG_FORMAT)
+    _site_time_from_the_start()
     data = Path(os.environ.setdefault("SENTINEL_DEMO_DATA", str(Path.cwd() / "var" / "demo")))
     grid = Path(os.environ.setdefault("SENTINEL_DEMO_GRID", str(SAMPLE_GRID)))
     if not (grid / "grid.geojson").is_file() or not (grid / "roster.yaml").is_file():
@@ -79,6 +81,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _site_time_from_the_start() -> None:
+    """The footage is built before the daemon sets up its log: its lines too are in the site's time."""
+    from sentinel.config.loader import ConfigError, load_config
+    from sentinel.config.site_time import use_site_time
+
+    with contextlib.suppress(ConfigError):  # run_daemon reports the demo config's problems, with their lines
+        use_site_time(load_config(DEMO_CONFIG, sections=("site",)).site.timezone)
 
 
 def _overrides(port: int | None, mqtt_port: int | None) -> Callable[[SentinelConfig], SentinelConfig]:
