@@ -1,7 +1,7 @@
 """The largest request body the console reads (`console.max_body`), enforced before anything parses it.
 
-A declared Content-Length over the limit is answered 413 at once, without calling the app or reading a byte
-of the body; a body without one (chunked) is counted as it arrives and the request ends with 413 as soon as
+A declared Content-Length over the limit is answered 413 without calling the app (the body, if at most DRAIN
+over the limit, is read and dropped first, never parsed); a body without one (chunked) is counted as it arrives and the request ends with 413 as soon as
 the count passes the limit. Either way the login route never sees more than the limit, signed in or not.
 A few upload routes (`uploads`: a path pattern and its own limit, e.g. the evidence photos) have a larger one;
 they read their body only after the sign-in check.
@@ -33,6 +33,22 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body over {size_text(limit)} ({source})")
 
 
+# A refused body up to this much over the limit is read and dropped before the 413: closing a connection with
+# unread data makes the kernel send a reset, which can destroy the 413 before the client reads it. More than
+# this is not read at all (the client may then see the reset instead of the answer).
+DRAIN = 1 << 20
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class BodyLimit:
     """Plain ASGI, so nothing buffers the body before the limit is checked."""
 
@@ -56,7 +72,11 @@ class BodyLimit:
         limit = self.limit_for(scope.get("path", ""))
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)  # the body stays unread; the server closes the connection after
+            if int(declared) - limit <= DRAIN:
+                await _drain(
+                    receive, int(declared)
+                )  # nothing is parsed: only so that the 413 reaches the client
+            await self._refuse(send, limit)  # the server closes the connection after
             return
         received = 0
         started = False
@@ -83,6 +103,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
+            await _drain(receive, limit + DRAIN - received)
             await self._refuse(send, limit)
 
     async def _refuse(self, send: Send, limit: int) -> None:
