@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from sentinel.fields import ByteSize, EnvPath, Seconds, Strict
+from sentinel.fields.http_url import check_http_url
 
 
 class SiteConfig(Strict):
@@ -116,15 +116,7 @@ class ConsoleConfig(Strict):
     def _public_url(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        try:
-            parts = urlsplit(v)
-            parts.port  # noqa: B018  (raises on a bad port)
-        except ValueError:
-            raise ValueError("not a valid URL (expected http(s)://HOST[:PORT][/PATH])") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("expected an http:// or https:// URL with a host, e.g. https://sentinel.example")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("no user name or password in the URL: it is published with every alert")
+        parts = check_http_url(v, "https://sentinel.example", "it is published with every alert")
         if parts.query or parts.fragment or "?" in v or "#" in v:
             raise ValueError("no query (?...) or fragment (#...): media paths are appended to it")
         return v.rstrip("/")

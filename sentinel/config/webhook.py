@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from sentinel.fields import PositiveSeconds, Strict
+from sentinel.fields.http_url import check_http_url
 
 # the case changes a webhook may send, and the case actions behind each (see `sentinel.cases.webhook`)
 WebhookEvent = Literal[
@@ -62,19 +63,9 @@ class WebhookConfig(Strict):
     def _http_url(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        try:
-            parts = urlsplit(v)
-            parts.port  # noqa: B018  (raises on a bad port)
-        except ValueError:
-            raise ValueError("not a valid URL (expected http(s)://HOST[:PORT]/PATH)") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "expected an http:// or https:// URL with a host, e.g. https://gateway.example/hook"
-            )
-        if parts.username is not None or parts.password is not None:
-            raise ValueError(
-                "no user name or password in the URL (it would show in logs): use secret_env for a signature"
-            )
+        check_http_url(
+            v, "https://gateway.example/hook", "it would show in logs; use secret_env for a signature"
+        )
         return v
 
     @field_validator("secret_env")
