@@ -66,6 +66,17 @@ BASES: dict[str, Callable[[], Scene]] = {"vtest": lambda: scenes.vtest(BASE_FPS)
 DISTINCT_SECONDS = {"vtest": 79.5, "tree": 29.6}  # how much real footage each base loops
 
 
+def random_moment(t: float, loop: float) -> float:
+    """A pseudo-random moment of a `loop`-second footage for media time `t`, independent from one frame to
+    the next (SplitMix64 of the millisecond). The first version multiplied by Knuth's 2654435761 mod 2**32: a
+    Weyl sequence whose step at 5 s frames was 5.03 s of footage, so samples 30 s apart moved 0.6 s through
+    the loop, replaying it in slow motion (a hand in 4.5 s of the tree footage stayed in a 2-minute median)."""
+    z = (int(round(t * 1000)) + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return ((z ^ (z >> 31)) / 2**64) * loop
+
+
 def available(base: str) -> str | None:
     path = {"vtest": OPENCV_DATA / "vtest.avi", "tree": TREE_AVI}[base]
     return None if path.is_file() else f"{path} not found (Debian package opencv-doc)"

@@ -645,7 +645,7 @@ class Scenario:
         s: Scene = base if not self.phase else (lambda t: base(t + self.phase))
         if self.shuffled:
             loop, inner = _variants.DISTINCT_SECONDS[self.base], s
-            s = lambda t: inner((int(round(t * 1000)) * 2654435761 % 2**32) / 2**32 * loop)  # noqa: E731
+            s = lambda t: inner(_variants.random_moment(t, loop))  # noqa: E731
         if self.inject is not None:
             s = self.inject.apply(s)
         if self.dusk is not None:
@@ -666,7 +666,7 @@ class Scenario:
         if self.base != "vtest" or self.effects:
             recipe += f" {self.base}{'/t2' if self.base == 'tree' else ''} {self.effects!r}"
         if self.shuffled:
-            recipe += " shuffled"
+            recipe += " shuffled/splitmix"  # v1 (Knuth's multiplier) walked the loop in slow motion
         return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
     def clip_path(self) -> Path:

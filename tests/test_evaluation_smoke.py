@@ -244,3 +244,21 @@ def test_variants_are_functions_of_media_time_and_do_what_they_say() -> None:
     assert visits and all(60 <= leave - arrive <= 180 for arrive, leave, *_ in visits)
     for t in range(0, 600, 7):
         assert sum(a <= t < b for a, b, *_ in visits) <= 3
+
+
+def test_shuffled_time_lapse_shows_unrelated_moments_of_the_loop() -> None:
+    """A shuffled time-lapse must not replay its short loop in slow motion: the five samples of scene_change's
+    view (30 s apart at a 10-minute min_duration) come from all over the loop, not from 2.4 s of it (the
+    first shuffle's Weyl step did that, and its 2-minute median held a hand that is in 4.5 s of the footage)."""
+    from bench._variants import random_moment
+
+    loop = 29.6
+    assert random_moment(125.0, loop) == random_moment(125.0, loop)  # a function of media time
+    spans = []
+    for start in range(0, 3600, 150):
+        moments = sorted(random_moment(start + 30.0 * k, loop) for k in range(5))
+        spans.append(moments[-1] - moments[0])
+    assert float(np.median(spans)) > 0.4 * loop
+    # and every part of the loop is visited evenly at 5 s frames
+    counts = np.histogram([random_moment(5.0 * k, loop) for k in range(720)], bins=6, range=(0, loop))[0]
+    assert counts.min() > 0.6 * 720 / 6
