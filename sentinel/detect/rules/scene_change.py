@@ -6,7 +6,9 @@ and the reference view, judged only where structure is visible above the noise (
 brightness step, dusk, or night gain changes contrast but not where the edges are and which way they run.
 The settled view is the per-pixel median of 5 samples taken `min_duration / 20` apart (brightness-normalised),
 so people and traffic vanish unless they stand still for most of it (and boxes of detected people and
-vehicles are left out); a slight camera sag or vibration is realigned by phase correlation first. The zone's
+vehicles are left out); a slight camera sag or vibration is realigned by phase correlation first. A pixel
+counts only if at least 3 of the samples differ from the reference there *and* show the view's own structure
+(foliage in the wind differs from the reference in every sample, but each time differently). The zone's
 changed share must reach `min_area` and hold `min_duration`; one alert per episode, with cooldown. The
 reference is replaced only by `accept_new_view()` (the operator approves the new state), never by learning.
 The work is done once per sample; the frames in between only re-apply the detection boxes.
@@ -43,6 +45,7 @@ WIDTH = 320  # analysis width (pixels)
 WINDOW = 9  # gradient-correlation window (pixels at WIDTH): ~3 % of the width
 MAX_ALIGN = 0.03  # the view is realigned to the reference for shifts up to this share of the width
 PERSIST = 3  # a pixel counts as changed in at least this many of the 5 samples with no object around it
+STEADY = 0.5  # ... in which its structure correlates this well with the view's (the median of the samples)
 GHOST_MEMORY = 30.0  # boxes of this many seconds before a new reference are remembered (it takes ~14 s)
 _KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _JOIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
@@ -208,10 +211,16 @@ class SceneChange:
                 if (aligned.changed & ~edges).sum() < diff.changed.sum():
                     diff, shift, known = aligned, (dx, dy), ~edges
         # each sample on its own, where no tracked object was around it: the change must hold in PERSIST
-        per_sample = [self._sample_changed(s, shift) for s in self.samples]
-        evidence = np.zeros((h, w), dtype=np.uint8)
-        for i, d in enumerate(per_sample):
-            evidence += d & ~self.history.cover(i)
+        # samples, and those samples must show the view's own structure there (steady): a wall stays put,
+        # foliage in the wind or a hand passing shows other structure in every sample
+        shown = Structure.of(translate(view, -shift[0], -shift[1]) if shift != (0.0, 0.0) else view, WINDOW)
+        per_sample, evidence = [], np.zeros((h, w), dtype=np.uint8)
+        for i, sample in enumerate(self.samples):
+            cur = self._sample_structure(sample, shift)
+            d = StructureDiff.of(self._ref, cur, WINDOW).changed
+            steady = StructureDiff.of(shown, cur, WINDOW).corr >= STEADY
+            per_sample.append(d)
+            evidence += d & steady & ~self.history.cover(i)
         changed = diff.changed & known & self._zone_mask & ~self._saturated & (evidence >= PERSIST)
         changed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, _KERNEL).astype(bool)
         joined = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, _JOIN)
@@ -236,12 +245,11 @@ class SceneChange:
             return self.sample_times[0]  # held in the whole window: no sample without it to compare with
         return self.thumbs.onset(changed, self.sample_times[first - 1], self.sample_times[first])
 
-    def _sample_changed(self, sample: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
-        assert self._ref is not None
+    def _sample_structure(self, sample: np.ndarray, shift: tuple[float, float]) -> Structure:
         g = sample.astype(np.float32)
         if shift != (0.0, 0.0):
             g = translate(g, -shift[0], -shift[1])
-        return StructureDiff.of(self._ref, Structure.of(g, WINDOW), WINDOW).changed
+        return Structure.of(g, WINDOW)
 
     def _regions(self, changed: np.ndarray, corr: np.ndarray) -> list[SeenObject]:
         """The changed regions (nearby bits joined), largest first: box and confidence (1 - mean correlation)."""
