@@ -73,6 +73,15 @@ def _rounded(box: tuple[float, float, float, float]) -> tuple[float, float, floa
     return (x1, y1, x2, y2)
 
 
+def missing_model_file(model_dir: Path) -> str | None:
+    """The one-line complaint about a model folder that lacks a file the reader needs; None when both exist."""
+    for name in (TextReader.DET_FILE, TextReader.REC_FILE):
+        path = Path(model_dir) / name
+        if not path.is_file():
+            return f"OCR: model file {path} does not exist"
+    return None
+
+
 def _load(model_dir: Path | None, min_score: float) -> Any:
     try:
         from rapidocr_onnxruntime import RapidOCR  # heavy: only where a rule reads text
@@ -80,11 +89,13 @@ def _load(model_dir: Path | None, min_score: float) -> Any:
         raise TextReaderError(f"OCR: the rapidocr_onnxruntime package is not installed ({exc})") from None
     paths: dict[str, str] = {}
     if model_dir is not None:
-        for key, name in (("det_model_path", TextReader.DET_FILE), ("rec_model_path", TextReader.REC_FILE)):
-            path = Path(model_dir) / name
-            if not path.is_file():
-                raise TextReaderError(f"OCR: model file {path} does not exist")
-            paths[key] = str(path)
+        missing = missing_model_file(model_dir)
+        if missing:
+            raise TextReaderError(missing)
+        paths = {
+            "det_model_path": str(Path(model_dir) / TextReader.DET_FILE),
+            "rec_model_path": str(Path(model_dir) / TextReader.REC_FILE),
+        }
     try:
         return RapidOCR(
             det_limit_type="max",
