@@ -137,7 +137,7 @@ def walker_dets() -> Callable[[Scene, float], DetsAt]:
     "walker",
     [
         pytest.param(ShirtWalker(t0=20.0, speed=12.0), id="walking-past"),
-        pytest.param(ShirtWalker(t0=20.0, speed=12.0, stand_at=24.0, stand_for=50.0), id="standing-by"),
+        pytest.param(ShirtWalker(t0=20.0, speed=12.0, stand_at=28.0, stand_for=50.0), id="standing-by"),
     ],
 )
 def test_person_in_a_printed_t_shirt_raises_none(
