@@ -59,7 +59,30 @@ def timelapse(camera_id: str) -> dict[str, Any]:
     return {"id": camera_id, "source": "eval.mp4", "analyze_fps": 0.2, "zones": _zones(), "rules": rules}
 
 
-SPECS = {"standard": standard, "timelapse": timelapse}
+FACADE = [(0.0, 0.0), (0.16, 0.0), (0.16, 0.31), (0.0, 0.31)]  # the building top left, and the path before it
+CENTRE_WALL = [
+    (0.42, 0.0),
+    (0.76, 0.0),
+    (0.76, 0.07),
+    (0.42, 0.07),
+]  # the brick band above the centre windows
+
+
+def wall(camera_id: str) -> dict[str, Any]:
+    """The standard view watched for text put up (posted_text at its defaults, bench/scenarios_text.py):
+    posters on both walls, banners on the centre wall."""
+    zones = [*_zones(), {"name": "facade", "polygon": [list(p) for p in FACADE]},
+             {"name": "centre_wall", "polygon": [list(p) for p in CENTRE_WALL]}]  # fmt: skip
+    rules = [
+        {"kind": "posted_text", "event_type": "illegal_small_ads", "zone": "facade", "min_duration": 120.0},
+        {"kind": "posted_text", "event_type": "illegal_small_ads", "zone": "centre_wall", "min_duration": 120.0},
+        {"kind": "posted_text", "event_type": "illegal_banner", "text_shape": "banner", "zone": "centre_wall",
+         "min_duration": 120.0},
+    ]  # fmt: skip
+    return {"id": camera_id, "source": "eval.mp4", "analyze_fps": 1.0, "zones": zones, "rules": rules}
+
+
+SPECS = {"standard": standard, "timelapse": timelapse, "wall": wall}
 
 # keys added on top of `base` for a revision that has them: (rule kind or "camera", key, value). Filled in
 # from the issue-15 branches' documentation once they exist; a key the revision lacks is never sent.

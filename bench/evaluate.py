@@ -48,6 +48,8 @@ RULE_KIND = {
     "crowd_gathering": "count_in_zone",
     "camera_tampered": "camera_health",
     "motor_parking": "dwell",
+    "illegal_small_ads": "posted_text",
+    "illegal_banner": "posted_text",
 }
 
 
@@ -523,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="+",
         metavar="FAMILY_OR_NAME",
-        help="families (dumping construction crowd tampering parking event_free) or scenario names",
+        help="families (dumping construction crowd tampering parking text event_free) or scenario names",
     )
     ap.add_argument(
         "--split",

@@ -91,9 +91,15 @@ def timelapse_camera(camera_id: str = "eval") -> CameraConfig:
     return CameraConfig.model_validate(_cameras.spec("timelapse", camera_id))
 
 
+def wall_camera(camera_id: str = "eval") -> CameraConfig:
+    """`bench._cameras.wall` (text on walls), validated by this tree's config models."""
+    return CameraConfig.model_validate(_cameras.spec("wall", camera_id))
+
+
 CAMERAS: dict[str, Callable[[str], CameraConfig]] = {
     "standard": standard_camera,
     "timelapse": timelapse_camera,
+    "wall": wall_camera,
 }
 
 
@@ -817,7 +823,14 @@ def scenarios() -> list[Scenario]:
         *event_free,
         *held_out(build_tail),
         *fresh(build_tail),
+        *_text_scenarios(),
     ]
+
+
+def _text_scenarios() -> list[Scenario]:
+    from bench.scenarios_text import text_scenarios  # imports Scenario from here
+
+    return text_scenarios()
 
 
 NIGHT: _variants.Effect = ("night",)

@@ -6,8 +6,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-RUNTIME_DEBS="python3 python3-venv python3-pip opencv-doc mosquitto-clients"  # mosquitto_sub: watch the demo
-TEST_DEBS="mosquitto ffmpeg libgl1 libglib2.0-0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+# mosquitto_sub: watch the demo; libgl1, libglib2.0-0: opencv-python, which rapidocr_onnxruntime (OCR) pulls in
+RUNTIME_DEBS="python3 python3-venv python3-pip opencv-doc mosquitto-clients libgl1 libglib2.0-0"
+TEST_DEBS="mosquitto ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 gstreamer1.0-plugins-bad gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 python3-gi chromium chromium-driver fonts-noto-cjk"
 
 debs="$RUNTIME_DEBS"

@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 from sentinel.alerts.clip import clip_day, clip_url
 from sentinel.alerts.links import media_href
-from sentinel.alerts.schema import Alert, AlertClip, AlertGrid, AlertLocation, AlertObject, AlertSnapshot
+from sentinel.alerts.schema import (
+    Alert,
+    AlertClip,
+    AlertGrid,
+    AlertLocation,
+    AlertObject,
+    AlertSnapshot,
+    AlertText,
+)
 from sentinel.alerts.snapshot import StoredSnapshot
 from sentinel.config.event_types import EventType
 from sentinel.config.models import CameraConfig
@@ -91,4 +99,7 @@ def build_alert(
         case_id=None,
         detail=event.detail,
         clip=clip,
+        texts=[AlertText(text=t.text, score=t.score, box=t.box) for t in event.texts]
+        if event.texts
+        else None,
     )

@@ -48,6 +48,16 @@ class AlertObject(_Out):
     track_id: int | None = None
 
 
+class AlertText(_Out):
+    """One line of text read in the picture (OCR), as evidence: what, how sure, where."""
+
+    text: str = Field(min_length=1)
+    score: Unit = Field(description="the OCR's confidence in the line")
+    box: Annotated[tuple[Unit, Unit, Unit, Unit], BeforeValidator(_clamped_box)] = Field(
+        description="normalised x1, y1, x2, y2"
+    )
+
+
 class AlertLocation(_Out):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
@@ -158,13 +168,19 @@ class Alert(AlertSummary):
         "seconds before the alert frame to clip_post after. Published 'pending' with the alert, then again on "
         "{prefix}/alerts/{event_type}/{camera_id}/clip when written.",
     )
+    texts: list[AlertText] | None = Field(
+        None,
+        description="Optional (added to sentinel.alert/1; older payloads have none). Text the rule read in the "
+        "picture (posted_text: posters, small ads, banners), line by line, top to bottom; null when the rule "
+        "reads no text.",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
         json_schema_serialization_defaults_required=True,
         title="Sentinel alert (sentinel.alert/1)",
-        json_schema_extra=_older_payloads_lack("detail", "clip"),
+        json_schema_extra=_older_payloads_lack("detail", "clip", "texts"),
     )
 
     def to_json(self) -> str:

@@ -67,6 +67,7 @@ def preflight(config: SentinelConfig, source: ConfigSource, open_models: bool = 
                         )
                     )
         issues.extend(filter_class_issues(camera, c_index, cards, source))
+        issues.extend(ocr_issues(camera, c_index, source, open_models))
     if config.grid.cells is not None or config.grid.roster is not None:
         from sentinel.cases.grid_check import grid_issues
 
@@ -96,6 +97,29 @@ def filter_class_issues(
         for loc, c in where
         if c not in known
     ]
+
+
+def ocr_issues(
+    camera: CameraConfig, c_index: int, source: ConfigSource, open_models: bool
+) -> list[ConfigIssue]:
+    """A rule that reads text (`ocr_models`: posted_text) must find its OCR model files; with `open_models`
+    (`sentinel check`, replay) the model is loaded as the worker would load it."""
+    from sentinel.detect.text_reader import TextReader, TextReaderError, missing_model_file
+
+    issues: list[ConfigIssue] = []
+    for r_index, rule in enumerate(camera.rules):
+        if "ocr_models" not in type(rule).model_fields:
+            continue
+        model_dir = getattr(rule, "ocr_models", None)
+        problem = missing_model_file(model_dir) if model_dir is not None else None
+        if problem is None and open_models:
+            try:
+                TextReader(model_dir)
+            except TextReaderError as exc:
+                problem = str(exc)
+        if problem is not None:
+            issues.append(source.issue(("cameras", c_index, "rules", r_index, "ocr_models"), problem))
+    return issues
 
 
 def model_issues(config: SentinelConfig, source: ConfigSource) -> list[ConfigIssue]:

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from sentinel.detect.detections import Detections
 from sentinel.detect.settings import DETECTOR_NAME
+from sentinel.detect.text_reader import TextLine
 from sentinel.detect.tracker import IouTracker
 from sentinel.fields import Seconds, Strict
 
@@ -69,6 +70,7 @@ class RuleEvent:
     severity: Literal["minor", "normal", "major", "urgent"] | None = (
         None  # the rule's own verdict (e.g. a large crowd); None: the event type's
     )
+    texts: tuple[TextLine, ...] = ()  # text the rule read in the picture (OCR), evidence for the alert
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sentinel.detect.rules.camera_health import CameraHealth, CameraHealthParams
 from sentinel.detect.rules.count_in_zone import CountInZone, CountInZoneParams
 from sentinel.detect.rules.dwell import Dwell, DwellParams
 from sentinel.detect.rules.line_crossing import LineCrossing, LineCrossingParams
+from sentinel.detect.rules.posted_text import PostedText, PostedTextParams
 from sentinel.detect.rules.scene_change import SceneChange, SceneChangeParams
 from sentinel.detect.rules.static_object import StaticObject, StaticObjectParams
 from sentinel.detect.settings import Zone
@@ -141,3 +142,4 @@ register_rule_kind(LineCrossingParams, LineCrossing)
 register_rule_kind(StaticObjectParams, StaticObject)
 register_rule_kind(SceneChangeParams, SceneChange)
 register_rule_kind(CameraHealthParams, CameraHealth)
+register_rule_kind(PostedTextParams, PostedText)
