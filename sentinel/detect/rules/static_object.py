@@ -117,6 +117,25 @@ class StaticObject:
         self.last_fired: float | None = None
         self._zone_mask: np.ndarray | None = None
         self._now = 0.0
+        self.counts_from = float("-inf")  # a blob counts from here at the earliest: the schedule's arming
+
+    def rearm(self, ts: float) -> None:
+        """Armed again by the schedule: forget the blobs and alerts of before, keep the background model.
+        It learnt nothing while the rule was disarmed (not evaluated, as while the camera is offline), so
+        something put down in the disarmed hours is still new against it, not scene; it counts from `ts`."""
+        self.candidates, self.reported, self.last_fired = [], [], None
+        self.counts_from = ts
+
+    def retune(self, params: StaticObjectParams) -> bool:
+        """Thresholds and durations change in place; a new background model (learn_time, settle_time,
+        min_contrast) or other ignored classes need a fresh rule."""
+        same = ("learn_time", "settle_time", "min_contrast", "ignore_classes")
+        if any(getattr(params, k) != getattr(self.cfg, k) for k in same):
+            return False
+        self.cfg = params
+        self.memory = max(params.cooldown, params.learn_time / 2)
+        self.watch = min(params.settle_time, params.min_duration)
+        return True
 
     @property
     def active(self) -> bool:
@@ -212,7 +231,7 @@ class StaticObject:
             c.contrast = float(contrast[rows].max())
 
     def _new(self, box: np.ndarray, appeared: float, ts: float) -> Candidate:
-        c = Candidate(box.copy(), appeared, ts, ts)
+        c = Candidate(box.copy(), max(appeared, self.counts_from), ts, ts)
         if self.reported:
             known = overlap(box[None], np.array([b for b, _ in self.reported], dtype=np.float32))
             c.fired = bool((known >= SAME_BLOB).any())

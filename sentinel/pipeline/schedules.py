@@ -1,0 +1,130 @@
+"""Rule schedules and parameter profiles on the one analysis path: before the rules see a frame, each rule is
+judged armed or not at the frame's time (site time zone), and the camera's profiles that hold then give its
+parameters. Implemented here once for every rule kind; the rules know nothing of clocks.
+
+While a rule is disarmed it raises nothing and reports no condition (a rule that is not looking is no
+evidence that a place is clear: a case's camera verification waits for the next window). What it learns:
+- a guard (camera_health) keeps running -- its verdict still pauses the image rules, and its reference must
+  follow the view -- with its alerts dropped; on arming its episode starts afresh;
+- every other rule is not evaluated, so it learns nothing from the disarmed hours (the image rules'
+  background models are frozen as during an outage, so a stall put up at 06:30 is not absorbed into the
+  scene before a 07:00 arming).
+On arming a rule forgets every episode, candidate and alert of before and counts what is present from the
+arming: a rule with `rearm(ts)` does so keeping what it learnt of the scene (dwell, static_object,
+scene_change, camera_health); any other (count_in_zone, line_crossing, whose state is only episodes) is
+rebuilt from its parameters. So an alert's `started_at` is never before the window began, and nothing of one
+window reaches the next. The window a rule is in at the pipeline's first frame needs no arming: it is new.
+
+A profile switch gives the rule its new parameters with `retune(params)` where the kind can keep its state
+(count_in_zone, dwell, static_object with the same background settings); otherwise the rule is rebuilt with
+them (scene_change and camera_health reload their reference view from the camera's state folder; without
+one, as in tests, they build it afresh). Profiles that hold together apply in the order written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sentinel.config.camera import CameraConfig
+from sentinel.detect.rules import Rule, RuleParams
+from sentinel.detect.schedule import WeekClock, with_overrides
+
+log = logging.getLogger(__name__)
+
+# (rule index, its parameters now) -> the rule built afresh with them
+RuleBuilder = Callable[[int, RuleParams], Rule]
+
+
+class RuleSchedules:
+    """Which of a camera's rules are armed on the current frame, and their current parameters. `rules` is the
+    pipeline's own list: a rebuilt rule replaces its entry in place (`on_rebuilt(i)` is told)."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        rules: list[Rule],
+        timezone: str,
+        build: RuleBuilder | None = None,
+        on_rebuilt: Callable[[int], None] | None = None,
+    ) -> None:
+        self.camera = camera
+        self.rules = rules
+        self.clock = WeekClock(timezone)
+        self.build = build
+        self.on_rebuilt = on_rebuilt
+        # a pipeline built by hand from rule objects (tests) has no entries to read schedules from
+        self.params: Sequence[RuleParams] = camera.rules if len(camera.rules) == len(rules) else ()
+        self.enabled = bool(self.params) and (any(p.schedule for p in self.params) or bool(camera.profiles))
+        self.armed = [True] * len(rules)
+        self.profiles: list[tuple[str, ...]] = [()] * len(rules)  # the profiles each rule runs under
+        self._started = False
+
+    def is_armed(self, index: int) -> bool:
+        return self.armed[index]
+
+    def update(self, ts: float) -> None:
+        """Judge every rule at `ts`: arm, disarm, switch profiles."""
+        if not self.enabled:
+            return
+        first, self._started = not self._started, True
+        for index, params in enumerate(self.params):
+            armed = self.clock.within(params.schedule, ts)
+            profiles = self._profiles_of(params, ts)
+            if profiles != self.profiles[index]:
+                self._switch(index, params, profiles)
+            if armed and not self.armed[index] and not first:
+                self._arm(index, ts)
+            if armed != self.armed[index]:
+                log.info(
+                    "camera %s: rule %s %s", self.camera.id, params.name or f"{index} ({params.kind})",
+                    "armed" if armed else "disarmed",
+                )  # fmt: skip
+            self.armed[index] = armed
+
+    def _profiles_of(self, params: RuleParams, ts: float) -> tuple[str, ...]:
+        if params.name is None:
+            return ()
+        return tuple(
+            name
+            for name, profile in self.camera.profiles.items()
+            if params.name in profile.rules and self.clock.within(profile.schedule, ts)
+        )
+
+    def current_params(self, index: int) -> RuleParams:
+        return self._params_under(self.params[index], self.profiles[index])
+
+    def _params_under(self, params: RuleParams, profiles: tuple[str, ...]) -> RuleParams:
+        values: dict[str, Any] = {}
+        for name in profiles:
+            assert params.name is not None
+            values.update(self.camera.profiles[name].rules[params.name])
+        return with_overrides(params, values) if values else params
+
+    def _switch(self, index: int, params: RuleParams, profiles: tuple[str, ...]) -> None:
+        self.profiles[index] = profiles
+        new = self._params_under(params, profiles)
+        rule = self.rules[index]
+        retune = getattr(rule, "retune", None)
+        kept = bool(retune(new)) if callable(retune) else False
+        log.info(
+            "camera %s: rule %s now under %s%s", self.camera.id, params.name, ", ".join(profiles) or "its own "
+            "parameters", "" if kept else " (rebuilt: its state starts afresh)",
+        )  # fmt: skip
+        if not kept:
+            self._rebuild(index, new)
+
+    def _arm(self, index: int, ts: float) -> None:
+        rearm = getattr(self.rules[index], "rearm", None)
+        if callable(rearm):
+            rearm(ts)
+        else:
+            self._rebuild(index, self.current_params(index))
+
+    def _rebuild(self, index: int, params: RuleParams) -> None:
+        if self.build is None:
+            return  # no way to build one (a hand-made pipeline): the rule keeps its state
+        self.rules[index] = self.build(index, params)
+        if self.on_rebuilt is not None:
+            self.on_rebuilt(index)
