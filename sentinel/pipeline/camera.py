@@ -218,7 +218,7 @@ class CameraPipeline:
             self._run_rule(index, contexts, frame, outputs)
         self.arbiter.after_guards()
         for index in self.arbiter.others:
-            if not self.schedules.is_armed(index):
+            if not (self.schedules.is_armed(index) or self.schedules.learns_while_disarmed(index)):
                 continue  # disarmed: not evaluated (learns nothing), no condition reported
             if self.arbiter.runs(index):  # paused image rules are not evaluated: they learn nothing
                 self._run_rule(index, contexts, frame, outputs)
@@ -239,7 +239,7 @@ class CameraPipeline:
         alerts, conditions = outputs
         event = self.rules[index].evaluate(contexts[self.rule_detectors[index]])
         if not self.schedules.is_armed(index):
-            return  # a disarmed guard runs for the arbiter only: its alerts and conditions are dropped
+            return  # disarmed, still learning (a guard, static_object): its alerts and conditions dropped
         self._report_condition(index, frame.ts, conditions)
         if event is not None:
             alerts.append(self._evidence(event, frame))

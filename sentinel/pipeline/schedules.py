@@ -3,17 +3,21 @@ judged armed or not at the frame's time (site time zone), and the camera's profi
 parameters. Implemented here once for every rule kind; the rules know nothing of clocks.
 
 While a rule is disarmed it raises nothing and reports no condition (a rule that is not looking is no
-evidence that a place is clear: a case's camera verification waits for the next window). What it learns:
-- a guard (camera_health) keeps running -- its verdict still pauses the image rules, and its reference must
-  follow the view -- with its alerts dropped; on arming its episode starts afresh;
-- every other rule is not evaluated, so it learns nothing from the disarmed hours (the image rules'
-  background models are frozen as during an outage, so a stall put up at 06:30 is not absorbed into the
-  scene before a 07:00 arming).
-On arming a rule forgets every episode, candidate and alert of before and counts what is present from the
-arming: a rule with `rearm(ts)` does so keeping what it learnt of the scene (dwell, static_object,
-scene_change, camera_health); any other (count_in_zone, line_crossing, whose state is only episodes) is
-rebuilt from its parameters. So an alert's `started_at` is never before the window began, and nothing of one
-window reaches the next. The window a rule is in at the pipeline's first frame needs no arming: it is new.
+evidence that a place is clear: a case's camera verification waits for the next window). What it learns,
+per kind (`learns_while_disarmed` on the rule says which):
+- camera_health keeps running, alerts dropped: as the guard its verdict still pauses the image rules;
+- static_object keeps learning, alerts dropped: its background follows the night's light, and a blob that
+  qualifies meanwhile is held out of the background (so a stall put up at 06:30 is not learnt as scene);
+- the others are not evaluated and learn nothing: count_in_zone, dwell and line_crossing keep only
+  episodes (the tracker, which runs for every rule, still follows the objects); scene_change compares with
+  a fixed reference view, and its sample window is refilled on arming.
+On arming a rule forgets every episode and alert of before and counts what is present from the arming: a
+rule with `rearm(ts)` does so keeping what it learnt of the scene (dwell: the tracker's stillness counts
+from the arming; static_object: blobs still there are judged afresh; scene_change; camera_health); any
+other (count_in_zone, line_crossing) is rebuilt from its parameters. So an alert's `started_at` is never
+before its window began, and nothing of one window reaches the next. The window a rule is in at the
+pipeline's first frame needs no arming: the rule is new. A rule disarmed at start and not learning
+(scene_change aside, which has its reference) meets its scene at its first armed frame, as at a start.
 
 A profile switch gives the rule its new parameters with `retune(params)` where the kind can keep its state
 (count_in_zone, dwell, static_object with the same background settings); otherwise the rule is rebuilt with
@@ -63,6 +67,10 @@ class RuleSchedules:
 
     def is_armed(self, index: int) -> bool:
         return self.armed[index]
+
+    def learns_while_disarmed(self, index: int) -> bool:
+        """The rule runs while disarmed, its alerts dropped (its kind says so: `learns_while_disarmed`)."""
+        return bool(getattr(self.rules[index], "learns_while_disarmed", False))
 
     def update(self, ts: float) -> None:
         """Judge every rule at `ts`: arm, disarm, switch profiles."""
