@@ -85,6 +85,8 @@ class CameraPipeline:
         self.rules = rules
         self.arbiter = RuleArbiter(self.rules, rebuild_rule)  # tampered or offline: image rules pause
         self.schedules = RuleSchedules(camera, self.rules, timezone, build_rule, self.arbiter.replaced)
+        if build_rule is not None and self.schedules.params:  # a re-approved view: rebuilt under its profile
+            self.arbiter.rebuild = lambda i: build_rule(i, self.schedules.current_params(i))
         self.rule_detectors = (
             list(rule_detectors) if rule_detectors is not None else [camera.detector] * len(rules)
         )
