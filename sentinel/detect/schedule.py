@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,18 +80,23 @@ class ArmedWindow(Strict):
             raise ValueError('from "24:00" is the end of the day; start the window at "00:00"')
         return self
 
+    @cached_property
+    def _bounds(self) -> tuple[int, int, frozenset[int]]:
+        """(from, to) in minutes of the day and the weekdays, parsed once: judged on every analysed frame."""
+        return minutes_of(self.start), minutes_of(self.end), frozenset(DAYS.index(d) for d in self.days)
+
     @property
     def crosses_midnight(self) -> bool:
-        return minutes_of(self.end) < minutes_of(self.start)
+        a, b, _ = self._bounds
+        return b < a
 
     def covers(self, weekday: int, minute: float) -> bool:
         """Is local `minute` (of the day, fractional) of `weekday` (0 = Monday) inside this window?"""
-        a, b = minutes_of(self.start), minutes_of(self.end)
-        today = DAYS[weekday] in self.days
+        a, b, days = self._bounds
         if a < b:
-            return today and a <= minute < b
-        yesterday = DAYS[(weekday - 1) % 7] in self.days  # the night that started the day before
-        return (today and minute >= a) or (yesterday and minute < b)
+            return weekday in days and a <= minute < b
+        # the night that started the day before
+        return (weekday in days and minute >= a) or ((weekday - 1) % 7 in days and minute < b)
 
     def describe(self) -> str:
         days = describe_days(self.days)
@@ -126,12 +132,16 @@ class WeekClock:
 
     def __init__(self, timezone: str) -> None:
         self.zone = ZoneInfo(timezone)
+        self._last: tuple[float, tuple[int, float]] | None = None  # one conversion per frame, not per window
 
     def local(self, ts: float) -> tuple[int, float]:
+        if self._last is not None and self._last[0] == ts:
+            return self._last[1]
         moment = datetime.fromtimestamp(ts, self.zone)
-        return moment.weekday(), moment.hour * 60 + moment.minute + (
-            moment.second + moment.microsecond / 1e6
-        ) / 60
+        seconds = moment.second + moment.microsecond / 1e6
+        local = moment.weekday(), moment.hour * 60 + moment.minute + seconds / 60
+        self._last = ts, local
+        return local
 
     def within(self, windows: Sequence[ArmedWindow], ts: float) -> bool:
         """Armed at `ts`: no windows (always), or `ts` inside one of them."""
