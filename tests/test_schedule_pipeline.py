@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
-from sentinel.config.models import CameraConfig
+from sentinel.config.models import CameraConfig, SiteConfig
 from sentinel.detect.detections import Detections
 from sentinel.detect.rules import RuleEvent
+from sentinel.detect.schedule import ArmedWindow
 from sentinel.detect.settings import DetectorConfig
 from sentinel.ingest.reader import Frame
 from sentinel.pipeline import CameraPipeline
+from sentinel.replay.runner import replay
+from tests.test_pipeline import DarkBlobDetector, _clip, _config
 
 TZ = "Asia/Shanghai"
 CLASSES = ["person", "bicycle", "car", "umbrella", "dining table"]
@@ -186,3 +190,20 @@ def test_a_disarmed_rule_reports_no_condition() -> None:
     by_night = pipe.analyse(Frame("cam", PICTURE, night, True, 1), detections(people(1)))
     assert (by_day.conditions, by_day.alerts) == ((), ())
     assert [c.active for c in by_night.conditions] == [True] and len(by_night.alerts) == 1
+
+
+@pytest.mark.parametrize(("timezone", "alerts"), [("Asia/Shanghai", 0), ("America/New_York", 1)])
+def test_replay_judges_schedules_in_the_sites_time_zone(tmp_path: Path, timezone: str, alerts: int) -> None:
+    """`sentinel replay` of a recording made at 08:00 UTC -- 16:00 in Shanghai, 03:00 in New York -- under a
+    rule armed 22:00-06:00: the site's `timezone` decides, through the config, whether the person is alerted."""
+    clip = _clip(tmp_path / "gate.mp4", created="2025-03-01T08:00:00.000000Z")
+    config = _config()
+    cam = config.cameras[0]
+    rule = cam.rules[0].model_copy(update={"schedule": [ArmedWindow.model_validate(w) for w in NIGHT]})
+    config = config.model_copy(
+        update={"site": SiteConfig(timezone=timezone), "cameras": [cam.model_copy(update={"rules": [rule]})]}
+    )
+    result = replay(clip, config, None, tmp_path / "out", DarkBlobDetector(), annotated=False)
+    assert result.frames > 0
+    lines = (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()
+    assert len(lines) == alerts
