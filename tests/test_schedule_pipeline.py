@@ -24,7 +24,7 @@ from sentinel.replay.runner import replay
 from tests.test_pipeline import DarkBlobDetector, _clip, _config
 
 TZ = "Asia/Shanghai"
-CLASSES = ["person", "bicycle", "car", "umbrella", "dining table"]
+CLASSES = ["person", "bicycle", "car", "motorcycle", "umbrella", "dining table"]
 PICTURE = np.full((90, 160, 3), 128, np.uint8)
 MON, TUE, SAT = "2026-12-07", "2026-12-08", "2026-12-12"
 
@@ -179,6 +179,19 @@ def test_a_profile_switch_keeps_the_open_episode() -> None:
     events = run(cam, [(at(MON, "18:55:00"), at(MON, "19:10:00"))],
                  lambda ts: people(3) if ts >= at(MON, "18:58:30") else [])  # fmt: skip
     assert [(clock(e.started_at), clock(e.detected_at)) for e in events] == [("18:58:30", "19:00:30")]
+
+
+def test_a_rule_rebuilt_by_a_profile_mid_window_dates_nothing_before_the_window() -> None:
+    """A profile that changes the classes rebuilds the rule (its state starts afresh, as documented): the
+    bicycles still there since 06:30 are alerted again, but from the window's 07:00, not the tracker's 06:30."""
+    later = {"later": {"schedule": [{"from": "08:00", "to": "13:00"}],
+                     "rules": {"bikes": {"classes": ["bicycle", "motorcycle"]}}}}  # fmt: skip
+    cam = camera({**PARKING, "schedule": [{"from": "07:00", "to": "22:00"}]}, later)
+    events = run(cam, [(at(MON, "06:30:00"), at(MON, "08:05:00"))], lambda ts: BIKES)
+    assert [(clock(e.started_at), clock(e.detected_at)) for e in events] == [
+        ("07:00:00", "07:03:00"),
+        ("07:00:00", "08:00:00"),
+    ]
 
 
 def test_a_disarmed_rule_reports_no_condition() -> None:

@@ -220,11 +220,12 @@ class CameraPipeline:
             self._run_rule(index, contexts, frame, outputs)
         self.arbiter.after_guards()
         for index in self.arbiter.others:
-            if not (self.schedules.is_armed(index) or self.schedules.learns_while_disarmed(index)):
+            armed = self.schedules.is_armed(index)
+            if not (armed or self.schedules.learns_while_disarmed(index)):
                 continue  # disarmed: not evaluated (learns nothing), no condition reported
             if self.arbiter.runs(index):  # paused image rules are not evaluated: they learn nothing
                 self._run_rule(index, contexts, frame, outputs)
-            else:
+            elif armed:
                 self._report_condition(index, frame.ts, conditions)
         return FrameOutcome(
             self.camera.id, frame.ts, bool(fresh), tracked[self.detectors[0]], tuple(alerts), tuple(conditions),

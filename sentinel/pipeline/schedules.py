@@ -28,6 +28,7 @@ one, as in tests, they build it afresh). Profiles that hold together apply in th
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,6 +63,7 @@ class RuleSchedules:
         self.params: Sequence[RuleParams] = camera.rules if len(camera.rules) == len(rules) else ()
         self.enabled = bool(self.params) and (any(p.schedule for p in self.params) or bool(camera.profiles))
         self.armed = [True] * len(rules)
+        self.armed_at = [-math.inf] * len(rules)  # when the current window armed it (-inf: from the start)
         self.profiles: list[tuple[str, ...]] = [()] * len(rules)  # the profiles each rule runs under
         self._started = False
 
@@ -83,6 +85,7 @@ class RuleSchedules:
             if profiles != self.profiles[index]:
                 self._switch(index, params, profiles)
             if armed and not self.armed[index] and not first:
+                self.armed_at[index] = ts
                 self._arm(index, ts)
             if armed != self.armed[index]:
                 log.info(
@@ -133,6 +136,9 @@ class RuleSchedules:
     def _rebuild(self, index: int, params: RuleParams) -> None:
         if self.build is None:
             return  # no way to build one (a hand-made pipeline): the rule keeps its state
-        self.rules[index] = self.build(index, params)
+        self.rules[index] = rule = self.build(index, params)
+        rearm = getattr(rule, "rearm", None)
+        if callable(rearm) and self.armed_at[index] > -math.inf:
+            rearm(self.armed_at[index])  # rebuilt mid-window (dwell): nothing dated before the window began
         if self.on_rebuilt is not None:
             self.on_rebuilt(index)
