@@ -21,8 +21,9 @@ pipeline's first frame needs no arming: the rule is new. A rule disarmed at star
 
 A profile switch gives the rule its new parameters with `retune(params)` where the kind can keep its state
 (count_in_zone, dwell, static_object with the same background settings); otherwise the rule is rebuilt with
-them (scene_change and camera_health reload their reference view from the camera's state folder; without
-one, as in tests, they build it afresh). Profiles that hold together apply in the order written.
+them and rearmed at its window's start, so it dates nothing before it (scene_change and camera_health reload
+their reference view from the camera's state folder; without one, as in tests, they build it afresh; a
+rebuilt rule alerts again what is still there). Profiles that hold together apply in the order written.
 """
 
 from __future__ import annotations
