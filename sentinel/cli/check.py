@@ -148,3 +148,27 @@ def model_issues(config: SentinelConfig, source: ConfigSource) -> list[ConfigIss
 def _naming(card: Path, message: str) -> str:
     message = " ".join(message.split())
     return message if str(card) in message or ".onnx" in message else f"{card}: {message}"
+
+
+def schedule_lines(config: SentinelConfig) -> list[str]:
+    """Per camera, its scheduled rules and its profiles in words (site time), for `sentinel check`:
+    `  plaza-north: vending (dwell, road_vending) armed Mon-Fri 07:00-22:00`. Cameras without either: none."""
+    from sentinel.detect.schedule import describe_schedule
+
+    lines: list[str] = []
+    for camera in config.cameras:
+        rows = [
+            f"rule {rule.name or index} ({rule.kind}, {rule.event_type}) armed {describe_schedule(rule.schedule)}"
+            for index, rule in enumerate(camera.rules)
+            if rule.schedule
+        ]
+        for name, profile in camera.profiles.items():
+            changes = "; ".join(
+                f"{rule} {', '.join(f'{k}={v}' for k, v in values.items())}"
+                for rule, values in profile.rules.items()
+            )
+            rows.append(f"profile {name} {describe_schedule(profile.schedule)}: {changes}")
+        lines += [f"  {camera.id}: {row}" for row in rows]
+    if lines:
+        lines.insert(0, f"schedules (site time, {config.site.timezone}):")
+    return lines

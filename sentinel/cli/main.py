@@ -44,6 +44,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     rules = sum(len(c.rules) for c in config.cameras)
     cameras = plural(len(config.cameras), "camera")
     print(f"{args.config}: OK: site {config.site.id}, {cameras}, {plural(rules, 'rule')}")
+    from sentinel.cli.check import schedule_lines
+
+    for line in schedule_lines(config):
+        print(line)
     if config.mqtt.url is not None:
         from sentinel.ingest.source import mask_url
         from sentinel.mqtt.broker_probe import Probe, anonymous_access

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from sentinel.config.profiles import profile_problems
 from sentinel.detect.rules import RuleParams, rule_params_union
+from sentinel.detect.schedule import ParamProfile
 from sentinel.detect.settings import (
     DEFAULT_DETECTOR,
     DETECTOR_NAME,
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     RuleEntry = RuleParams  # the type checker sees the common fields; at run time, the registry's union
 else:
     RuleEntry = rule_params_union()
+
+
+DEFER_PROFILES = "defer_profiles"  # validation context key: the caller checks `profiles:` (with lines)
 
 
 class Location(Strict):
@@ -56,6 +61,11 @@ class CameraConfig(StreamSettings):
         "nested boxes, object masks",
     )
     rules: list[RuleEntry] = Field(default_factory=list)
+    profiles: dict[str, ParamProfile] = Field(
+        default_factory=dict,
+        description="parameter profiles by name: while a profile's schedule holds, the rules it names (by "
+        "their `name:`) use its values; several at once: later profiles override earlier ones",
+    )
     privacy_masks: list[list[Point]] = Field(
         default_factory=list,
         description="polygons [[x, y], ...] (normalised 0..1) blacked out in snapshots, clips, the console's "
@@ -72,7 +82,17 @@ class CameraConfig(StreamSettings):
         return valid_privacy_masks(masks)
 
     @model_validator(mode="after")
-    def _references(self) -> CameraConfig:
+    def _references(self, info: ValidationInfo) -> CameraConfig:
+        named = [r.name for r in self.rules if r.name is not None]
+        twice = {n for n in named if named.count(n) > 1}
+        if twice:
+            raise ValueError(f"rule name {sorted(twice)[0]!r} is used twice on this camera")
+        # the loader checks profiles itself, to name the line of each problem (`DEFER_PROFILES`)
+        if not (isinstance(info.context, dict) and info.context.get(DEFER_PROFILES)):
+            problems = profile_problems(self.rules, self.profiles)
+            if problems:
+                loc, message = problems[0]
+                raise ValueError(f"{'.'.join(str(p) for p in loc)}: {message}")
         names = [z.name for z in self.zones]
         dup = {n for n in names if names.count(n) > 1}
         if dup:

@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from sentinel.config.camera import CameraConfig
+from sentinel.config.camera import DEFER_PROFILES, CameraConfig
 from sentinel.config.event_types import default_event_types
+from sentinel.config.profiles import profile_problems
 from sentinel.config.schema import SentinelConfig, refresh_rule_schema
 from sentinel.config.yaml_source import (
     ConfigError,
@@ -127,7 +128,16 @@ def load_config_source(
         else:
             for index, cam_node in enumerate(cameras_tree):
                 try:
-                    found.append(CameraConfig.model_validate(plain(cam_node)))
+                    camera = CameraConfig.model_validate(plain(cam_node), context={DEFER_PROFILES: True})
+                    problems = profile_problems(camera.rules, camera.profiles)
+                    issues += [
+                        ConfigIssue(
+                            cameras_file, line_of(cam_node, loc), f"cameras[{index}].{dotted_path(loc, cam_node)}",
+                            message,
+                        )
+                        for loc, message in problems
+                    ]  # fmt: skip
+                    found.append(camera)
                 except ValidationError as exc:
                     for issue in issues_from(exc, cameras_file, cam_node):
                         issues.append(

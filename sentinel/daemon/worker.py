@@ -137,7 +137,12 @@ class WorkerRuntime:
         try:
             class_names = {name: self._detector(name).class_names for name in camera_detectors(camera)}
             pipe = CameraPipeline.for_camera(
-                camera, self.spec.detector, class_names, self.spec.state_dir / camera.id, self._clip_dest
+                camera,
+                self.spec.detector,
+                class_names,
+                self.spec.state_dir / camera.id,
+                self._clip_dest,
+                timezone=self.spec.timezone,
             )
         except (ValueError, ModelError, UnknownDetector) as exc:
             self.out.put(CameraFailed(self.spec.index, camera.id, str(exc)))

@@ -46,7 +46,9 @@ class RuleArbiter:
         self.rules = rules  # the pipeline's own list: a rebuilt rule replaces its entry in place
         self.rebuild = rebuild
         self.guards = [i for i, r in enumerate(self.rules) if getattr(r, "kind", None) == GUARD_KIND]
-        self.image_rules = [i for i, r in enumerate(self.rules) if getattr(r, "uses_image", True) and i not in self.guards]
+        self.image_rules = [
+            i for i, r in enumerate(self.rules) if getattr(r, "uses_image", True) and i not in self.guards
+        ]
         self.online = True  # the reader's last word; True until it says otherwise (replay, tests)
         self.paused = False  # image rules paused on the current frame
         self._versions = {i: _reference_version(self.rules[i]) for i in self.guards}
@@ -71,6 +73,12 @@ class RuleArbiter:
             if self.rebuild is not None:
                 for i in self.image_rules:
                     self.rules[i] = self.rebuild(i)
+
+    def replaced(self, index: int) -> None:
+        """Rule `index` was rebuilt (its schedule or a profile): a guard's reference version is its new one's,
+        so the fresh guard re-reading its reference is not taken for the operator replacing it."""
+        if index in self.guards:
+            self._versions[index] = _reference_version(self.rules[index])
 
     def runs(self, index: int) -> bool:
         return not (self.paused and index in self.image_rules)

@@ -21,18 +21,20 @@ from sentinel.detect.detections import Detections
 from sentinel.detect.hygiene import CameraHygiene
 from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.privacy import privacy_mask_of
-from sentinel.detect.rules import FrameContext, Rule, RuleEvent, build_rules, rule_detector
+from sentinel.detect.rules import FrameContext, Rule, RuleEvent, RuleParams, build_rules, rule_detector
 from sentinel.detect.tracker import IouTracker
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus, StreamReader
 from sentinel.pipeline.arbitration import RuleArbiter
 from sentinel.pipeline.clips import ClipDestination, ClipJob, clips_enabled, ring_for
 from sentinel.pipeline.outcomes import ClipPlan, ConditionChange, FrameOutcome, RuleAlert, new_alert_id
+from sentinel.pipeline.schedules import RuleBuilder, RuleSchedules
 from sentinel.pipeline.snapshot import render_snapshot
 
 log = logging.getLogger(__name__)
 
 CONDITION_REPEAT = 5.0  # seconds between repeats of an unchanged rule condition
+SITE_TIMEZONE = "Asia/Shanghai"  # `site.timezone`'s default: rule schedules are in site time
 
 
 ClassNames = list[str] | Mapping[str, list[str]]  # one detector's classes, or each named detector's
@@ -71,13 +73,20 @@ class CameraPipeline:
         rule_detectors: Sequence[str] | None = None,
         class_names: ClassNames | None = None,
         rebuild_rule: Callable[[int], Rule] | None = None,
+        timezone: str = SITE_TIMEZONE,
+        build_rule: RuleBuilder | None = None,
     ) -> None:
         """`clip_dest` says where an alert's clip is written; without it (or with clip_pre + clip_post = 0)
         alerts get no clip. `rule_detectors[i]`: the name of the detector rule i reads (default: all read
-        the camera's own). `rebuild_rule(i)`: rule i afresh, for when the camera's view is re-approved."""
+        the camera's own). `rebuild_rule(i)`: rule i afresh, for when the camera's view is re-approved.
+        `timezone`: the site's, for the rules' schedules and profiles; `build_rule(i, params)`: rule i with
+        those parameters (schedules and profiles rebuild rules with it)."""
         self.camera = camera
         self.rules = rules
         self.arbiter = RuleArbiter(self.rules, rebuild_rule)  # tampered or offline: image rules pause
+        self.schedules = RuleSchedules(camera, self.rules, timezone, build_rule, self.arbiter.replaced)
+        if build_rule is not None and self.schedules.params:  # a re-approved view: rebuilt under its profile
+            self.arbiter.rebuild = lambda i: build_rule(i, self.schedules.current_params(i))
         self.rule_detectors = (
             list(rule_detectors) if rule_detectors is not None else [camera.detector] * len(rules)
         )
@@ -105,6 +114,7 @@ class CameraPipeline:
         class_names: ClassNames,
         state_dir: Path | None = None,
         clip_dest: ClipDestination | None = None,
+        timezone: str = SITE_TIMEZONE,
     ) -> CameraPipeline:
         """The pipeline as the config asks for it: the camera's rules, each reading its detector (the names
         in `class_names`, or one detector for all), the detector settings' motion gate and analysis width.
@@ -117,9 +127,13 @@ class CameraPipeline:
         def rebuild(index: int) -> Rule:
             return camera_rules(camera, class_names, state_dir)[index]
 
+        def build(index: int, params: RuleParams) -> Rule:  # that one rule, with these parameters
+            return camera_rules(camera.model_copy(update={"rules": [params]}), class_names, state_dir)[0]
+
         return cls(
-            camera, rules, detector.motion_gate, detector.analysis_width, clip_dest, names, class_names, rebuild
-        )
+            camera, rules, detector.motion_gate, detector.analysis_width, clip_dest, names, class_names, rebuild,
+            timezone, build,
+        )  # fmt: skip
 
     @property
     def tracker(self) -> IouTracker:
@@ -201,13 +215,17 @@ class CameraPipeline:
         alerts: list[RuleAlert] = []
         conditions: list[ConditionChange] = []
         outputs = alerts, conditions
+        self.schedules.update(frame.ts)  # arm, disarm, switch profiles (may rebuild rules in place)
         for index in self.arbiter.guards:  # camera_health first: its verdict on this very frame counts
             self._run_rule(index, contexts, frame, outputs)
         self.arbiter.after_guards()
         for index in self.arbiter.others:
+            armed = self.schedules.is_armed(index)
+            if not (armed or self.schedules.learns_while_disarmed(index)):
+                continue  # disarmed: not evaluated (learns nothing), no condition reported
             if self.arbiter.runs(index):  # paused image rules are not evaluated: they learn nothing
                 self._run_rule(index, contexts, frame, outputs)
-            else:
+            elif armed:
                 self._report_condition(index, frame.ts, conditions)
         return FrameOutcome(
             self.camera.id, frame.ts, bool(fresh), tracked[self.detectors[0]], tuple(alerts), tuple(conditions),
@@ -223,6 +241,8 @@ class CameraPipeline:
     ) -> None:
         alerts, conditions = outputs
         event = self.rules[index].evaluate(contexts[self.rule_detectors[index]])
+        if not self.schedules.is_armed(index):
+            return  # disarmed, still learning (a guard, static_object): its alerts and conditions dropped
         self._report_condition(index, frame.ts, conditions)
         if event is not None:
             alerts.append(self._evidence(event, frame))

@@ -156,7 +156,7 @@ def replay(
         detectors = _detectors(config, camera, detector)
         pipe = CameraPipeline.for_camera(
             camera, config.detector, {n: d.class_names for n, d in detectors.items()},
-            out_dir / "state" / camera.id, clip_dest,
+            out_dir / "state" / camera.id, clip_dest, timezone=config.site.timezone,
         )  # fmt: skip
     except (ValueError, ModelError, UnknownDetector) as exc:
         raise ReplayError(f"camera {camera.id}: {exc}") from None

@@ -11,10 +11,13 @@ import numpy as np
 from pydantic import Field
 
 from sentinel.detect.detections import Detections
+from sentinel.detect.schedule import ArmedWindow
 from sentinel.detect.settings import DETECTOR_NAME
 from sentinel.detect.text_reader import TextLine
 from sentinel.detect.tracker import IouTracker
 from sentinel.fields import Seconds, Strict
+
+RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
 class RuleParams(Strict):
@@ -25,6 +28,11 @@ class RuleParams(Strict):
         kind: str
 
     event_type: str
+    name: str | None = Field(
+        default=None,
+        pattern=RULE_NAME,
+        description="the rule's name on its camera (unique there); a parameter profile names it by this",
+    )
     zone: str | None = Field(default=None, description="zone name; unset: the whole frame")
     cooldown: Seconds = Field(default=300.0, description="after an alert, stay quiet this long")
     detector: str | None = Field(
@@ -32,6 +40,11 @@ class RuleParams(Strict):
         pattern=DETECTOR_NAME,
         description="the detector whose boxes this rule reads (`default` or a key of `detectors:`); "
         "unset: the camera's",
+    )
+    schedule: list[ArmedWindow] = Field(
+        default_factory=list,
+        description='armed only within these windows, site time ([{days: [mon, ...], from: "07:00", to: '
+        '"22:00"}]; `to` before `from`: into the next day); unset: always armed',
     )
 
 
@@ -100,6 +113,22 @@ class Rule(Protocol):
         """The rule's condition holds now (an episode is open). Camera verification of a case reads this:
         the place is clear once the rule that raised the case stays inactive for N checks."""
         ...
+
+
+class Rearmable(Protocol):
+    """A rule whose schedule has just armed it again (optional; `sentinel.pipeline.schedules`). It forgets
+    every episode, candidate and alert of before and counts anything already present from `ts`, but keeps
+    what it learnt of the scene (a background model, a reference view). A rule without `rearm` is rebuilt
+    from its parameters instead."""
+
+    def rearm(self, ts: float) -> None: ...
+
+
+class Retunable(Protocol):
+    """A rule that can take new parameter values (a profile switch) and keep its state (optional). Returns
+    False when the change needs a fresh rule (the pipeline then rebuilds it)."""
+
+    def retune(self, params: RuleParams) -> bool: ...
 
 
 class Episode:

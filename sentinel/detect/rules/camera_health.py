@@ -177,6 +177,13 @@ class CameraHealth:
     def active(self) -> bool:
         return self.episode.started_at is not None
 
+    learns_while_disarmed = True  # a guard: its verdict pauses the image rules whether or not it is armed
+
+    def rearm(self, ts: float) -> None:
+        """Armed again by the schedule. As a guard it ran while disarmed (its verdict still pauses the image
+        rules), its alerts dropped: a fresh episode, so a fault that persists is alerted from the arming."""
+        self._reset()
+
     def accept_new_view(self) -> None:
         """Operator action (e.g. the camera was re-aimed on purpose): the view as it is now is the reference."""
         self.reference.accept_new_view()

@@ -192,6 +192,19 @@ class CountInZone:
     def active(self) -> bool:
         return self.opened_at is not None
 
+    def retune(self, params: CountInZoneParams) -> bool:
+        """New minimums or durations (a profile switch) keep the open episode and its counts: a crowd of 9
+        standing since 18:50 alerts at 19:00 when the night profile lowers min_count to 8. Other classes need
+        a fresh rule."""
+        if params.classes != self.cfg.classes:
+            return False
+        self.cfg = params
+        self.per_class = {self.class_names.index(c): n for c, n in params.min_per_class.items()}
+        self.clear_after = params.effective_clear_after()
+        self.urgent_ratio = params.effective_urgent_ratio()
+        self.history.span = params.min_duration
+        return True
+
     def _meets(self, counted: Detections) -> bool:
         if self.cfg.min_count is not None and len(counted) < self.cfg.min_count:
             return False

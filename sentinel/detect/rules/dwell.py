@@ -152,6 +152,20 @@ class Dwell:
         self.stays: list[_Stay] = []
         self.by_track: dict[int, _Stay] = {}
         self.last_fired: float | None = None
+        self.counts_from = float("-inf")  # stillness counts from here: the schedule's arming (`rearm`)
+
+    def rearm(self, ts: float) -> None:
+        """Armed again by the schedule: forget every stay of before. The tracker kept running while the rule
+        was disarmed, so an object that stood still since before the arming counts from the arming."""
+        self.stays, self.by_track, self.last_fired = [], {}, None
+        self.counts_from = ts
+
+    def retune(self, params: DwellParams) -> bool:
+        """New thresholds (a profile switch) keep the stays; other classes need a fresh rule."""
+        if (params.classes, params.with_classes) != (self.cfg.classes, self.cfg.with_classes):
+            return False
+        self.cfg = params
+        return True
 
     @property
     def active(self) -> bool:
@@ -207,7 +221,8 @@ class Dwell:
         if stay is None:
             stay = self._reacquire(track, box, now)
         if stay is None:
-            stay = _Stay("", 0.0, box, box, track.id, since=track.still_since, last_seen=now, joined={})
+            since = max(track.still_since, self.counts_from)
+            stay = _Stay("", 0.0, box, box, track.id, since=since, last_seen=now, joined={})
             self.stays.append(stay)
         stay.joined.setdefault(track.id, now)
         self.by_track[track.id] = stay

@@ -106,6 +106,17 @@ class SceneChange:
     def active(self) -> bool:
         return self.episode.started_at is not None
 
+    def rearm(self, ts: float) -> None:
+        """Armed again by the schedule: a fresh sample window and episode (samples from before the disarmed
+        hours would mix two times of day), the same reference view (the approved state, never learnt)."""
+        self.samples.clear()
+        self.sample_times.clear()
+        self.history = ObjectMaskHistory(intervals=5)
+        self.thumbs = FrameThumbs(span=5.5 * self.spacing)
+        self._recent.clear()
+        self._last_sample = -math.inf
+        self._reset()
+
     def accept_new_view(self) -> None:
         """Operator action: the scene as it is now becomes the reference (rebuilt from the next stable frames)."""
         self.reference.accept_new_view()

@@ -62,6 +62,7 @@ class Candidate:
     explained: int = 0
     contrast: float = 0.0
     fired: bool = False
+    held: bool = False  # fired in an earlier window (or while disarmed): kept out of the background
 
     @property
     def explained_ratio(self) -> float:
@@ -93,6 +94,10 @@ def _box(b: np.ndarray) -> tuple[float, float, float, float]:
 class StaticObject:
     kind = "static_object"
     uses_image = True  # the analysis picture (`FrameContext.image`), on every frame
+    # While its schedule disarms it the rule keeps learning (alerts dropped): frozen for the night, the
+    # background would meet the morning's light as change; a blob that qualified meanwhile is held out of
+    # it (as a fired one is), so rubbish dumped at 23:00 is not learnt as scene by a 07:00 arming.
+    learns_while_disarmed = True
 
     def __init__(self, cfg: StaticObjectParams, area: ZoneArea, env: RuleEnv) -> None:
         names = env.class_names
@@ -117,6 +122,27 @@ class StaticObject:
         self.last_fired: float | None = None
         self._zone_mask: np.ndarray | None = None
         self._now = 0.0
+        self.counts_from = float("-inf")  # a blob counts from here at the earliest: the schedule's arming
+
+    def rearm(self, ts: float) -> None:
+        """Armed again by the schedule: every blob still there is judged afresh, counted from `ts` (held out
+        of the background meanwhile if it had qualified); the alerts and memory of before are dropped."""
+        for c in self.candidates:
+            c.held, c.fired = c.held or c.fired, False
+            c.first_seen, c.created = max(c.first_seen, ts), max(c.created, ts)
+        self.reported, self.last_fired = [], None
+        self.counts_from = ts
+
+    def retune(self, params: StaticObjectParams) -> bool:
+        """Thresholds and durations change in place; a new background model (learn_time, settle_time,
+        min_contrast) or other ignored classes need a fresh rule."""
+        same = ("learn_time", "settle_time", "min_contrast", "ignore_classes")
+        if any(getattr(params, k) != getattr(self.cfg, k) for k in same):
+            return False
+        self.cfg = params
+        self.memory = max(params.cooldown, params.learn_time / 2)
+        self.watch = min(params.settle_time, params.min_duration)
+        return True
 
     @property
     def active(self) -> bool:
@@ -127,7 +153,7 @@ class StaticObject:
         if ctx.image is None:
             return None
         ts = self._now = ctx.ts
-        hold = [c.box for c in self.candidates if c.fired]
+        hold = [c.box for c in self.candidates if c.fired or c.held]
         blobs = self.model.update(ctx.image, ts, np.array(hold) if hold else None)
         if blobs is None:
             return None
@@ -212,7 +238,7 @@ class StaticObject:
             c.contrast = float(contrast[rows].max())
 
     def _new(self, box: np.ndarray, appeared: float, ts: float) -> Candidate:
-        c = Candidate(box.copy(), appeared, ts, ts)
+        c = Candidate(box.copy(), max(appeared, self.counts_from), ts, ts)
         if self.reported:
             known = overlap(box[None], np.array([b for b, _ in self.reported], dtype=np.float32))
             c.fired = bool((known >= SAME_BLOB).any())
