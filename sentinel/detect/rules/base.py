@@ -12,7 +12,7 @@ from pydantic import Field
 
 from sentinel.detect.detections import Detections
 from sentinel.detect.settings import DETECTOR_NAME
-from sentinel.detect.tracker import IouTracker
+from sentinel.detect.tracker import MotionTracker
 from sentinel.fields import Seconds, Strict
 
 
@@ -79,7 +79,7 @@ class FrameContext:
     ts: float  # capture time, epoch seconds
     dets: Detections  # tracked (track_id set), boxes normalised
     image: np.ndarray | None = None  # BGR uint8; rules that model the background need it
-    tracker: IouTracker | None = None  # stationarity and first-seen per track id
+    tracker: MotionTracker | None = None  # stationarity and first-seen per track id
 
 
 class Rule(Protocol):
