@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from sentinel.detect.assignment import max_weight_matching
 from sentinel.detect.detections import Detections
 from sentinel.detect.kalman_box import KalmanBox
 
@@ -116,23 +117,16 @@ class MotionTracker:
     def _match(
         self, dets: Detections, rows: np.ndarray, tracks: list[Track], ids: np.ndarray, now: float
     ) -> list[Track]:
-        """Greedy best-first matching of detections `rows` to `tracks`; sets `ids`, returns the unmatched
-        tracks. (Greedy, not Hungarian: scipy is not a dependency, and at tens of boxes the two rarely differ.)"""
+        """Matches detections `rows` to `tracks` (the assignment of highest total similarity); sets `ids`,
+        returns the unmatched tracks."""
         if len(rows) == 0 or not tracks:
             return tracks
         sim = self._similarity(dets.xyxy[rows], dets.class_id[rows], tracks, now)
         taken: set[int] = set()
-        order = np.argsort(-sim, axis=None, kind="stable")
-        for flat in order:
-            r, t = np.unravel_index(flat, sim.shape)
-            if sim[r, t] <= 0:
-                break
-            d = rows[r]
-            if ids[d] != -1 or t in taken:
-                continue
-            ids[d] = tracks[t].id
-            taken.add(int(t))
-            self._refresh(tracks[t], dets.xyxy[d], now)
+        for r, t in max_weight_matching(sim):
+            ids[rows[r]] = tracks[t].id
+            taken.add(t)
+            self._refresh(tracks[t], dets.xyxy[rows[r]], now)
         return [tr for i, tr in enumerate(tracks) if i not in taken]
 
     def _similarity(
