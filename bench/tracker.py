@@ -8,12 +8,15 @@ Detections: the shipped NanoDet (fp32) on every vtest frame at 10 fps, cached by
 sampled at each rate (the same boxes the detector gives at that rate: each frame is detected on its own).
 Every tracker gets all classes, as in the pipeline; persons are scored. `BaselineIouTracker` is a verbatim
 copy of the tracker before issue 16 (greedy IoU with each track's last box), kept here as the baseline.
-Figures are counts over the 0-60 s window; runs are deterministic.
+Figures are counts over the 0-60 s window; runs are deterministic. Last line: the cost of one `update`, median
+over the whole clip, both trackers in this process (the ratio is the figure to read on a shared machine).
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +114,18 @@ def row(name: str, f: TrackFigures) -> str:
     )
 
 
+def update_cost(make: object, detections: dict[int, Detections], rounds: int = 5) -> float:
+    """Median milliseconds per `update` over the whole clip at 2 fps (all classes, about 11 boxes a frame)."""
+    times = []
+    for _ in range(rounds):
+        tracker = make()  # type: ignore[operator]
+        for frame in range(0, 795, 5):
+            start = time.perf_counter()
+            tracker.update(detections[frame], frame / 10)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def main() -> None:
     detections = by_frame(vtest_detections(10.0)[0], 10.0)
     labels = load_labels()
@@ -123,6 +138,10 @@ def main() -> None:
     for fps in (0.5, 1.0, 2.0):
         for name, make in TRACKERS.items():
             print(row(name, evaluate(make, detections, fps, labels)), flush=True)
+    base = update_cost(BaselineIouTracker, detections)
+    print(f"\ncost per update (median, 2 fps over the clip): baseline {base:.3f} ms", end="")
+    shipped = update_cost(MotionTracker, detections)
+    print(f", MotionTracker {shipped:.3f} ms ({shipped / base:.1f}x)")
 
 
 if __name__ == "__main__":

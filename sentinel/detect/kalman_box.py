@@ -26,6 +26,14 @@ def box_to_state(box: np.ndarray) -> np.ndarray:
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
 
 
+def boxes_to_states(xyxy: np.ndarray) -> np.ndarray:
+    """[N, 4] xyxy -> [N, 4] (cx, cy, w, h)."""
+    b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    return np.column_stack(
+        [(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]]
+    )
+
+
 def state_to_box(z: np.ndarray) -> np.ndarray:
     """(cx, cy, w, h, ...) -> xyxy float32 (sizes kept positive)."""
     cx, cy = z[0], z[1]
@@ -53,13 +61,13 @@ class KalmanBox:
         self.x = x + K @ (box_to_state(box) - _H @ x)
         self.P = (np.eye(8) - K @ _H) @ P
 
-    def distances(self, boxes: np.ndarray, dt: float) -> np.ndarray:
-        """Squared Mahalanobis distance of each xyxy box's (cx, cy, w, h) from the prediction `dt` seconds
-        ahead: a displacement measured in the filter's own uncertainty, which grows with the time since the
-        last sighting and shrinks as the track's speed becomes known."""
+    def distances(self, states: np.ndarray, dt: float) -> np.ndarray:
+        """Squared Mahalanobis distance of each box (rows of `boxes_to_states`) from the prediction `dt`
+        seconds ahead: a displacement measured in the filter's own uncertainty, which grows with the time
+        since the last sighting and shrinks as the track's speed becomes known."""
         x, P = self._propagate(dt)
         S = _H @ P @ _H.T + self._measure_cov()
-        z = np.stack([box_to_state(b) for b in boxes]) - x[:4]
+        z = states - x[:4]
         return np.asarray(np.einsum("ni,ij,nj->n", z, np.linalg.inv(S), z))
 
     def _propagate(self, dt: float) -> tuple[np.ndarray, np.ndarray]:

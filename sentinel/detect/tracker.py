@@ -28,7 +28,7 @@ import numpy as np
 
 from sentinel.detect.assignment import max_weight_matching
 from sentinel.detect.detections import Detections
-from sentinel.detect.kalman_box import KalmanBox
+from sentinel.detect.kalman_box import KalmanBox, boxes_to_states
 
 Gate = Literal["iou", "mahalanobis", "either"]
 CHI2_4DOF_99 = 13.28  # squared Mahalanobis distance within which 99% of true matches fall (4 dof)
@@ -117,40 +117,40 @@ class MotionTracker:
     def _match(
         self, dets: Detections, rows: np.ndarray, tracks: list[Track], ids: np.ndarray, now: float
     ) -> list[Track]:
-        """Matches detections `rows` to `tracks` (the assignment of highest total similarity); sets `ids`,
-        returns the unmatched tracks."""
-        if len(rows) == 0 or not tracks:
-            return tracks
-        sim = self._similarity(dets.xyxy[rows], dets.class_id[rows], tracks, now)
+        """Matches detections `rows` to `tracks` of their class (the assignment of highest total similarity,
+        one class at a time); sets `ids`, returns the unmatched tracks."""
         taken: set[int] = set()
-        for r, t in max_weight_matching(sim):
-            ids[rows[r]] = tracks[t].id
-            taken.add(t)
-            self._refresh(tracks[t], dets.xyxy[rows[r]], now)
+        track_class = np.array([t.class_id for t in tracks], dtype=np.int64)
+        for cls in np.unique(dets.class_id[rows]):
+            mine, theirs = rows[dets.class_id[rows] == cls], np.flatnonzero(track_class == cls)
+            if len(theirs) == 0:
+                continue
+            sim = self._similarity(dets.xyxy[mine], [tracks[t] for t in theirs], now)
+            for r, t in max_weight_matching(sim):
+                track = tracks[theirs[t]]
+                ids[mine[r]] = track.id
+                taken.add(int(theirs[t]))
+                self._refresh(track, dets.xyxy[mine[r]], now)
         return [tr for i, tr in enumerate(tracks) if i not in taken]
 
-    def _similarity(
-        self, boxes: np.ndarray, classes: np.ndarray, tracks: list[Track], now: float
-    ) -> np.ndarray:
-        """[rows, tracks] match score, > 0 only where the gate lets the pair match; higher is better."""
+    def _similarity(self, boxes: np.ndarray, tracks: list[Track], now: float) -> np.ndarray:
+        """[boxes, tracks] match score, > 0 only where the gate lets the pair match; higher is better."""
         predicted = np.stack([t.predicted(now) for t in tracks])
         ious = iou_matrix(boxes, predicted).astype(np.float64)
         by_iou = np.where(ious >= self.iou_threshold, ious, 0.0)
         if self.gate == "iou":
-            sim = by_iou
-        else:
-            dist = np.stack(
-                [
-                    t.motion.distances(boxes, now - t.last_seen) if t.motion else np.full(len(boxes), np.inf)
-                    for t in tracks
-                ],
-                axis=1,
-            )
-            # on the IoU scale: a box on the prediction scores 1, one at the gate's edge 0
-            by_distance = np.clip(1.0 - dist / self.max_distance, 0.0, 1.0)
-            sim = by_distance if self.gate == "mahalanobis" else np.maximum(by_iou, by_distance)
-        same_class = classes[:, None] == np.array([t.class_id for t in tracks])[None, :]
-        return np.where(same_class, sim, 0.0)
+            return by_iou
+        states = boxes_to_states(boxes)
+        dist = np.stack(
+            [
+                t.motion.distances(states, now - t.last_seen) if t.motion else np.full(len(boxes), np.inf)
+                for t in tracks
+            ],
+            axis=1,
+        )
+        # on the IoU scale: a box on the prediction scores 1, one at the gate's edge 0
+        by_distance = np.clip(1.0 - dist / self.max_distance, 0.0, 1.0)
+        return by_distance if self.gate == "mahalanobis" else np.maximum(by_iou, by_distance)
 
     def _start(self, dets: Detections, d: int, first_seen: float, now: float) -> int:
         box = dets.xyxy[d].copy()
