@@ -193,3 +193,8 @@ class MotionTracker:
 
 def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+# The tracker's name before issue 16, for branches written against it that are still to be merged; new code
+# names MotionTracker. Remove once nothing imports it.
+IouTracker = MotionTracker
