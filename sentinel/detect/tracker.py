@@ -5,12 +5,14 @@ box to the track's *last* box by IoU gave a walker a new id on nearly every fram
 bench/tracker.py). Each track therefore carries a constant-velocity Kalman filter (`KalmanBox`) and is
 matched where it is *expected* to be now, ByteTrack-style:
 
-1. detections scoring at least `high_score` against every live track (predicted box);
-2. the remaining, lower-scoring detections against the tracks still unmatched (a walker half hidden behind
-   another scores lower, but it is still the same walker);
-3. new tracks from unmatched high-score detections at once; an unmatched low-score box gets a track when it
-   is seen again at the same spot on the next update (its id is -1 until then, which rules skip), so a
-   dim parked car still gets its track, with `first_seen` from its first sighting.
+1. detections scoring at least `high_score` against every confirmed live track (predicted box);
+2. the remaining, lower-scoring detections against the confirmed tracks still unmatched (a walker half
+   hidden behind another scores lower, but it is still the same walker);
+3. what is left against the tentative tracks, by IoU with their last box only;
+4. every box still unmatched starts a track: confirmed from a high-score box, tentative from a low-score
+   one, confirmed when seen again at the same spot. Every box gets an id at once, as before this tracker
+   (a dim parked car at night, seen every few seconds, keeps the dwell rule's behaviour), but a stray dim
+   box cannot take a walker's box from the walker's own track.
 
 A pair may match by IoU with the predicted box or by the Mahalanobis distance of the box from the
 prediction (which grows with the time since the last sighting and with an unknown speed): at 0.5 fps the
@@ -31,8 +33,10 @@ from sentinel.detect.detections import Detections
 from sentinel.detect.kalman_box import KalmanBox, boxes_to_states
 
 Gate = Literal["iou", "mahalanobis", "either"]
+# A tentative track (one low-score sighting) is confirmed only by a box at the same spot: a stray dim box
+# with an unknown speed would otherwise gate half the picture and take a real person's box.
+SAME_SPOT = 0.5
 CHI2_4DOF_99 = 13.28  # squared Mahalanobis distance within which 99% of true matches fall (4 dof)
-PENDING_SAME_SPOT = 0.5  # IoU of a low-score box with one seen on the previous update: the same object
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -59,6 +63,7 @@ class Track:
     anchor: np.ndarray = field(default_factory=lambda: np.zeros(2))  # where it was when it last moved
     still_since: float = 0.0
     motion: KalmanBox | None = field(default=None, repr=False)
+    confirmed: bool = True  # False: started by a low-score box, not seen since (matched last, by IoU only)
 
     def stationary_for(self, now: float) -> float:
         return now - self.still_since
@@ -66,15 +71,6 @@ class Track:
     def predicted(self, now: float) -> np.ndarray:
         """Where the track's box is expected at `now`."""
         return self.box if self.motion is None else self.motion.predicted(now - self.last_seen)
-
-
-@dataclass
-class _Pending:
-    """A low-score box not matched to any track, waiting for a second sighting."""
-
-    box: np.ndarray
-    class_id: int
-    since: float
 
 
 class MotionTracker:
@@ -98,34 +94,51 @@ class MotionTracker:
         self.gate = gate
         self.max_distance = max_distance
         self.tracks: dict[int, Track] = {}
-        self._pending: list[_Pending] = []
         self._next_id = 1
 
     def update(self, dets: Detections, now: float) -> Detections:
         ids = np.full(len(dets), -1, dtype=np.int64)
         live = [t for t in self.tracks.values() if now - t.last_seen <= self.max_age]
+        confirmed, tentative = [t for t in live if t.confirmed], [t for t in live if not t.confirmed]
         high = dets.score >= self.high_score
-        free = self._match(dets, np.flatnonzero(high), live, ids, now)
+        free = self._match(dets, np.flatnonzero(high), confirmed, ids, now)
         self._match(dets, np.flatnonzero(~high), free, ids, now)
-        for d in np.flatnonzero((ids == -1) & high):
-            ids[d] = self._start(dets, int(d), now, now)
-        self._pending = self._confirm_low(dets, np.flatnonzero((ids == -1) & ~high), ids, now)
+        before = set(np.flatnonzero(ids != -1).tolist())
+        self._match(dets, np.flatnonzero(ids == -1), tentative, ids, now, same_spot=True)  # the leftovers
+        for d in np.flatnonzero(ids != -1):
+            if int(d) not in before:
+                self.tracks[int(ids[d])].confirmed = True  # a second sighting
+        for d in np.flatnonzero(ids == -1):
+            ids[d] = self._start(dets, int(d), now, confirmed=bool(high[d]))
         for tid in [tid for tid, t in self.tracks.items() if now - t.last_seen > self.max_age]:
             del self.tracks[tid]
         return dets.with_tracks(ids)
 
     def _match(
-        self, dets: Detections, rows: np.ndarray, tracks: list[Track], ids: np.ndarray, now: float
+        self,
+        dets: Detections,
+        rows: np.ndarray,
+        tracks: list[Track],
+        ids: np.ndarray,
+        now: float,
+        same_spot: bool = False,
     ) -> list[Track]:
         """Matches detections `rows` to `tracks` of their class (the assignment of highest total similarity,
-        one class at a time); sets `ids`, returns the unmatched tracks."""
+        one class at a time; `same_spot`: only by IoU >= SAME_SPOT with the track's last box); sets `ids`,
+        returns the unmatched tracks."""
         taken: set[int] = set()
         track_class = np.array([t.class_id for t in tracks], dtype=np.int64)
         for cls in np.unique(dets.class_id[rows]):
             mine, theirs = rows[dets.class_id[rows] == cls], np.flatnonzero(track_class == cls)
             if len(theirs) == 0:
                 continue
-            sim = self._similarity(dets.xyxy[mine], [tracks[t] for t in theirs], now)
+            if same_spot:
+                ious = iou_matrix(dets.xyxy[mine], np.stack([tracks[t].box for t in theirs])).astype(
+                    np.float64
+                )
+                sim = np.where(ious >= SAME_SPOT, ious, 0.0)
+            else:
+                sim = self._similarity(dets.xyxy[mine], [tracks[t] for t in theirs], now)
             for r, t in max_weight_matching(sim):
                 track = tracks[theirs[t]]
                 ids[mine[r]] = track.id
@@ -152,34 +165,16 @@ class MotionTracker:
         by_distance = np.clip(1.0 - dist / self.max_distance, 0.0, 1.0)
         return by_distance if self.gate == "mahalanobis" else np.maximum(by_iou, by_distance)
 
-    def _start(self, dets: Detections, d: int, first_seen: float, now: float) -> int:
+    def _start(self, dets: Detections, d: int, now: float, confirmed: bool) -> int:
         box = dets.xyxy[d].copy()
-        track = Track(self._next_id, int(dets.class_id[d]), box, first_seen, now, still_since=first_seen)
+        track = Track(
+            self._next_id, int(dets.class_id[d]), box, now, now, still_since=now, confirmed=confirmed
+        )
         track.anchor = _centre(box)
         track.motion = KalmanBox(box)
         self.tracks[track.id] = track
         self._next_id += 1
         return track.id
-
-    def _confirm_low(self, dets: Detections, rows: np.ndarray, ids: np.ndarray, now: float) -> list[_Pending]:
-        """Start tracks for low-score boxes seen at the same spot on the last update; the rest wait."""
-        waiting = [
-            p for p in self._pending if p.since < now
-        ]  # an update at the same time is not a second look
-        pending: list[_Pending] = []
-        ious = np.zeros((len(rows), len(waiting)), dtype=np.float32)
-        if len(rows) and waiting:
-            ious = iou_matrix(dets.xyxy[rows], np.stack([p.box for p in waiting]))
-            same = dets.class_id[rows][:, None] == np.array([p.class_id for p in waiting])[None, :]
-            ious = np.where(same, ious, 0.0)
-        for r, d in enumerate(rows):
-            j = int(np.argmax(ious[r])) if waiting else -1
-            if j >= 0 and ious[r, j] >= PENDING_SAME_SPOT:
-                ids[d] = self._start(dets, int(d), waiting[j].since, now)
-                ious[:, j] = 0.0  # one track per earlier sighting
-            else:
-                pending.append(_Pending(dets.xyxy[d].copy(), int(dets.class_id[d]), now))
-        return pending
 
     def _refresh(self, track: Track, box: np.ndarray, now: float) -> None:
         height = max(float(box[3] - box[1]), 1e-3)
