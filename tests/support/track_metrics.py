@@ -159,3 +159,31 @@ def evaluate(
         crossings_found=len(found),
         crossings_extra=len(crossing_owner) - len(found),
     )
+
+
+def matched_ids(
+    make: Callable[[], Tracker], detections: Mapping[int, Detections], fps: float
+) -> dict[int, dict[int, int]]:
+    """{GT track: {frame: tracker id matched to it}} for a fresh tracker run at `fps` over the labels."""
+    labels = load_labels()
+    tracker, out = make(), {}
+    for frame in range(0, LABEL_FRAMES, round(10 / fps)):
+        tracked = tracker.update(detections[frame], frame / 10)
+        people = tracked[(tracked.class_id == PERSON) & (tracked.track_id >= 0)]
+        gt = labels.get(frame, [])
+        for g, b in _match(gt, people.xyxy):
+            out.setdefault(gt[g][0], {})[frame] = int(people.track_id[b])
+    return out
+
+
+def label_crossings(min_iou: float = 0.45) -> list[tuple[int, int, int]]:
+    """(frame, GT a, GT b): two labelled people whose boxes overlap at least `min_iou` (one passing in front
+    of the other), once per pair."""
+    found: dict[tuple[int, int], int] = {}
+    for frame, rows in sorted(load_labels().items()):
+        if len(rows) < 2:
+            continue
+        ious = iou_matrix(*(2 * [np.stack([b for _, b in rows])]))
+        for i, j in zip(*np.nonzero(np.triu(ious, 1) >= min_iou), strict=True):
+            found.setdefault((rows[i][0], rows[j][0]), frame)
+    return sorted((f, a, b) for (a, b), f in found.items())
