@@ -11,7 +11,7 @@ from sentinel.detect.rules import RuleEnv
 from sentinel.detect.rules.base import FrameContext
 from sentinel.detect.rules.count_in_zone import CountInZone, CountInZoneParams
 from sentinel.detect.settings import Zone
-from sentinel.detect.tracker import IouTracker
+from sentinel.detect.tracker import MotionTracker
 from sentinel.detect.zones import ZoneArea
 
 CLASSES = ["person", "bicycle", "car", "motorcycle"]
@@ -103,7 +103,7 @@ def test_event_carries_objects_and_confidence() -> None:
 
 
 def test_tracker_keeps_ids_and_measures_stillness() -> None:
-    tracker = IouTracker()
+    tracker = MotionTracker()
     a = tracker.update(people(3), 0.0)
     b = tracker.update(people(3), 1.0)
     assert list(a.track_id) == list(b.track_id)
@@ -125,7 +125,7 @@ def test_tracker_keeps_ids_and_measures_stillness() -> None:
 def test_tracker_keeps_neighbours_apart_from_a_stronger_match() -> None:
     """A taken track's other candidate pairs must not end the matching early (it used to `break` there,
     giving every weaker match, even a lone object far away, a fresh id)."""
-    tracker = IouTracker()
+    tracker = MotionTracker()
 
     def frame(*xs: float) -> Detections:
         boxes = np.array([[x, 0.5, x + 0.05, 0.7] for x in xs], np.float32)

@@ -1,4 +1,4 @@
-"""dwell on synthetic scenes with exact ground truth, through a real IouTracker: parking (with detector
+"""dwell on synthetic scenes with exact ground truth, through a real MotionTracker: parking (with detector
 misses, track loss, label flicker, occlusion), a stop at a red light, walkers, vending, cooldown, zones."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sentinel.detect.rules import RuleEnv, RuleEvent, build_rules
 from sentinel.detect.rules.base import FrameContext
 from sentinel.detect.rules.dwell import Dwell, DwellParams
 from sentinel.detect.settings import Zone
-from sentinel.detect.tracker import IouTracker
+from sentinel.detect.tracker import MotionTracker
 from sentinel.detect.zones import ZoneArea
 
 CLASSES = ["person", "bicycle", "car", "motorcycle", "bus", "truck", "umbrella", "dining table"]
@@ -66,8 +66,8 @@ Scene = Callable[[float], list[Obj]]
 
 
 def run(r: Dwell, scene: Scene, seconds: float, step: float = 1.0) -> tuple[list[RuleEvent], list[bool]]:
-    """Feed one frame per `step` seconds from t=0 through a fresh IouTracker (the worker's defaults)."""
-    tracker = IouTracker()
+    """Feed one frame per `step` seconds from t=0 through a fresh MotionTracker (the worker's defaults)."""
+    tracker = MotionTracker()
     events, active = [], []
     for i in range(int(seconds / step) + 1):
         ts = i * step
@@ -105,7 +105,7 @@ def test_parked_car_with_detector_misses_and_track_loss_is_one_alert() -> None:
 
     tracker_ids: set[int] = set()
     r = rule(min_duration=120, cooldown=0)  # no cooldown: only the per-object dedup can stop a repeat
-    tracker = IouTracker()
+    tracker = MotionTracker()
     events = []
     for t in range(0, 600):
         tracked = tracker.update(dets(scene(t)), float(t))
@@ -131,7 +131,7 @@ def test_parked_car_partly_hidden_by_passers_by_is_one_alert() -> None:
             return [("car", 0.4, 0.7, 0.48, 0.8)]
         return [car(0.4)]
 
-    tracker, r = IouTracker(), rule(cooldown=0)
+    tracker, r = MotionTracker(), rule(cooldown=0)
     events, resets = [], 0
     for t in range(400):
         tracked = tracker.update(dets(scene(t)), float(t))
@@ -237,7 +237,7 @@ def test_whole_frame_without_zone() -> None:
 
 
 def test_low_scores_are_misses() -> None:
-    tracker, r = IouTracker(), rule(min_duration=10)
+    tracker, r = MotionTracker(), rule(min_duration=10)
     for t in range(60):
         tracked = tracker.update(dets([car(0.4)], score=0.2), float(t))
         assert r.evaluate(FrameContext("cam", float(t), tracked, tracker=tracker)) is None

@@ -1,4 +1,4 @@
-"""line_crossing on synthetic walkers with exact ground truth, through a real IouTracker: which side is A,
+"""line_crossing on synthetic walkers with exact ground truth, through a real MotionTracker: which side is A,
 direction, once per track, the segment's ends, the min_count window, cooldown."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sentinel.detect.rules import RuleEnv, RuleEvent
 from sentinel.detect.rules.base import FrameContext
 from sentinel.detect.rules.line_crossing import LineCrossing, LineCrossingParams
 from sentinel.detect.settings import Zone
-from sentinel.detect.tracker import IouTracker
+from sentinel.detect.tracker import MotionTracker
 from sentinel.detect.zones import ZoneArea
 
 CLASSES = ["person", "bicycle", "car"]
@@ -52,7 +52,7 @@ def rule(**kw: object) -> LineCrossing:
 
 
 def run(r: LineCrossing, scene: Callable[[float], list[Feet]], seconds: float) -> list[RuleEvent]:
-    tracker = IouTracker()
+    tracker = MotionTracker()
     events = []
     for t in range(int(seconds) + 1):
         tracked = tracker.update(frame(scene(float(t))), float(t))
@@ -191,7 +191,7 @@ def test_crossings_during_cooldown_fire_when_it_ends() -> None:
 
 def test_active_while_the_window_holds_enough() -> None:
     r = rule(min_count=2, window=10)
-    tracker = IouTracker()
+    tracker = MotionTracker()
     seen = []
     scene = crowd([0, 3])  # crossings at 7 and 10
     for t in range(40):

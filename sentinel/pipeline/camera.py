@@ -22,7 +22,7 @@ from sentinel.detect.hygiene import CameraHygiene
 from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, Rule, RuleEvent, RuleParams, build_rules, rule_detector
-from sentinel.detect.tracker import IouTracker
+from sentinel.detect.tracker import MotionTracker
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus, StreamReader
 from sentinel.pipeline.arbitration import RuleArbiter
@@ -53,7 +53,7 @@ class DetectorTrack:
 
     def __init__(self) -> None:
         self.last: Detections | None = None
-        self.tracker = IouTracker()
+        self.tracker = MotionTracker()
 
 
 @dataclass
@@ -136,7 +136,7 @@ class CameraPipeline:
         )  # fmt: skip
 
     @property
-    def tracker(self) -> IouTracker:
+    def tracker(self) -> MotionTracker:
         """The tracker of the camera's first detector (the only one, unless rules name others)."""
         return self.tracks[self.detectors[0]].tracker
 

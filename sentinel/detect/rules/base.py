@@ -14,7 +14,7 @@ from sentinel.detect.detections import Detections
 from sentinel.detect.schedule import ArmedWindow
 from sentinel.detect.settings import DETECTOR_NAME
 from sentinel.detect.text_reader import TextLine
-from sentinel.detect.tracker import IouTracker
+from sentinel.detect.tracker import MotionTracker
 from sentinel.fields import Seconds, Strict
 
 RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -94,7 +94,7 @@ class FrameContext:
     ts: float  # capture time, epoch seconds
     dets: Detections  # tracked (track_id set), boxes normalised
     image: np.ndarray | None = None  # BGR uint8; rules that model the background need it
-    tracker: IouTracker | None = None  # stationarity and first-seen per track id
+    tracker: MotionTracker | None = None  # stationarity and first-seen per track id
 
 
 class Rule(Protocol):
