@@ -22,6 +22,7 @@ from sentinel.detect.rules.dwell import Dwell, DwellParams
 from sentinel.detect.rules.line_crossing import LineCrossing, LineCrossingParams
 from sentinel.detect.rules.scene_change import SceneChange, SceneChangeParams
 from sentinel.detect.rules.static_object import StaticObject, StaticObjectParams
+from sentinel.detect.rules.stationary_count import StationaryCount, StationaryCountParams
 from sentinel.detect.settings import Zone
 from sentinel.detect.zones import ZoneArea
 
@@ -141,3 +142,4 @@ register_rule_kind(LineCrossingParams, LineCrossing)
 register_rule_kind(StaticObjectParams, StaticObject)
 register_rule_kind(SceneChangeParams, SceneChange)
 register_rule_kind(CameraHealthParams, CameraHealth)
+register_rule_kind(StationaryCountParams, StationaryCount)
