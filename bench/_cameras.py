@@ -25,8 +25,9 @@ GROUND = [(0.0, 0.3), (0.55, 0.3), (0.78, 0.2), (1.0, 0.18), (1.0, 1.0), (0.0, 1
 # shops: a shop front (spill-over), a no-parking entrance (bikes, e-bikes), a pavement (shared-bike piles),
 # and the fire lane (the road beyond the plaza). The street camera alone runs rules on them.
 SHOPFRONT = [(0.15, 0.33), (0.33, 0.33), (0.33, 0.48), (0.15, 0.46)]
-NO_PARKING = [(0.33, 0.33), (0.50, 0.33), (0.50, 0.56), (0.40, 0.50), (0.33, 0.49)]
-PAVEMENT = [(0.50, 0.33), (0.75, 0.33), (0.80, 0.55), (0.88, 0.82), (0.60, 0.62), (0.50, 0.56)]
+NO_PARKING = [(0.33, 0.33), (0.50, 0.33), (0.50, 0.47), (0.40, 0.43), (0.33, 0.42)]
+# the pavement: the plaza's near band, along its lower edge (where bikes are parked in a row)
+PAVEMENT = [(0.40, 0.43), (0.60, 0.55), (0.84, 0.70), (0.84, 0.78), (0.60, 0.63), (0.40, 0.51)]
 FIRE_LANE = [(0.75, 0.33), (0.78, 0.22), (1.0, 0.2), (1.0, 0.86), (0.88, 0.82), (0.80, 0.55)]
 ZONES = {"road": ROAD, "plaza": PLAZA, "lawn": LAWN, "upper_lawn": UPPER_LAWN, "ground": GROUND}
 STREET_ZONES = {

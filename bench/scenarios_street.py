@@ -41,7 +41,14 @@ from bench.scenarios import (
 )
 from tests.support.scenes import Frame, Scene
 
-Item = tuple[str, tuple[int, int], int, float]  # (what, bottom centre px, height px, put down at media s)
+W, H = 768, 576
+Item = tuple[str, tuple[int, int], int, float]
+
+
+def plaza_edge(x: float) -> float:
+    """The plaza's lower edge (normalised y) at normalised x (bench._cameras.PLAZA)."""
+    xs, ys = zip(*[(0.15, 0.46), (0.4, 0.5), (0.6, 0.62), (0.95, 0.84)], strict=True)
+    return float(np.interp(x, xs, ys))  # (what, bottom centre px, height px, put down at media s)
 
 
 @functools.lru_cache(maxsize=8)
@@ -140,6 +147,15 @@ def street_scenarios() -> list[Scenario]:
         0.65 of a person's height there, a potted shrub 0.8."""
         return (what, (x, y), round((0.8 if what.startswith("plant") else 0.65) * height_at(y)), t0)
 
+    def row(xs: tuple[int, ...], t0: float, every: float, first: str = "bicycle") -> tuple[Item, ...]:
+        """Bikes parked in a row along the pavement (the plaza's lower edge, 3 % of the height above it),
+        alternately facing left and right, one every `every` s from `t0`."""
+        other = "bicycle" if first.endswith("~") else "bicycle~"
+        return tuple(
+            at(first if k % 2 == 0 else other, x, round((plaza_edge(x / W) - 0.03) * H), t0 + every * k)
+            for k, x in enumerate(xs)
+        )
+
     events = [
         spill("spill_plants_two", (at("plant", 230, 262, 30.0), at("plant~", 170, 255, 45.0)),
               "two potted plants put out on the shop front"),
@@ -149,18 +165,16 @@ def street_scenarios() -> list[Scenario]:
               "two plants on the shop front, sensor noise", effects=(NOISE,), **ho),
         spill("ho_spill_plant_night", (at("plant", 200, 250, 30.0),), "one plant at night",
               effects=(NIGHT,), **ho),
-        nonmotor("nonmotor_bike_moto", (at("bicycle", 300, 262, 30.0), at("motorcycle", 350, 290, 45.0)),
+        nonmotor("nonmotor_bike_moto", (at("bicycle", 300, 240, 30.0), at("motorcycle", 350, 255, 45.0)),
                  "a bicycle, then an e-bike (motorcycle) in the no-parking entrance"),
-        nonmotor("nonmotor_two_motos_dim", (at("motorcycle~", 290, 258, 30.0), at("motorcycle", 355, 300, 40.0)),
+        nonmotor("nonmotor_two_motos_dim", (at("motorcycle~", 290, 238, 30.0), at("motorcycle", 355, 258, 40.0)),
                  "two e-bikes (motorcycles) in the entrance, overcast (x0.8)", light=0.8),
-        nonmotor("ho_nonmotor_bikes_shadows", (at("bicycle~", 300, 268, 35.0), at("bicycle", 360, 298, 50.0)),
+        nonmotor("ho_nonmotor_bikes_shadows", (at("bicycle~", 300, 243, 35.0), at("bicycle", 360, 256, 50.0)),
                  "two bicycles in the entrance, cloud shadows passing", effects=(SHADOWS,), **ho),
-        pile("pile_six", tuple(at("bicycle" if k % 2 else "bicycle~", 450 + 70 * (k % 3), 290 + 45 * (k // 3),
-                                  20.0 + 10.0 * k) for k in range(6)), 5,
-             "six bicycles parked on the pavement one every 10 s"),
-        pile("ho_pile_six_noise", tuple(at("bicycle~" if k % 2 else "bicycle", 455 + 68 * (k % 3), 285 + 48 * (k // 3),
-                                           25.0 + 8.0 * k) for k in range(6)), 5,
-             "six bicycles on the pavement, sensor noise", effects=(NOISE,), **ho),
+        pile("pile_row_five", row((330, 405, 480, 555, 630), 20.0, 10.0), 5,
+             "five bicycles parked in a row along the pavement, one every 10 s"),
+        pile("ho_pile_row_five_noise", row((345, 420, 495, 570, 640), 25.0, 8.0, first="bicycle~"), 5,
+             "five bicycles in a row on the pavement, other places, sensor noise", effects=(NOISE,), **ho),
         fire("fire_grey", Park("grey_rear", (700, 360), 96, 30.0), "grey hatchback stops in the fire lane"),
         fire("fire_white_dim", Park("white_side", (690, 330), 150, 40.0), "white hatchback in the fire lane, "
              "overcast (x0.8)", light=0.8),
