@@ -28,6 +28,10 @@ def street_rules() -> list[Any]:
         r["min_duration"] = SHORT
         if r["kind"] == "stationary_count":
             r["still_for"] = 10.0  # parked after 6 s in place (the evaluation: 18 s of 30)
+        if r["event_type"] == "shared_bike_pile":
+            # five bikes at real size in the near band: the detector, on the 640-wide analysis image, tells
+            # 3-5 of them apart from frame to frame (docs/evaluation.md, street order), so the pile asks for 3
+            r["min_count"] = 3
     return list(CameraConfig.model_validate(spec).rules)
 
 
@@ -35,15 +39,17 @@ def _clip(name: str, event_type: str | None, inject: Place | Park | None, second
     return Scenario(f"t_{name}", "street", seconds, 1.0, "street", event_type, inject)
 
 
+# spill-over and non-motor parking at 1.5 times the objects' real size (bench/scenarios_street.py, `large`:
+# at real size the detector finds them in the far plaza in too few frames); the pile and the car at real size
 CLIPS = {
     "shop_spillover": _clip("spill", "shop_spillover",
-                            Place((("plant", (230, 262), 62, 4.0), ("plant~", (170, 255), 60, 6.0)))),
+                            Place((("plant", (230, 262), 94, 4.0), ("plant~", (170, 255), 90, 6.0)))),
     "nonmotor_parking": _clip("nonmotor", "nonmotor_parking",
-                              Place((("bicycle", (300, 240), 48, 3.0), ("motorcycle", (350, 255), 50, 5.0)), 2)),
+                              Place((("motorcycle~", (295, 240), 72, 3.0), ("motorcycle", (372, 258), 75, 5.0)), 2)),
     "shared_bike_pile": _clip("pile", "shared_bike_pile",
                               Place(tuple(("bicycle~" if k % 2 else "bicycle", (x, round((plaza_edge(x / 768) - 0.03) * 576)),
                                            round(0.65 * height_at(round((plaza_edge(x / 768) - 0.03) * 576))), 2.0 + k)
-                                          for k, x in enumerate((330, 405, 480, 555, 630))), 5)),
+                                          for k, x in enumerate((330, 405, 480, 555, 630))), 3)),
     "fire_lane_blocked": _clip("fire", "fire_lane_blocked", Park("grey_rear", (700, 360), 96, 4.0)),
 }  # fmt: skip
 
@@ -72,7 +78,8 @@ def test_each_street_type_fires_on_its_clip_and_no_other_does(event_type: str) -
     assert [a.event_type for a in alerts] == [event_type]
     alert = alerts[0]
     assert s.onset is not None
-    assert s.onset + SHORT <= alert.at <= s.onset + SHORT + 10.0  # within the debounce + 10 s
+    assert alert.at <= s.onset + SHORT + 10.0  # within the debounce + 10 s of the onset
+    assert alert.at - alert.started >= SHORT  # the debounce counted from its started_at
     # started_at: the onset within 5 s; a pile's is when its min_count-th bike's stay began, which box
     # jitter among neighbouring bikes can restart (measured: 6 s late here), so it may lag up to the debounce
     late = SHORT if event_type == "shared_bike_pile" else 5.0
