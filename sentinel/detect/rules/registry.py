@@ -23,6 +23,7 @@ from sentinel.detect.rules.line_crossing import LineCrossing, LineCrossingParams
 from sentinel.detect.rules.posted_text import PostedText, PostedTextParams
 from sentinel.detect.rules.scene_change import SceneChange, SceneChangeParams
 from sentinel.detect.rules.static_object import StaticObject, StaticObjectParams
+from sentinel.detect.rules.stationary_count import StationaryCount, StationaryCountParams
 from sentinel.detect.settings import Zone
 from sentinel.detect.zones import ZoneArea
 
@@ -143,3 +144,4 @@ register_rule_kind(StaticObjectParams, StaticObject)
 register_rule_kind(SceneChangeParams, SceneChange)
 register_rule_kind(CameraHealthParams, CameraHealth)
 register_rule_kind(PostedTextParams, PostedText)
+register_rule_kind(StationaryCountParams, StationaryCount)
