@@ -94,6 +94,8 @@ def timelapse_camera(camera_id: str = "eval") -> CameraConfig:
 def wall_camera(camera_id: str = "eval") -> CameraConfig:
     """`bench._cameras.wall` (text on walls), validated by this tree's config models."""
     return CameraConfig.model_validate(_cameras.spec("wall", camera_id))
+
+
 def street_camera(camera_id: str = "eval") -> CameraConfig:
     """`bench._cameras.street` (the street-order rules), validated by this tree's config models."""
     return CameraConfig.model_validate(_cameras.spec("street", camera_id))
