@@ -11,10 +11,13 @@ measured in the same process, alternating, as medians (the machine is shared: fi
            detector would have found
   batch    one batched ONNX run over N frames against N runs of the batch-1 graph (a batch-N copy of the
            NanoDet graph, made by editing its input and reshape shapes)
+  decode   the reader decoding every frame (`decode: all`, GOP longer than the analysis interval) with and
+           without skipping the rest of a GOP once the next sample is due at the next keyframe: frames
+           decoded and reader CPU per analysed second, 720p at 1 fps, GOP 2 s and 4 s
   memory   RSS/PSS per camera of 16 readers on the local 720p file (one child process per variant):
            decoder threads, full BGR in the mailbox or the lazy frame, the clip packet ring
 
-    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,memory] [--readers 16] [--seconds 20]
+    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,decode,memory] [--readers 16] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -510,9 +513,58 @@ def decode_lag(threads: int, ttype: str) -> tuple[int, int, int]:
         return first, out, int(s.codec_context.thread_count)
 
 
+def read_through(clip: Path, frames: int, skip: bool) -> tuple[float, int]:
+    """(reader CPU ms, frames decoded) to deliver `frames` samples at 1 fps from `clip`, read as fast as
+    it decodes; `skip=False` turns off skipping the rest of a GOP (the reader as it was)."""
+    import sentinel.ingest.reader as reader_module
+
+    done = threading.Event()
+    got: list[Frame] = []
+
+    def on_frame(f: Frame) -> None:
+        got.append(f)
+        if len(got) >= frames:
+            done.set()
+
+    cam = CameraConfig.model_validate(
+        {"id": "d", "source": str(clip), "decode": "all", "analyze_fps": 1.0, "realtime": False}
+    )
+    original = reader_module.rest_of_gop_unneeded
+    if not skip:
+        reader_module.rest_of_gop_unneeded = lambda *a: False  # type: ignore[assignment]
+    try:
+        reader = StreamReader(cam, on_frame, lambda s: None)
+        c0 = time.process_time()  # the process's CPU: the reader thread's, this one only waits
+        reader.start()
+        done.wait(120)
+        reader.stop()
+        reader.join(10)
+        return (time.process_time() - c0) * 1000.0, reader.status().frames_decoded
+    finally:
+        reader_module.rest_of_gop_unneeded = original
+
+
+def bench_decode(rounds: int) -> None:
+    frames = 60
+    print(f"decode: every frame vs up to the sample, 720p 25 fps analysed at 1 fps, {frames} samples")
+    for gop in (50, 100):
+        clip = vtest_h264(1280, 720, fps=25, gop=gop)
+        rows: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
+        for _ in range(rounds):
+            for skip in (False, True):  # alternating: the machine is shared
+                rows[skip].append(read_through(clip, frames, skip))
+        full_ms, part_ms = med([r[0] for r in rows[False]]), med([r[0] for r in rows[True]])
+        full_n, part_n = rows[False][0][1], rows[True][0][1]
+        print(
+            f"  GOP {gop / 25:.0f} s: decoded {full_n} -> {part_n} frames ({part_n / full_n:.2f}), "
+            f"CPU per analysed second {full_ms / frames:.1f} -> {part_ms / frames:.1f} ms "
+            f"(ratio {part_ms / full_ms:.2f}, median of {rounds})"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="convert,gate,batch,memory")
+    ap.add_argument("--only", default="convert,gate,batch,decode,memory")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--readers", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -533,6 +585,8 @@ def main() -> None:
         bench_gate(args.rounds)
     if "batch" in only:
         bench_batch(args.rounds)
+    if "decode" in only:
+        bench_decode(args.rounds)
     if "memory" in only:
         bench_memory(args.readers, args.seconds, args.repeats)
 

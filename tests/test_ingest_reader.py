@@ -183,3 +183,44 @@ def test_realtime_file_is_paced(clip: Path) -> None:
     reader.join(5)
     assert len(col.frames) >= 6
     assert elapsed >= 0.9  # 6 frames at 5 fps span 1 s of media time: not delivered in a burst
+
+
+def test_all_mode_decodes_only_up_to_the_sample_in_each_gop(
+    clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GOP 2 s, analysed at 1 fps: after the sample at 1 s the next is due at the next keyframe, so the rest
+    of the GOP is not decoded. Same sample times and the same pictures as decoding everything, about half
+    the frames decoded."""
+    import numpy as np
+
+    import sentinel.ingest.reader as reader_module
+
+    n = 40  # the first two GOPs are decoded in full: the GOP is known from the third keyframe on
+    col, reader = read(str(clip), want=n, decode="all", analyze_fps=1)
+    with monkeypatch.context() as m:
+        m.setattr(reader_module, "rest_of_gop_unneeded", lambda *a: False)
+        full_col, full = read(str(clip), want=n, decode="all", analyze_fps=1)
+    times = [round(f.ts - col.frames[0].ts, 3) for f in col.frames[:n]]
+    assert times == [round(f.ts - full_col.frames[0].ts, 3) for f in full_col.frames[:n]]
+    assert times == [float(k) for k in range(n)], times
+    for a, b in zip(col.frames[:n], full_col.frames[:n], strict=True):
+        assert np.array_equal(a.image, b.image)
+    assert reader.status().frames_decoded < 0.65 * full.status().frames_decoded
+    assert reader.status().decode_mode == "all"
+
+
+@pytest.mark.parametrize(
+    ("t_packet", "next_due", "gaps", "skip"),
+    [
+        (1.04, 2.0, [2.0, 2.0], True),  # the next sample is the next keyframe
+        (0.04, 1.0, [2.0, 2.0], False),  # the sample at 1 s still needs this GOP
+        (1.04, 2.0, [2.0, 3.0], False),  # irregular GOP: the next keyframe may come late
+        (1.04, 2.0, [2.0], False),  # GOP not known yet
+    ],
+)
+def test_rest_of_gop_is_skipped_only_when_no_sample_needs_it(
+    t_packet: float, next_due: float, gaps: list[float], skip: bool
+) -> None:
+    from sentinel.ingest.reader import rest_of_gop_unneeded
+
+    assert rest_of_gop_unneeded(t_packet, next_due, 0.0, gaps) is skip

@@ -300,7 +300,9 @@ class StreamReader(threading.Thread):
                 last_key_t = t_packet
             if self._on_packet is not None:
                 self._on_packet(packet)
-            if self._mode == "keyframes" and not packet.is_keyframe:
+            if not packet.is_keyframe and (
+                self._mode == "keyframes" or rest_of_gop_unneeded(t_packet, next_due, last_key_t, key_gaps)
+            ):
                 continue
             for frame in self._decode(packet):
                 self._decoded += 1
@@ -370,3 +372,17 @@ class StreamReader(threading.Thread):
             )
             self._mode = wanted
             self._apply_mode(stream)
+
+
+def rest_of_gop_unneeded(
+    t_packet: float | None, next_due: float | None, last_key_t: float | None, key_gaps: list[float]
+) -> bool:
+    """Decoding every frame (`all`): the next sample is due at or after the next keyframe, so the rest of
+    this GOP need not be decoded (a keyframe needs nothing before it). At 1 fps with a 2 s GOP that halves
+    the frames decoded. Only where the GOP is regular: a keyframe that comes late would delay a sample."""
+    if next_due is None or last_key_t is None or t_packet is None or len(key_gaps) < 2:
+        return False
+    shortest, longest = min(key_gaps), max(key_gaps)
+    if longest - shortest > 0.1 * longest:
+        return False
+    return t_packet > last_key_t and next_due >= last_key_t + shortest - 1e-3
