@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from sentinel.detect.background import BackgroundModel, StaticBlobs
 from sentinel.detect.image_structure import boxes_mask, polygon_mask
-from sentinel.detect.rules.base import FrameContext, RuleEnv, RuleEvent, RuleParams, SeenObject
-from sentinel.detect.rules.static_object import SAME_BLOB, overlap
+from sentinel.detect.rules.base import FrameContext, RuleEnv, RuleEvent, SeenObject
+from sentinel.detect.rules.static_object import SAME_BLOB, BackgroundRuleParams, overlap
 from sentinel.detect.text_reader import TextLine, TextReader
 from sentinel.detect.zones import ZoneArea
-from sentinel.fields import PositiveSeconds, Seconds
+from sentinel.fields import Seconds
 
 MAX_EXPLAINED = 0.25  # a region covered by a person/vehicle box in more than this share of frames is theirs
 MAX_READS = 3  # OCR passes on one region before it is taken for a change without text
@@ -37,7 +37,7 @@ READ_MARGIN = 0.15  # the region is read with this share of its size around it (
 IN_ZONE = 0.5  # the share of a region's pixels that must be in the zone
 
 
-class PostedTextParams(RuleParams):
+class PostedTextParams(BackgroundRuleParams):
     """Text regions appearing in the zone and staying `min_duration`, verified by OCR."""
 
     kind: Literal["posted_text"]
@@ -55,20 +55,6 @@ class PostedTextParams(RuleParams):
         default=None,
         description="folder with PP-OCRv4 det/rec ONNX files; unset: those in the rapidocr_onnxruntime wheel",
     )
-    ignore_classes: list[str] = Field(
-        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-    )
-    settle_time: PositiveSeconds = Field(default=30.0, description="a region must stay about this long")
-    learn_time: PositiveSeconds = Field(
-        default=1800.0, description="time constant of the long-term background"
-    )
-    min_contrast: float = Field(default=20.0, ge=2, le=255)
-
-    @model_validator(mode="after")
-    def _time_constants(self) -> PostedTextParams:
-        if self.learn_time < 10 * self.settle_time:
-            raise ValueError("learn_time must be at least 10 x settle_time")
-        return self
 
 
 @dataclass

@@ -24,12 +24,10 @@ SAME_BLOB = 0.3  # overlap (max of IoU and intersection over the smaller box) th
 WATCH_FLOOR = 8.0  # s: the least a static blob is watched (its explained share judged) before it fires
 
 
-class StaticObjectParams(RuleParams):
-    """New static foreground (not explained by a detected person/vehicle) persisting `min_duration` in the zone."""
+class BackgroundRuleParams(RuleParams):
+    """The fields of a rule that finds new static foreground with the slow dual background (`static_object`,
+    `posted_text`): what is not scene, and the background's time constants."""
 
-    kind: Literal["static_object"]
-    min_duration: Seconds = 300.0
-    min_area: float = Field(default=0.002, gt=0, lt=1, description="fraction of the frame")
     ignore_classes: list[str] = Field(
         default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
     )
@@ -44,10 +42,18 @@ class StaticObjectParams(RuleParams):
     )
 
     @model_validator(mode="after")
-    def _time_constants(self) -> StaticObjectParams:
+    def _time_constants(self) -> BackgroundRuleParams:
         if self.learn_time < 10 * self.settle_time:
             raise ValueError("learn_time must be at least 10 x settle_time")
         return self
+
+
+class StaticObjectParams(BackgroundRuleParams):
+    """New static foreground (not explained by a detected person/vehicle) persisting `min_duration` in the zone."""
+
+    kind: Literal["static_object"]
+    min_duration: Seconds = 300.0
+    min_area: float = Field(default=0.002, gt=0, lt=1, description="fraction of the frame")
 
 
 @dataclass
