@@ -40,6 +40,7 @@ class Revision:
     tree: Path  # the checkout whose `sentinel/` runs
     shim: Path  # a folder holding only `sentinel` -> tree/sentinel
     made_worktree: bool = False
+    model: str | None = None  # a model card run instead of the default (`--model`: e.g. the INT8 card)
 
     @property
     def short(self) -> str:
@@ -53,11 +54,29 @@ class Revision:
         if self.sha is None:
             dirty = _git("status", "--porcelain", "--", "sentinel")
             head = _git("rev-parse", "--short=9", "HEAD")
-            return f"{self.label} (this tree, HEAD {head}{', sentinel/ modified' if dirty else ''})"
-        return f"{self.label} ({self.short})"
+            return f"{self.label} (this tree, HEAD {head}{', sentinel/ modified' if dirty else ''}){self._with()}"
+        return f"{self.label} ({self.short}){self._with()}"
+
+    def _with(self) -> str:
+        return f" with {self.model}" if self.model else ""
 
 
-def prepare(label: str, cache: Path) -> Revision:
+def prepare(label: str, cache: Path, model: str | None = None) -> Revision:
+    """The revision named `label`; `model`: a model card (path, relative to the harness's root or absolute)
+    to run instead of the default one -- its label then carries the card's name."""
+    if model is not None:
+        card = Path(model) if Path(model).is_absolute() else ROOT / model
+        if not card.is_file():
+            raise SystemExit(f"evaluate: model card {model} not found")
+        model = str(card)
+    rev = _prepare(label, cache)
+    if model is not None:
+        rev.model = model
+        rev.label = f"{rev.label}+{Path(model).stem}"
+    return rev
+
+
+def _prepare(label: str, cache: Path) -> Revision:
     if label == ".":
         shim = cache / "shims" / "this-tree"
         _link(shim, ROOT / "sentinel")
@@ -100,9 +119,11 @@ def result_path(rev: Revision, scenario: Any, cache: Path, detector_cache: bool)
     # the same while that profile added nothing); a result of the `i15` profile also records which
     # additions it ran with (`extra_hash`), checked on reuse
     spec = _cameras.spec_hash(scenario.camera, "base") * 2
-    key = hashlib.sha256(f"{RUNNER_VERSION} {scenario.key()} {spec} {detector_cache}".encode()).hexdigest()[
-        :12
-    ]
+    model = f" {Path(rev.model).name}" if rev.model else ""  # the default card keeps its earlier keys
+    key = hashlib.sha256(
+        f"{RUNNER_VERSION} {scenario.key()} {spec} {detector_cache}{model}".encode()
+    ).hexdigest()
+    key = key[:12]
     return cache / "results" / rev.sha[:12] / f"{scenario.name}_{key}.json"
 
 
@@ -118,12 +139,15 @@ def run_in(
             return out
     jobs = cache / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
-    tag = f"{rev.short}_{scenario.name}_{os.getpid()}"
+    tag = f"{rev.short}{'_' + Path(rev.model).stem if rev.model else ''}_{scenario.name}_{os.getpid()}"
     job = {
         "scenario": scenario.name,
         "out": str(jobs / f"{tag}.json"),
-        "run_dir": str(cache / "runs" / rev.short / scenario.name),
+        "run_dir": str(
+            cache / "runs" / (rev.short + (f"_{Path(rev.model).stem}" if rev.model else "")) / scenario.name
+        ),
         "cache_db": str(cache / "detector_cache.sqlite") if detector_cache else None,
+        "model": rev.model,
     }
     job_file = jobs / f"{tag}.job.json"
     job_file.write_text(json.dumps(job))

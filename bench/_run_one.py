@@ -63,6 +63,9 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     cam_id = s.name.replace(".", "_")[:64]
     cam = CameraConfig.model_validate(_cameras.spec(s.camera, cam_id, profile))
     config = SentinelConfig(cameras=[cam])
+    if job.get("model"):  # another model card (e.g. INT8) than the default one
+        config = SentinelConfig(cameras=[cam], detector={"model": job["model"]})
+    out["model"] = str(config.detector.model)
     if job.get("cache_db"):
         detector: Any = for_config(Path(job["cache_db"]), config)
     else:

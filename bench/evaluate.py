@@ -542,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--before", metavar="REV", help="also run the scenarios on this git revision's sentinel")
     ap.add_argument("--after", metavar="REV", default=".", help="the revision evaluated (default: this tree)")
+    ap.add_argument("--model", metavar="CARD", help="the evaluated revision runs this model card (e.g. INT8)")
+    ap.add_argument("--before-model", metavar="CARD", help="the --before revision runs this model card")
     ap.add_argument("--no-detector-cache", action="store_true", help="run the detector on every frame")
     ap.add_argument(
         "--cache", type=Path, default=CACHE_DIR, help=f"clips, detector cache, results ({CACHE_DIR})"
@@ -570,7 +572,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     prepare()
     clip_errors = build_clips(chosen, args.workers)
-    revs = [_revisions.prepare(r, args.cache) for r in ([args.before] if args.before else []) + [args.after]]
+    runs = ([(args.before, args.before_model)] if args.before else []) + [(args.after, args.model)]
+    revs = [_revisions.prepare(r, args.cache, model) for r, model in runs]
+    if len({r.label for r in revs}) < len(revs):
+        raise SystemExit("evaluate: --before and --after name the same revision and model")
     names = [r.describe() for r in revs]
     print(f"{len(chosen)} scenarios x {len(revs)} revisions ({'; '.join(names)}), {args.workers} workers; "
           f"detector cache {'off' if args.no_detector_cache else 'on'}", flush=True)  # fmt: skip
