@@ -1,0 +1,144 @@
+"""The adaptive analysis rate (issue 19; a rule's ask, issue 16): the policy's bounds over long random runs,
+the camera entry's validation, a rule's ask raising the camera's rate while armed, and a real reader run on
+real footage whose delivered rate falls to the floor on a still picture and comes back on motion."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from sentinel.config.models import CameraConfig, DetectorConfig, MotionGateConfig
+from sentinel.detect.detections import Detections
+from sentinel.detect.detectors import load_detector
+from sentinel.ingest.reader import Frame
+from sentinel.pipeline import CameraPipeline, analyse_batch
+from sentinel.pipeline.analysis_rate import AnalysisRate, RateLimits, rate_limits
+from tests.support.footage import still_then_vtest
+
+TZ = "Asia/Shanghai"
+CLASSES = ["person", "bicycle", "car"]
+
+
+def test_the_rate_stays_within_its_limits_and_is_full_on_the_first_motion() -> None:
+    for seed in range(20):
+        rnd = random.Random(seed)
+        full = rnd.uniform(0.2, 5.0)
+        limits = RateLimits(full, rnd.uniform(0.02, full))
+        policy = AnalysisRate(limits, slow_after=rnd.uniform(0.5, 30.0))
+        ts, moving, reached_floor = 1000.0, False, False
+        for _ in range(3000):
+            if rnd.random() < 0.02:  # bursts of motion and of stillness
+                moving = not moving
+            if rnd.random() < 0.002:
+                ts -= rnd.uniform(1, 100)  # a new stream: time goes back
+            if rnd.random() < 0.005:  # a rule armed or disarmed: new limits
+                full = rnd.uniform(0.2, 5.0)
+                limits = RateLimits(full, rnd.uniform(0.02, full))
+                assert limits.floor <= policy.set_limits(limits) <= limits.full
+            rate = policy.observe(moving, ts)
+            assert limits.floor <= rate <= limits.full, (seed, rate, limits)
+            if moving:
+                assert rate == limits.full  # at once: the very next frame is at full rate
+            reached_floor |= rate == limits.floor
+            ts += 1.0 / rate  # the reader's next sample
+        assert reached_floor
+
+
+def test_stepping_down_halves_each_slow_after_until_the_floor() -> None:
+    policy = AnalysisRate(RateLimits(2.0, 0.25), slow_after=10.0)
+    rates = [policy.observe(t == 0, float(t)) for t in range(0, 60, 5)]
+    assert rates == [2.0, 2.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25]
+    assert policy.observe(True, 61.0) == 2.0
+
+
+def test_limits_from_the_camera_and_the_rules_asks() -> None:
+    assert rate_limits(1.0, 0.2, []) == RateLimits(1.0, 0.2)
+    assert rate_limits(1.0, 0.2, [None, 3.0, 2.0]) == RateLimits(3.0, 3.0)  # never below an armed ask
+    assert rate_limits(1.0, 0.2, [0.5]) == RateLimits(1.0, 0.5)
+    with pytest.raises(ValueError, match="floor <= full"):
+        RateLimits(1.0, 2.0)
+
+
+def test_the_camera_entry_validates_its_floor() -> None:
+    cam = CameraConfig(id="c", source="/x", analyze_fps=2, min_analyze_fps=0.5, slow_after="1m")
+    assert (cam.analysis_floor, cam.slow_after) == (0.5, 60.0)
+    assert CameraConfig(id="c", source="/x", analyze_fps=2).analysis_floor == 2.0  # default: adaptive off
+    with pytest.raises(ValidationError, match=r"min_analyze_fps \(3\) must not exceed analyze_fps \(2\)"):
+        CameraConfig(id="c", source="/x", analyze_fps=2, min_analyze_fps=3)
+    with pytest.raises(ValidationError, match="greater than 0"):
+        CameraConfig(id="c", source="/x", min_analyze_fps=0)
+
+
+def _ts(hour: int) -> float:
+    return datetime(2026, 12, 1, hour, 0, tzinfo=ZoneInfo(TZ)).timestamp()
+
+
+def test_a_line_crossing_ask_raises_the_rate_while_armed(tmp_path: Path) -> None:
+    crossing = {
+        "kind": "line_crossing", "event_type": "vehicle_intrusion", "line": [[0, 0.5], [1, 0.5]],
+        "analyze_fps": 3, "schedule": [{"from": "07:00", "to": "22:00"}],
+    }  # fmt: skip
+    cam = CameraConfig.model_validate(
+        {"id": "c", "source": "/x", "analyze_fps": 1, "min_analyze_fps": 0.25, "slow_after": 5,
+         "clip_pre": 0, "clip_post": 0, "rules": [crossing]}
+    )  # fmt: skip
+    pipe = CameraPipeline.for_camera(cam, DetectorConfig(), CLASSES, timezone=TZ)
+    reader = pipe.reader(lambda f: None, lambda s: None)
+    assert reader.status().analyze_fps == 3.0  # from the start: the ask raises the full rate
+    still = np.full((360, 640, 3), 90, np.uint8)
+
+    def run(start: float, seconds: float) -> list[float]:
+        rates, ts = [], start
+        while ts < start + seconds:
+            frame = Frame("c", still, ts, True, 0)
+            fresh = Detections.empty() if pipe.needs_inference(frame) else None
+            pipe.analyse(frame, fresh)
+            rates.append(reader.status().analyze_fps)
+            ts += 1.0 / rates[-1]
+        return rates
+
+    by_day = run(_ts(12), 120)  # armed: a still picture never slows it below the rule's ask
+    assert set(by_day) == {3.0}
+    at_night = run(_ts(23), 120)  # disarmed: the camera's own limits; still for hours: at its floor
+    assert set(at_night) == {0.25}
+    assert set(run(_ts(12) + 86400, 60)) == {3.0}  # armed again the next day
+
+
+def test_a_real_reader_slows_on_a_still_picture_and_comes_back_on_motion() -> None:
+    clip = still_then_vtest(still_s=40, moving_s=20)  # 10 fps, a keyframe a second; people from 40 s
+    cam = CameraConfig.model_validate(
+        {"id": "r", "source": str(clip), "analyze_fps": 2, "min_analyze_fps": 0.25, "slow_after": 5,
+         "realtime": False, "loop": False, "clip_pre": 0, "clip_post": 0}
+    )  # fmt: skip
+    detector = load_detector(DetectorConfig().model)
+    pipe = CameraPipeline(cam, [], MotionGateConfig(), 416)
+    seen: list[tuple[float, bool]] = []
+
+    def analyse(frame: Frame) -> None:  # in the reader's thread: the rate is set before its next sample
+        out = analyse_batch([(pipe, frame)], detector)
+        seen.append((frame.ts, bool(out.inferred)))
+
+    reader = pipe.reader(analyse, lambda s: None, media_origin=0.0)
+    reader.start()
+    reader.join(60)
+    assert not reader.is_alive()
+    times = [t for t, _ in seen]
+    gaps = np.diff(times)
+    assert min(gaps) >= 0.5 - 1e-3 and max(gaps) <= 4.0 + 1e-3  # never above full rate nor below the floor
+    still_gaps = [g for t, g in zip(times[1:], gaps, strict=True) if 20 <= t < 40]
+    assert still_gaps and all(abs(g - 4.0) < 1e-3 for g in still_gaps)  # at the floor on the still view
+    first_moving = next(t for t in times if t > 40.05)  # 40.0 is the still picture, people move after
+    assert first_moving <= 44.0 + 1e-3  # motion seen at the next floor-rate sample at the latest ...
+    moving_gaps = [g for t, g in zip(times[1:], gaps, strict=True) if t > first_moving + 1.5]
+    assert statistics.median(moving_gaps) == pytest.approx(0.5, abs=1e-3)  # ... then back at full rate
+    status = reader.status()
+    assert status.analyze_fps == 2.0
+    # at the floor whole GOPs go undecoded: far fewer than the 600 frames of the clip
+    assert status.frames_decoded < 0.6 * 600, status
