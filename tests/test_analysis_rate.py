@@ -142,3 +142,65 @@ def test_a_real_reader_slows_on_a_still_picture_and_comes_back_on_motion() -> No
     assert status.analyze_fps == 2.0
     # at the floor whole GOPs go undecoded: far fewer than the 600 frames of the clip
     assert status.frames_decoded < 0.6 * 600, status
+
+
+def test_the_current_rate_reaches_the_camera_status_and_the_console() -> None:
+    from sentinel.console.routes_site import camera_out
+    from sentinel.daemon.camera_board import CameraBoard
+
+    cam = CameraConfig(id="s", source="/x", analyze_fps=2, min_analyze_fps=0.5)
+    pipe = CameraPipeline(cam, [], MotionGateConfig(), 0)
+    reader = pipe.reader(lambda f: None, lambda s: None)
+    reader.set_analyze_fps(0.5)
+    heard: list[dict[str, object]] = []
+    board = CameraBoard(ZoneInfo(TZ), 60.0, listeners=[heard.append])
+    board.add(cam, 0)
+    board.on_status(reader.status())
+    assert heard[-1]["analyze_fps"] == 0.5
+    assert camera_out(dict(heard[-1])).analyze_fps == 0.5
+
+
+CHECKED = """\
+cameras:
+  - id: gate
+    source: /x
+    analyze_fps: 1
+    min_analyze_fps: 0.25
+    rules:
+      - kind: line_crossing
+        name: entering
+        event_type: crowd_gathering
+        line: [[0, 0.5], [1, 0.5]]
+        analyze_fps: 2
+        schedule: [{from: "07:00", to: "22:00"}]
+"""
+
+
+def _check(tmp_path: Path, cameras: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from sentinel.cli.main import main
+
+    (tmp_path / "cameras.yaml").write_text(cameras, encoding="utf-8")
+    main_file = tmp_path / "sentinel.yaml"
+    model = Path(__file__).resolve().parents[1] / "models" / "nanodet-g-416.yaml"
+    main_file.write_text(f"detector: {{model: {model}}}\ncameras_file: cameras.yaml\n", encoding="utf-8")
+    code = main(["check", "--config", str(main_file)])
+    out = capsys.readouterr()
+    return code, out.err + out.out
+
+
+def test_check_says_why_a_camera_runs_faster_and_names_a_bad_floor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = _check(tmp_path, CHECKED, capsys)
+    assert code == 0, text
+    assert (
+        "  camera gate analysed at 2 fps: rule entering (line_crossing) asks for it "
+        "(while armed every day 07:00-22:00)" in text
+    )
+    assert "  camera gate adaptive: 1 fps on motion, halving after each 30 s still down to 0.25 fps" in text
+    code, text = _check(tmp_path, CHECKED.replace("min_analyze_fps: 0.25", "min_analyze_fps: 3"), capsys)
+    assert code == 2
+    assert (
+        "cameras.yaml:5: cameras[0].min_analyze_fps: min_analyze_fps (3) must not exceed analyze_fps (1)"
+        in text
+    )

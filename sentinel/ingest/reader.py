@@ -342,11 +342,9 @@ class StreamReader(threading.Thread):
                 if next_due is not None and t + 1e-3 < next_due:
                     last_delivery = time.monotonic()  # decoding is alive; we just don't need this one
                     continue
-                next_due = (
-                    t + interval
-                    if next_due is None or t - next_due >= interval - 1e-3
-                    else next_due + interval
-                )
+                if next_due is None or t - next_due >= interval - 1e-3:  # late by an interval: afresh
+                    next_due = t
+                next_due += interval
                 last_sample = t
                 self._deliver(frame, t - t0_media, playback)
                 last_delivery = time.monotonic()
