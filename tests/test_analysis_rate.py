@@ -204,3 +204,20 @@ def test_check_says_why_a_camera_runs_faster_and_names_a_bad_floor(
         "cameras.yaml:5: cameras[0].min_analyze_fps: min_analyze_fps (3) must not exceed analyze_fps (1)"
         in text
     )
+
+
+def test_replay_runs_the_same_policy(tmp_path: Path) -> None:
+    from sentinel.config.models import SentinelConfig
+    from sentinel.replay.runner import replay
+
+    clip = still_then_vtest(still_s=40, moving_s=20)
+    cam = CameraConfig.model_validate(
+        {"id": "p", "source": "/x", "analyze_fps": 2, "min_analyze_fps": 0.25, "slow_after": 5,
+         "clip_pre": 0, "clip_post": 0,
+         "rules": [{"kind": "count_in_zone", "event_type": "crowd_gathering", "min_count": 3}]}
+    )  # fmt: skip
+    config = SentinelConfig(cameras=[cam])
+    result = replay(clip, config, "p", tmp_path, load_detector(config.detector), annotated=False)
+    # at 2 fps throughout it would analyse 120 frames; slowed on the still 40 s, the 20 s of people at full rate
+    assert 32 + 16 <= result.frames <= 62, result
+    assert result.frames_decoded < 0.6 * 600

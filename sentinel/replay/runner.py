@@ -56,6 +56,7 @@ class ReplayError(Exception):
 class ReplayResult:
     frames: int = 0  # analysed (tracker and rules)
     frames_inferred: int = 0  # of those, the ones the detector ran on (the others: motion gate)
+    frames_decoded: int = 0  # by the reader (fewer where an adaptive rate skips whole GOPs)
     media_seconds: float = 0.0
     wall_seconds: float = 0.0
     alerts: list[Alert] = field(default_factory=list)
@@ -231,6 +232,7 @@ def replay(
                     progress(fraction, result.frames, len(result.alerts) + len(lines.waiting))
             reader.stop()
             reader.join(10)
+            result.frames_decoded = reader.status().frames_decoded
             pipe.close()  # the clips still waiting for their `post` seconds get what there is
             clip_writer.finish(timeout=600)
             lines.flush(final=True)
