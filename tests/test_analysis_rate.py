@@ -221,3 +221,20 @@ def test_replay_runs_the_same_policy(tmp_path: Path) -> None:
     # at 2 fps throughout it would analyse 120 frames; slowed on the still 40 s, the 20 s of people at full rate
     assert 32 + 16 <= result.frames <= 62, result
     assert result.frames_decoded < 0.6 * 600
+
+
+def test_keyframes_between_samples_are_not_decoded() -> None:
+    from sentinel.ingest.reader import StreamReader
+    from tests.support.footage import vtest_h264
+
+    clip = vtest_h264(768, 576, fps=10, gop=10)  # 80 keyframes, one a second
+    cam = CameraConfig(id="k", source=str(clip), analyze_fps=0.2, realtime=False, loop=False)
+    got: list[float] = []
+    reader = StreamReader(cam, lambda f: got.append(f.ts), lambda s: None, media_origin=0.0)
+    reader.start()
+    reader.join(60)
+    assert np.allclose(np.diff(got), 5.0)  # a sample every 5 s, as before
+    status = reader.status()
+    assert status.decode_mode == "keyframes"
+    # the first two GOPs decoded whole (the GOP is not known yet), then only the keyframes sampled
+    assert status.frames_decoded < 20 + len(got) + 2, status
