@@ -138,6 +138,24 @@ SPECS = {"standard": standard, "timelapse": timelapse, "wall": wall, "street": s
 PROFILE_EXTRA: list[tuple[str, str, Any]] = []
 
 
+ADAPTIVE_ENV = (
+    "SENTINEL_EVAL_ADAPTIVE"  # `MIN_FPS[:SLOW_AFTER]`: every camera adaptive (evaluate.py --adaptive)
+)
+
+
+def adaptive(d: dict[str, Any], setting: str) -> dict[str, Any]:
+    """The camera spec with the adaptive analysis rate on: `min_analyze_fps` MIN_FPS (at most the camera's
+    `analyze_fps`), `slow_after` SLOW_AFTER seconds (default: the camera entry's)."""
+    if not setting:
+        return d
+    floor, _, slow = setting.partition(":")
+    d = copy.deepcopy(d)
+    d["min_analyze_fps"] = min(float(floor), float(d.get("analyze_fps", 1.0)))
+    if slow:
+        d["slow_after"] = float(slow)
+    return d
+
+
 def spec(camera: str, camera_id: str = "eval", profile: str = "base") -> dict[str, Any]:
     d = SPECS[camera](camera_id)
     if profile == "i15":

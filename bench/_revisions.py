@@ -119,6 +119,8 @@ def result_path(rev: Revision, scenario: Any, cache: Path, detector_cache: bool)
     # the same while that profile added nothing); a result of the `i15` profile also records which
     # additions it ran with (`extra_hash`), checked on reuse
     spec = _cameras.spec_hash(scenario.camera, "base") * 2
+    if os.environ.get(_cameras.ADAPTIVE_ENV):  # results with the adaptive rate on are kept apart
+        spec += f" adaptive {os.environ[_cameras.ADAPTIVE_ENV]}"
     model = f" {Path(rev.model).name}" if rev.model else ""  # the default card keeps its earlier keys
     key = hashlib.sha256(
         f"{RUNNER_VERSION} {scenario.key()} {spec} {detector_cache}{model}".encode()

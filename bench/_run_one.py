@@ -11,6 +11,7 @@ revision's. Writes the alerts, in media seconds from the clip's start, to the jo
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -61,7 +62,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     profile = job.get("profile") or profile_for()
     out["profile"] = profile
     cam_id = s.name.replace(".", "_")[:64]
-    cam = CameraConfig.model_validate(_cameras.spec(s.camera, cam_id, profile))
+    spec = _cameras.spec(s.camera, cam_id, profile)
+    if "min_analyze_fps" in CameraConfig.model_fields:  # a revision before the adaptive rate runs without
+        spec = _cameras.adaptive(spec, os.environ.get(_cameras.ADAPTIVE_ENV, ""))
+    cam = CameraConfig.model_validate(spec)
     config = SentinelConfig(cameras=[cam])
     if job.get("model"):  # another model card (e.g. INT8) than the default one
         config = SentinelConfig(cameras=[cam], detector={"model": job["model"]})
@@ -79,6 +83,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     out["cpu_seconds"] = time.process_time() - cpu0
     out["frames"], out["media_seconds"] = replayed.frames, replayed.media_seconds
     out["frames_inferred"] = replayed.frames_inferred
+    out["frames_decoded"] = getattr(replayed, "frames_decoded", None)  # revisions before it: None
     if isinstance(detector, CachedDetector):
         detector.close()
         out["cache"] = {"hits": detector.hits, "misses": detector.misses, "signature": detector.signature,

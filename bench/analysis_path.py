@@ -14,10 +14,15 @@ measured in the same process, alternating, as medians (the machine is shared: fi
   decode   the reader decoding every frame (`decode: all`, GOP longer than the analysis interval) with and
            without skipping the rest of a GOP once the next sample is due at the next keyframe: frames
            decoded and reader CPU per analysed second, 720p at 1 fps, GOP 2 s and 4 s
+  adaptive `sentinel replay`'s path (reader, motion gate, real NanoDet, count_in_zone) over a quiet clip (a still
+           view with sensor noise for 110 s, then 10 s of people) and a busy one (vtest, people throughout),
+           768x576 with a keyframe a second, at 1 fps with the adaptive rate off (min_analyze_fps 1) and on
+           (down to 0.25 fps after 10 s still): frames analysed, inferences, frames decoded and process CPU
+           per camera-second, on against off
   memory   RSS/PSS per camera of 16 readers on the local 720p file (one child process per variant):
            decoder threads, full BGR in the mailbox or the lazy frame, the clip packet ring
 
-    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,decode,memory] [--readers 16] [--seconds 20]
+    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,decode,adaptive,memory] [--readers 16] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from sentinel.detect.detections import Detections  # noqa: E402
 from sentinel.detect.motion_gate import MotionGate  # noqa: E402
 from sentinel.ingest.reader import Frame, StreamReader  # noqa: E402
 from sentinel.pipeline import CameraPipeline, analyse_batch, camera_rules  # noqa: E402
-from tests.support.footage import crowd_then_empty, vtest_h264  # noqa: E402
+from tests.support.footage import crowd_then_empty, still_then_vtest, vtest_h264  # noqa: E402
 
 ANALYSIS_WIDTH = 640
 
@@ -562,9 +567,66 @@ def bench_decode(rounds: int) -> None:
         )
 
 
+# ---------------------------------------------------------------- adaptive
+
+
+def replay_once(clip: Path, adaptive: bool, detector: Any) -> dict[str, float]:
+    """One replay of `clip` (the real `sentinel replay` path, lockstep reader); its counts and CPU."""
+    from sentinel.config.models import SentinelConfig
+    from sentinel.replay.runner import replay
+
+    rule = {"kind": "count_in_zone", "event_type": "crowd_gathering", "min_count": 3, "min_duration": 10}
+    cam = CameraConfig.model_validate(
+        {"id": "a", "source": str(clip), "analyze_fps": 1.0, "clip_pre": 0, "clip_post": 0, "rules": [rule],
+         **({"min_analyze_fps": 0.25, "slow_after": 10} if adaptive else {})}
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as out:
+        c0 = time.process_time()  # the whole process: reader thread and analysis
+        res = replay(clip, SentinelConfig(cameras=[cam]), "a", Path(out), detector, annotated=False)
+        cpu = time.process_time() - c0
+    secs = max(res.media_seconds, 1e-9)
+    return {"frames": res.frames, "inferred": res.frames_inferred, "decoded": res.frames_decoded,
+            "cpu_ms_per_s": 1000.0 * cpu / secs, "seconds": secs, "alerts": len(res.alerts)}  # fmt: skip
+
+
+def bench_adaptive(rounds: int) -> None:
+    from sentinel.detect.detectors import load_detector
+
+    print(
+        "\n== adaptive: the analysis rate off (1 fps) vs on (1 -> 0.25 fps after 10 s still), replay path =="
+    )
+    det: Any = load_detector(DetectorConfig().model)
+    clips = {
+        "quiet (still 110 s, then people 10 s)": still_then_vtest(still_s=110, moving_s=10),
+        "busy (vtest, people throughout)": vtest_h264(768, 576, fps=10, gop=10),
+    }
+    for label, clip in clips.items():
+        rows: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+        for rnd in range(rounds):
+            for adaptive in (False, True) if rnd % 2 == 0 else (True, False):  # alternating: shared machine
+                rows[adaptive].append(replay_once(clip, adaptive, det))
+        print(f"  {label}, {rows[False][0]['seconds']:.0f} s, median of {rounds}:")
+        for adaptive in (False, True):
+            r = rows[adaptive][0]
+            cpu = med([x["cpu_ms_per_s"] for x in rows[adaptive]])
+            print(
+                f"    {'on ' if adaptive else 'off'}  analysed {r['frames']:4.0f}  inferences {r['inferred']:4.0f}  "
+                f"decoded {r['decoded']:5.0f}  CPU {cpu:6.1f} ms per camera-second  alerts {r['alerts']:.0f}"
+            )
+        off, on = rows[False][0], rows[True][0]
+        cpu_off = med([x["cpu_ms_per_s"] for x in rows[False]])
+        cpu_on = med([x["cpu_ms_per_s"] for x in rows[True]])
+        print(
+            f"    on/off: analysed x{on['frames'] / off['frames']:.2f}, inferences "
+            f"x{on['inferred'] / max(off['inferred'], 1):.2f}, decoded x{on['decoded'] / max(off['decoded'], 1):.2f}, "
+            f"CPU x{cpu_on / cpu_off:.2f}"
+        )
+    print("  " + load())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="convert,gate,batch,decode,memory")
+    ap.add_argument("--only", default="convert,gate,batch,decode,adaptive,memory")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--readers", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -587,6 +649,8 @@ def main() -> None:
         bench_batch(args.rounds)
     if "decode" in only:
         bench_decode(args.rounds)
+    if "adaptive" in only:
+        bench_adaptive(args.rounds)
     if "memory" in only:
         bench_memory(args.readers, args.seconds, args.repeats)
 

@@ -548,11 +548,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--cache", type=Path, default=CACHE_DIR, help=f"clips, detector cache, results ({CACHE_DIR})"
     )
+    ap.add_argument(
+        "--adaptive",
+        metavar="MIN_FPS[:SLOW_AFTER]",
+        help="every camera with the adaptive analysis rate on, down to MIN_FPS after SLOW_AFTER s still",
+    )
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     ap.add_argument("--json", type=Path, help="write every revision's raw results here")
     args = ap.parse_args(argv)  # fmt: skip
     t_start = time.monotonic()
     os.environ["SENTINEL_EVAL_CACHE"] = str(args.cache)
+    if args.adaptive:
+        _cameras.adaptive({}, args.adaptive)  # a typo fails here, not in every child
+        os.environ[_cameras.ADAPTIVE_ENV] = args.adaptive
     chosen = [
         s for s in scenarios()
         if (not args.only or s.family in args.only or s.name in args.only)

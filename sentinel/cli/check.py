@@ -172,3 +172,38 @@ def schedule_lines(config: SentinelConfig) -> list[str]:
     if lines:
         lines.insert(0, f"schedules (site time, {config.site.timezone}):")
     return lines
+
+
+def rate_lines(config: SentinelConfig) -> list[str]:
+    """Per camera whose rate is not simply its `analyze_fps`, why, for `sentinel check`: a rule asking for a
+    higher rate (`camera gate analysed at 2 fps: rule crossing (line_crossing) asks for it`), and the
+    adaptive range while the picture is still."""
+    from sentinel.detect.schedule import describe_schedule
+
+    gate_on = config.detector.motion_gate.enabled
+    lines: list[str] = []
+    for camera in config.cameras:
+        asks = [(i, r, float(getattr(r, "analyze_fps", None) or 0)) for i, r in enumerate(camera.rules)]
+        asks = [ask for ask in asks if ask[2] > 0]
+        top = max([camera.analyze_fps] + [wanted for _, _, wanted in asks])
+        for index, rule, wanted in asks:
+            if wanted > camera.analyze_fps and wanted == top:
+                when = f" (while armed {describe_schedule(rule.schedule)})" if rule.schedule else ""
+                lines.append(
+                    f"  camera {camera.id} analysed at {wanted:g} fps: rule {rule.name or index} ({rule.kind}) "
+                    f"asks for it{when}"
+                )
+        floor = camera.analysis_floor
+        if floor < camera.analyze_fps:
+            row = (
+                f"  camera {camera.id} adaptive: {camera.analyze_fps:g} fps on motion, halving after each "
+                f"{camera.slow_after:g} s still down to {floor:g} fps"
+            )
+            if asks:
+                row += " (never below an armed rule's ask)"
+            if not gate_on:
+                row += "; no effect: detector.motion_gate is off, so no motion is judged"
+            lines.append(row)
+    if lines:
+        lines.insert(0, "analysis rates:")
+    return lines

@@ -23,6 +23,9 @@ class CameraStatusMessage(BaseModel):
     last_frame_at: Timestamp | None
     error: str | None
     decode_mode: str | None
+    analyze_fps: float | None = Field(
+        default=None, ge=0, description="the analysis rate asked for now (adaptive: lower while still)"
+    )
     reconnects: int = Field(ge=0)
     frames: int = Field(ge=0, description="frames handed on for analysis")
     worker: int | None = Field(ge=0, description="the analysis worker of its node")

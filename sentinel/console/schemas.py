@@ -297,6 +297,7 @@ class CameraOut(Out):
     last_frame_at: str | None = None
     error: str | None = None
     decode_mode: str | None = None
+    analyze_fps: float | None = None  # the analysis rate asked for now (adaptive: lower while still)
     reconnects: int = 0
     frames: int = 0
     worker: int | None = None

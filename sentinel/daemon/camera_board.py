@@ -106,6 +106,7 @@ class CameraBoard:
             last_frame_at=iso(st.last_frame_at, self.tz) if st and st.last_frame_at else None,
             error=view.note or (st.error if st else None),
             decode_mode=st.decode_mode if st else None,
+            analyze_fps=st.analyze_fps if st else None,
             reconnects=st.reconnects if st else 0,
             frames=st.frames_delivered if st else 0,
             worker=view.worker,

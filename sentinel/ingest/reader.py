@@ -20,6 +20,7 @@ import numpy as np
 
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.errors import StreamEnded, StreamStalled, describe_error
+from sentinel.ingest.gop import gop_unneeded, rest_of_gop_unneeded
 from sentinel.ingest.settings import DecodeMode, StreamSettings
 from sentinel.ingest.source import SourceError, mask_url
 from sentinel.ingest.sources import Playback, Source, open_spec, source_for
@@ -153,6 +154,7 @@ class ReaderStatus:
     frames_decoded: int
     frames_delivered: int  # handed on for analysis since the reader started
     reconnects: int
+    analyze_fps: float = 0.0  # the rate asked for now (adaptive: lower while the picture is still)
 
 
 class StreamReader(threading.Thread):
@@ -194,11 +196,17 @@ class StreamReader(threading.Thread):
         # file's first frame, e.g. its creation_time) makes file replays report media time, not wall time
         self._media_clock = media_origin if media_origin is not None else time.time()
         self._media_played = 0.0  # media seconds of earlier passes (loops) and segments
+        self._rate = camera.analyze_fps  # samples per second; the pipeline may change it (set_analyze_fps)
 
     # ---------------------------------------------------------------- control
 
     def stop(self) -> None:
         self._stop_event.set()
+
+    def set_analyze_fps(self, fps: float) -> None:
+        """The analysis rate from now on (any thread: one float, replaced whole), > 0. The next sample is due
+        one new interval after the last; `decode: auto` reconsiders keyframes/all at the next keyframe."""
+        self._rate = float(fps) if fps > 0 else self._rate
 
     def status(self) -> ReaderStatus:
         return ReaderStatus(
@@ -212,6 +220,7 @@ class StreamReader(threading.Thread):
             frames_decoded=self._decoded,
             frames_delivered=self._seq,
             reconnects=self._reconnects,
+            analyze_fps=round(self._rate, 3),
         )
 
     def _set_state(self, state: CameraState, error: str | None = None) -> None:
@@ -276,8 +285,11 @@ class StreamReader(threading.Thread):
     def _demux(
         self, container: av.container.InputContainer, stream: av.VideoStream, playback: Playback
     ) -> None:
-        interval = 1.0 / self.camera.analyze_fps
+        rate = self._rate
+        interval = 1.0 / rate
         next_due: float | None = None
+        last_sample = 0.0
+        gop_skipped = False  # this GOP's keyframe was not decoded: nothing of it can be
         last_key_t: float | None = None
         key_gaps: list[float] = []
         t0_media: float | None = None
@@ -292,6 +304,10 @@ class StreamReader(threading.Thread):
                 raise StreamStalled(f"no frame for {self.camera.stall_timeout:g} s")
             if packet.size == 0:
                 continue
+            if self._rate != rate:  # set_analyze_fps: the next sample one new interval after the last
+                rate = self._rate
+                interval = 1.0 / rate
+                next_due = None if next_due is None else last_sample + interval
             t_packet = float(packet.pts * packet.time_base) if packet.pts is not None else None
             if packet.is_keyframe and t_packet is not None:
                 if last_key_t is not None and t_packet > last_key_t:
@@ -300,8 +316,15 @@ class StreamReader(threading.Thread):
                 last_key_t = t_packet
             if self._on_packet is not None:
                 self._on_packet(packet)
+            if packet.is_keyframe:  # no sample in this GOP: not even its keyframe is decoded
+                gop_skipped = gop_unneeded(t_packet, next_due, last_media, key_gaps, self._mode)
+                if gop_skipped:
+                    last_delivery = time.monotonic()  # the stream is alive
+                    continue
             if not packet.is_keyframe and (
-                self._mode == "keyframes" or rest_of_gop_unneeded(t_packet, next_due, last_key_t, key_gaps)
+                self._mode == "keyframes"
+                or gop_skipped
+                or rest_of_gop_unneeded(t_packet, next_due, last_key_t, key_gaps)
             ):
                 continue
             for frame in self._decode(packet):
@@ -319,9 +342,10 @@ class StreamReader(threading.Thread):
                 if next_due is not None and t + 1e-3 < next_due:
                     last_delivery = time.monotonic()  # decoding is alive; we just don't need this one
                     continue
-                next_due = (
-                    t + interval if next_due is None or t - next_due > interval else next_due + interval
-                )
+                if next_due is None or t - next_due >= interval - 1e-3:  # late by an interval: afresh
+                    next_due = t
+                next_due += interval
+                last_sample = t
                 self._deliver(frame, t - t0_media, playback)
                 last_delivery = time.monotonic()
         if t0_media is not None:  # end of a pass: the next pass (loop) continues the media clock
@@ -372,17 +396,3 @@ class StreamReader(threading.Thread):
             )
             self._mode = wanted
             self._apply_mode(stream)
-
-
-def rest_of_gop_unneeded(
-    t_packet: float | None, next_due: float | None, last_key_t: float | None, key_gaps: list[float]
-) -> bool:
-    """Decoding every frame (`all`): the next sample is due at or after the next keyframe, so the rest of
-    this GOP need not be decoded (a keyframe needs nothing before it). At 1 fps with a 2 s GOP that halves
-    the frames decoded. Only where the GOP is regular: a keyframe that comes late would delay a sample."""
-    if next_due is None or last_key_t is None or t_packet is None or len(key_gaps) < 2:
-        return False
-    shortest, longest = min(key_gaps), max(key_gaps)
-    if longest - shortest > 0.1 * longest:
-        return False
-    return t_packet > last_key_t and next_due >= last_key_t + shortest - 1e-3

@@ -30,6 +30,13 @@ class StreamSettings(Strict):
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
     decode: DecodeMode = DecodeMode.auto
     analyze_fps: float = Field(default=1.0, gt=0, le=30)
+    # adaptive rate (sentinel.pipeline.analysis_rate): unset = analyze_fps, i.e. the rate never slows
+    min_analyze_fps: float | None = Field(
+        default=None, gt=0, le=30, description="floor of the analysis rate while the picture is still"
+    )
+    slow_after: PositiveSeconds = Field(
+        default=30.0, description="still this long: the analysis rate halves, again each such period"
+    )
     realtime: bool = Field(
         default=True, description="file sources: pace at native rate (False: as fast as possible)"
     )
@@ -38,6 +45,19 @@ class StreamSettings(Strict):
     read_timeout: PositiveSeconds = 10.0
     stall_timeout: PositiveSeconds = Field(default=10.0, description="no frame for this long: reopen")
     offline_alert_after: Seconds = 300.0
+
+    @field_validator("min_analyze_fps")
+    @classmethod
+    def _floor(cls, v: float | None, info: ValidationInfo) -> float | None:
+        full = info.data.get("analyze_fps")
+        if v is not None and full is not None and v > full:
+            raise ValueError(f"min_analyze_fps ({v:g}) must not exceed analyze_fps ({full:g})")
+        return v
+
+    @property
+    def analysis_floor(self) -> float:
+        """The lowest rate the camera is analysed at (analyze_fps unless min_analyze_fps is set)."""
+        return self.min_analyze_fps if self.min_analyze_fps is not None else self.analyze_fps
 
     @field_validator("source")
     @classmethod

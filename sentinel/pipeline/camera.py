@@ -25,6 +25,7 @@ from sentinel.detect.rules import FrameContext, Rule, RuleEvent, RuleParams, bui
 from sentinel.detect.tracker import MotionTracker
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus, StreamReader
+from sentinel.pipeline.analysis_rate import AnalysisRate, RateLimits, rate_limits
 from sentinel.pipeline.arbitration import RuleArbiter
 from sentinel.pipeline.clips import ClipDestination, ClipJob, clips_enabled, ring_for
 from sentinel.pipeline.outcomes import ClipPlan, ConditionChange, FrameOutcome, RuleAlert, new_alert_id
@@ -105,6 +106,10 @@ class CameraPipeline:
         self.ring: PacketRing | None = ring_for(pre, post) if clips_enabled(pre, post) else None
         self.clip_dest = clip_dest
         self.hygiene = CameraHygiene(camera.id, camera.detection_filter, class_names)  # before the tracker
+        # the adaptive analysis rate, handed to the reader after each frame (`analysis_rate.py`)
+        self.rate = AnalysisRate(self._rate_limits(), camera.slow_after)
+        self._reader: StreamReader | None = None
+        self._moved = True  # the motion gate's verdict on the frame being analysed
 
     @classmethod
     def for_camera(
@@ -165,7 +170,26 @@ class CameraPipeline:
             deliver(frame)
 
         on_packet: Callable[[av.Packet], None] | None = ring.offer if ring is not None else None
-        return StreamReader(self.camera, on_frame, status, on_packet=on_packet, media_origin=media_origin)
+        reader = StreamReader(self.camera, on_frame, status, on_packet=on_packet, media_origin=media_origin)
+        reader.set_analyze_fps(self.rate.rate)  # a rule's ask may raise it above analyze_fps from the start
+        self._reader = reader
+        return reader
+
+    def _rate_limits(self) -> RateLimits:
+        cam = self.camera
+        asks = [
+            getattr(r, "wanted_fps", None) for i, r in enumerate(self.rules) if self.schedules.is_armed(i)
+        ]
+        return rate_limits(cam.analyze_fps, cam.analysis_floor, asks)
+
+    def _follow_rate(self, ts: float) -> None:
+        """The rate for the frames after this one, from the gate's verdict and the armed rules' asks."""
+        before = self.rate.rate
+        self.rate.set_limits(self._rate_limits())
+        rate = self.rate.observe(self._moved, ts)
+        self._moved = True  # a frame analysed without a verdict (no gate asked) counts as moving
+        if self._reader is not None and rate != before:
+            self._reader.set_analyze_fps(rate)
 
     def note_status(self, status: ReaderStatus) -> None:
         """The reader's state (its thread): while the stream is not online, image rules learn nothing."""
@@ -181,11 +205,13 @@ class CameraPipeline:
     def needs_inference(self, frame: Frame) -> bool:
         """The motion gate's verdict (a frame it passes over counts as skipped: its detections are reused)."""
         if not self.gate.cfg.enabled:
-            return True
+            return True  # no verdict: the adaptive rate stays at full rate
         if any(t.last is None for t in self.tracks.values()):  # nothing to reuse yet
             self.gate.reset()
         tw, th = self.gate.thumbnail_size(frame.width, frame.height)
-        infer = self.gate.decide(frame.thumbnail(tw, th), frame.ts).infer
+        decision = self.gate.decide(frame.thumbnail(tw, th), frame.ts)
+        infer = decision.infer
+        self._moved = decision.reason in ("first", "changed")  # max_skip: a refresh, not motion
         if not infer:
             self.counts.skipped += 1
         return infer
@@ -216,6 +242,7 @@ class CameraPipeline:
         conditions: list[ConditionChange] = []
         outputs = alerts, conditions
         self.schedules.update(frame.ts)  # arm, disarm, switch profiles (may rebuild rules in place)
+        self._follow_rate(frame.ts)
         for index in self.arbiter.guards:  # camera_health first: its verdict on this very frame counts
             self._run_rule(index, contexts, frame, outputs)
         self.arbiter.after_guards()

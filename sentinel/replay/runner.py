@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -55,6 +56,7 @@ class ReplayError(Exception):
 class ReplayResult:
     frames: int = 0  # analysed (tracker and rules)
     frames_inferred: int = 0  # of those, the ones the detector ran on (the others: motion gate)
+    frames_decoded: int = 0  # by the reader (fewer where an adaptive rate skips whole GOPs)
     media_seconds: float = 0.0
     wall_seconds: float = 0.0
     alerts: list[Alert] = field(default_factory=list)
@@ -192,7 +194,8 @@ def replay(
             place=(location, grid), clip=pending,
         )  # fmt: skip
 
-    reader = pipe.reader(frames.put, on_status, media_origin=origin.epoch)
+    lockstep = _Lockstep(frames, pipe)
+    reader = pipe.reader(lockstep.deliver, on_status, media_origin=origin.epoch)
     video_out = AnnotatedVideo(out_dir / "annotated.mp4", fps=camera.analyze_fps) if annotated else None
     t_wall = time.monotonic()
     first_ts: float | None = None
@@ -221,6 +224,7 @@ def replay(
                     boxes = [(outcome.tracked_by[n], detectors[n].class_names) for n in pipe.detectors]
                     video_out.add(item.image, boxes, camera, fired)
                 result.frames += 1
+                lockstep.analysed()
                 result.media_seconds = item.ts - first_ts
                 if progress is not None and time.monotonic() - last_report >= 1.0:
                     last_report = time.monotonic()
@@ -228,10 +232,12 @@ def replay(
                     progress(fraction, result.frames, len(result.alerts) + len(lines.waiting))
             reader.stop()
             reader.join(10)
+            result.frames_decoded = reader.status().frames_decoded
             pipe.close()  # the clips still waiting for their `post` seconds get what there is
             clip_writer.finish(timeout=600)
             lines.flush(final=True)
         finally:
+            lockstep.stop()
             reader.stop()
             reader.join(10)
             clip_writer.stop()
@@ -244,6 +250,30 @@ def replay(
     write_contact_sheet(out_dir / "contact_sheet.jpg", snapshots.root, result.alerts, privacy=pipe.privacy)
     _write_run(out_dir / "replay.json", video, camera.id, result)
     return result
+
+
+class _Lockstep:
+    """Replay at machine speed with a rate that can change (adaptive, or a rule's ask): the reader waits for
+    each frame's analysis before it picks its next sample, as a live camera's next sample comes long after
+    the last one was analysed; otherwise the reader would run ahead at the old rate."""
+
+    def __init__(self, frames: queue.Queue[Frame | object], pipe: CameraPipeline) -> None:
+        self.frames = frames
+        asks = any(getattr(rule, "wanted_fps", None) for rule in pipe.rules)
+        self.on = pipe.rate.adaptive or asks
+        self.done = threading.Semaphore(0)
+        self.stopping = threading.Event()
+
+    def deliver(self, frame: Frame) -> None:  # the reader's thread
+        self.frames.put(frame)
+        while self.on and not self.done.acquire(timeout=0.2) and not self.stopping.is_set():
+            pass
+
+    def analysed(self) -> None:
+        self.done.release()
+
+    def stop(self) -> None:
+        self.stopping.set()
 
 
 def _write_run(path: Path, video: Path, camera_id: str, result: ReplayResult) -> None:

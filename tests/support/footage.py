@@ -153,3 +153,40 @@ def crowd_then_empty(crowd_s: int = 20, empty_s: int = 40, fps: int = 25, gop: i
         finally:
             tmp.unlink(missing_ok=True)
     return target
+
+
+def still_then_vtest(still_s: int = 40, moving_s: int = 20, fps: int = 10, gop: int = 10) -> Path:
+    """A still view, then people walking: vtest's first picture held for `still_s` seconds (with fresh
+    sensor noise every frame, as a real camera's), then the next `moving_s` seconds of vtest as filmed.
+    H.264 768x576, one keyframe every `gop` frames, cached like vtest_h264."""
+    src = vtest_path()
+    target = CACHE_DIR / f"still{still_s}_vtest{moving_s}_{fps}fps_gop{gop}_v{_RECIPE_VERSION}.mp4"
+    if target.is_file():
+        return target
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            return target
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".mp4.tmp", dir=CACHE_DIR)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        vf = (
+            f"trim=0:{moving_s},setpts=PTS-STARTPTS,fps={fps},tpad=start_duration={still_s}:start_mode=clone,"
+            "noise=alls=4:allf=t,setsar=1,format=yuv420p"
+        )
+        cmd = [
+            _ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-an",
+            "-vf", vf, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                raise RuntimeError(f"ffmpeg failed: {proc.stderr[-2000:]}")
+            tmp.chmod(0o644)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return target

@@ -17,6 +17,7 @@ Example (under a camera's `rules:` in cameras.yaml):
       min_count: 3                     # three vehicles ...
       window: 10m                      # ... within ten minutes
       cooldown: 30m
+      analyze_fps: 2                   # the camera analysed at least this fast while the rule is armed
 
 An object's position is the bottom-centre of its box (where it stands, as for zones). Each track counts
 once: an object lingering on the line, its box jittering back and forth, is one crossing. With `zone`,
@@ -58,6 +59,13 @@ class LineCrossingParams(RuleParams):
     min_count: int = Field(default=1, ge=1)
     window: PositiveSeconds = Field(default=60.0, description="count crossings within this sliding window")
     min_score: float = Field(default=0.35, gt=0, lt=1)
+    analyze_fps: float | None = Field(
+        default=None,
+        gt=0,
+        le=30,
+        description="the camera is analysed at least this fast while the rule is armed (a walker crosses a "
+        "line in a second or two); unset: the camera's rate",
+    )
 
     @field_validator("line", mode="before")
     @classmethod
@@ -107,6 +115,7 @@ class LineCrossing:
         self.class_ids = np.array([names.index(c) for c in cfg.classes], dtype=np.int64)
         self.event_type = cfg.event_type
         self.zone = area.name
+        self.wanted_fps = cfg.analyze_fps  # the pipeline's adaptive rate never goes below it while armed
         self.a, self.b = cfg.line
         self.wanted: set[Side] = {"a_to_b": {1}, "b_to_a": {-1}, "both": {-1, 1}}[cfg.direction]
         self.trails: dict[int, _Trail] = {}
