@@ -14,10 +14,13 @@ measured in the same process, alternating, as medians (the machine is shared: fi
   decode   the reader decoding every frame (`decode: all`, GOP longer than the analysis interval) with and
            without skipping the rest of a GOP once the next sample is due at the next keyframe: frames
            decoded and reader CPU per analysed second, 720p at 1 fps, GOP 2 s and 4 s
+  ingest   the reader's CPU per camera-second stage by stage (demux, the per-packet loop, the clip ring,
+           keyframe decode), before and after issue 19's per-packet work (bench/_ingest.py); `--rtsp S`
+           adds S seconds of the same on the GStreamer RTSP test server (real time)
   memory   RSS/PSS per camera of 16 readers on the local 720p file (one child process per variant):
            decoder threads, full BGR in the mailbox or the lazy frame, the clip packet ring
 
-    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,decode,memory] [--readers 16] [--seconds 20]
+    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,decode,ingest,memory] [--rtsp 0] [--readers 16] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -570,6 +573,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument(
+        "--rtsp", type=float, default=0.0, help="ingest: seconds per round on RTSP (0: file only)"
+    )
+    ap.add_argument(
         "--memory-child", nargs=3, metavar=("VARIANT", "READERS", "SECONDS"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
@@ -587,6 +593,10 @@ def main() -> None:
         bench_batch(args.rounds)
     if "decode" in only:
         bench_decode(args.rounds)
+    if "ingest" in only:
+        from bench._ingest import bench_ingest
+
+        bench_ingest(max(args.rounds, 5), args.rtsp)
     if "memory" in only:
         bench_memory(args.readers, args.seconds, args.repeats)
 

@@ -185,6 +185,7 @@ class StreamReader(threading.Thread):
         self._last_frame_at: float | None = None
         self._fps = 0.0
         self._decoded = 0
+        self._packets = 0  # video packets demuxed (the decoded share: _decoded / _packets)
         self._reconnects = 0
         self._seq = 0
         self._corrupt_run = 0  # consecutive packets the decoder rejected
@@ -285,22 +286,28 @@ class StreamReader(threading.Thread):
         last_delivery = time.monotonic()
         last_media = 0.0
         self._apply_mode(stream)
+        # per packet (25+ a second per camera), so: no Fraction arithmetic, bound methods, attributes read once
+        tb = float(stream.time_base or 0)
+        on_packet, stopped, monotonic = self._on_packet, self._stop_event.is_set, time.monotonic
+        stall = self.camera.stall_timeout
         for packet in container.demux(stream):
-            if self._stop_event.is_set():
+            if stopped():
                 return
-            if time.monotonic() - last_delivery > self.camera.stall_timeout:
-                raise StreamStalled(f"no frame for {self.camera.stall_timeout:g} s")
+            if monotonic() - last_delivery > stall:
+                raise StreamStalled(f"no frame for {stall:g} s")
             if packet.size == 0:
                 continue
-            t_packet = float(packet.pts * packet.time_base) if packet.pts is not None else None
-            if packet.is_keyframe and t_packet is not None:
+            self._packets += 1
+            pts, key = packet.pts, packet.is_keyframe
+            t_packet = pts * tb if pts is not None else None
+            if key and t_packet is not None:
                 if last_key_t is not None and t_packet > last_key_t:
                     key_gaps = (key_gaps + [t_packet - last_key_t])[-4:]
                     self._auto_mode(stream, key_gaps, interval)
                 last_key_t = t_packet
-            if self._on_packet is not None:
-                self._on_packet(packet)
-            if not packet.is_keyframe and (
+            if on_packet is not None:
+                on_packet(packet)
+            if not key and (
                 self._mode == "keyframes" or rest_of_gop_unneeded(t_packet, next_due, last_key_t, key_gaps)
             ):
                 continue
