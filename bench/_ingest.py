@@ -132,7 +132,12 @@ def rtsp_check(clip: Path, seconds: float, rounds: int) -> None:
                     demux_only(url, opts, stop)
                 else:
                     cam = CameraConfig.model_validate(
-                        {"id": name, "source": url, "decode": "keyframes", "analyze_fps": 0.5}
+                        {
+                            "id": name.replace(" ", "-"),
+                            "source": url,
+                            "decode": "keyframes",
+                            "analyze_fps": 0.5,
+                        }
                     )
                     cls = ReaderBefore if name == "reader before" else StreamReader
                     ring: Any = (PacketRingBefore if cls is ReaderBefore else PacketRing)(max_seconds=22.0)
