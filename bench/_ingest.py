@@ -10,7 +10,8 @@ A file (720p vtest H.264, 25 fps, GOP 2 s) is read as fast as it demuxes, in thi
   + keyframe decode   the whole reader: what a keyframes camera with clips costs
 
 "before" is the code as it was (bench/_ingest_before.py), "after" the code now. `rtsp_check` runs the whole
-reader (before and after) and a demux-only loop concurrently on the GStreamer test server in real time.
+reader (before and after) and demux-only loops (PyAV's read timeout against FFmpeg's socket timeout)
+concurrently on the GStreamer test server in real time, next to a Python thread holding the GIL.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ def media_seconds(clip: Path) -> float:
 
 
 def demux_only(
-    source: str, options: dict[str, str] | None = None, stop: threading.Event | None = None
+    source: str,
+    options: dict[str, str] | None = None,
+    timeout: Any = (10, 10),
+    stop: threading.Event | None = None,
 ) -> None:
-    with av.open(source, options=options or {}, timeout=(10, 10)) as c:
+    with av.open(source, options=options or {}, timeout=timeout) as c:
         for packet in c.demux(c.streams.video[0]):
             if packet.size == 0:
                 continue
@@ -111,16 +115,35 @@ def bench_ingest(rounds: int, rtsp_seconds: float) -> None:
         rtsp_check(clip, rtsp_seconds, max(1, rounds // 2))
 
 
+def spin(stop: threading.Event) -> None:
+    """A Python thread that holds the GIL between short breaks, as a worker's analysis loop does."""
+    x = 0
+    while not stop.is_set():
+        for i in range(20000):
+            x += i
+
+
+RTSP_CASES = ("demux, PyAV read timeout", "demux, FFmpeg socket timeout", "reader before", "reader after")
+
+
 def rtsp_check(clip: Path, seconds: float, rounds: int) -> None:
-    """The whole reader (before, after) and a demux-only loop, concurrently on the GStreamer RTSP test server,
-    real time, each on its own mount; the mounts rotate between rounds."""
+    """Demux-only loops (PyAV's read timeout, whose interrupt callback takes the GIL on every socket read,
+    against FFmpeg's own socket timeout) and the whole reader before and after, concurrently on the
+    GStreamer RTSP test server in real time, next to a Python thread holding the GIL; each on its own
+    mount, the mounts rotating between rounds."""
     from tests.support.servers import RtspServer
 
-    names = ("demux only", "reader before", "reader after")
-    print(f"\n  RTSP (GStreamer test server, TCP, real time, {seconds:g} s x {rounds} rounds, thread CPU):")
-    server = RtspServer({f"m{i}": clip for i in range(len(names))})
-    opts = {"rtsp_transport": "tcp", "rtsp_flags": "prefer_tcp"}
-    got: dict[str, list[float]] = {n: [] for n in names}
+    print(
+        f"\n  RTSP (GStreamer test server, TCP, real time, {seconds:g} s x {rounds} rounds, thread CPU, "
+        "a GIL-holding Python thread alongside):"
+    )
+    server = RtspServer({f"m{i}": clip for i in range(len(RTSP_CASES))})
+    tcp = {"rtsp_transport": "tcp", "rtsp_flags": "prefer_tcp"}
+    demux_args: dict[str, tuple[dict[str, str], Any]] = {
+        RTSP_CASES[0]: (tcp, (10, 10)),
+        RTSP_CASES[1]: ({**tcp, "timeout": "10000000"}, (10, None)),
+    }
+    got: dict[str, list[float]] = {n: [] for n in RTSP_CASES}
     try:
         for rnd in range(rounds):
             stop = threading.Event()
@@ -128,8 +151,8 @@ def rtsp_check(clip: Path, seconds: float, rounds: int) -> None:
 
             def work(name: str, url: str, stop: threading.Event = stop, readers: list[Any] = readers) -> None:
                 t0, w0 = time.thread_time(), time.monotonic()
-                if name == "demux only":
-                    demux_only(url, opts, stop)
+                if name in demux_args:
+                    demux_only(url, *demux_args[name], stop=stop)
                 else:
                     cam = CameraConfig.model_validate(
                         {
@@ -147,9 +170,10 @@ def rtsp_check(clip: Path, seconds: float, rounds: int) -> None:
                 got[name].append((time.thread_time() - t0) / (time.monotonic() - w0) * 1000.0)
 
             threads = [
-                threading.Thread(target=work, args=(n, server.url(f"m{(i + rnd) % len(names)}")))
-                for i, n in enumerate(names)
+                threading.Thread(target=work, args=(n, server.url(f"m{(i + rnd) % len(RTSP_CASES)}")))
+                for i, n in enumerate(RTSP_CASES)
             ]
+            threads.append(threading.Thread(target=spin, args=(stop,)))
             for t in threads:
                 t.start()
             time.sleep(seconds)
@@ -160,9 +184,6 @@ def rtsp_check(clip: Path, seconds: float, rounds: int) -> None:
                 t.join(15)
     finally:
         server.close()
-    for n in names:
-        print(
-            f"    {n:14s} {statistics.median(got[n]):6.2f} ms CPU per camera-second (runs: "
-            + ", ".join(f"{x:.2f}" for x in got[n])
-            + ")"
-        )
+    for n in RTSP_CASES:
+        runs = ", ".join(f"{x:.2f}" for x in got[n])
+        print(f"    {n:30s} {statistics.median(got[n]):6.2f} ms CPU per camera-second (runs: {runs})")

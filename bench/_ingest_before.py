@@ -19,7 +19,10 @@ import av
 
 from sentinel.ingest.errors import StreamStalled
 from sentinel.ingest.packet_ring import GAP_SECONDS, FrameMark, RingPacket, Segment
-from sentinel.ingest.reader import StreamReader, rest_of_gop_unneeded
+from sentinel.ingest.errors import StreamEnded
+from sentinel.ingest.reader import CameraState, StreamReader, rest_of_gop_unneeded
+from sentinel.ingest.source import SourceError
+from sentinel.ingest.sources import RtspSource, open_spec, source_for
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +265,53 @@ class PacketRingBefore:
             return len(self._packets), self._bytes, self._packets[-1].t - self._packets[0].t
 
 
+class RtspSourceBefore(RtspSource):
+    """RTSP reads bounded by PyAV's read timeout (its interrupt callback, which takes the GIL), as before."""
+
+    def open_options(self, settings):
+        options = super().open_options(settings)
+        options.pop("timeout", None)
+        return options
+
+    def open_timeouts(self, settings):
+        return (settings.open_timeout, min(settings.read_timeout, settings.stall_timeout))
+
+
+def source_before(configured: str):
+    return RtspSourceBefore(configured) if configured.startswith("rtsp://") else source_for(configured)
+
+
 class ReaderBefore(StreamReader):
-    """The reader with its per-packet loop as it was."""
+    """The reader with its per-packet loop (and its RTSP read timeout) as it was."""
+
+    def _read_once(self) -> bool:
+        """Open the source and read until it fails; True when a non-looping file has been read to its end."""
+        self._source = None  # until chosen: an unknown scheme is described without it (an offline status)
+        source = self._source = source_before(self.camera.source)
+        try:
+            spec = source.prepare(self.camera)
+        except SourceError as exc:
+            raise SourceError(f"{self._masked()}: {exc}") from None
+        playback = source.playback(self.camera)
+        if self._state is not CameraState.offline:
+            self._set_state(CameraState.connecting, self._error)
+        with open_spec(spec) as container:
+            if not container.streams.video:
+                raise av.error.InvalidDataError(1094995529, "no video stream in source")
+            stream = container.streams.video[0]
+            stream.thread_count = self.decode_threads
+            stream.thread_type = self.thread_type
+            while not self._stop_event.is_set():
+                self._demux(container, stream, playback)
+                if self._stop_event.is_set():
+                    return True  # asked to stop: not a stream failure
+                if playback.live:
+                    raise StreamEnded("stream ended (the server closed it)")
+                if not playback.loop:
+                    self._set_state(CameraState.stopped)
+                    return True
+                container.seek(0)  # loop a file: replay and demo sources
+        return False
 
     def _demux(
         self, container: av.container.InputContainer, stream: av.VideoStream, playback: Playback
