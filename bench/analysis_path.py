@@ -19,10 +19,13 @@ measured in the same process, alternating, as medians (the machine is shared: fi
            768x576 with a keyframe a second, at 1 fps with the adaptive rate off (min_analyze_fps 1) and on
            (down to 0.25 fps after 10 s still): frames analysed, inferences, frames decoded and process CPU
            per camera-second, on against off
+  ingest   the reader's CPU per camera-second stage by stage (demux, the per-packet loop, the clip ring,
+           keyframe decode), before and after issue 19's per-packet work (bench/_ingest.py); `--rtsp S`
+           adds S seconds of the same on the GStreamer RTSP test server (real time)
   memory   RSS/PSS per camera of 16 readers on the local 720p file (one child process per variant):
            decoder threads, full BGR in the mailbox or the lazy frame, the clip packet ring
 
-    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,decode,adaptive,memory] [--readers 16] [--seconds 20]
+    .venv/bin/python bench/analysis_path.py [--only convert,gate,batch,decode,adaptive,ingest,memory] [--rtsp 0] [--readers 16] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -518,9 +521,10 @@ def decode_lag(threads: int, ttype: str) -> tuple[int, int, int]:
         return first, out, int(s.codec_context.thread_count)
 
 
-def read_through(clip: Path, frames: int, skip: bool) -> tuple[float, int]:
+def read_through(clip: Path, frames: int, skip: bool, slack: bool = True) -> tuple[float, int]:
     """(reader CPU ms, frames decoded) to deliver `frames` samples at 1 fps from `clip`, read as fast as
-    it decodes; `skip=False` turns off skipping the rest of a GOP (the reader as it was)."""
+    it decodes; `skip=False` turns off skipping the rest of a GOP (the reader as it was), `slack=False`
+    sampling a keyframe just after the due time."""
     import sentinel.ingest.reader as reader_module
 
     done = threading.Event()
@@ -534,7 +538,9 @@ def read_through(clip: Path, frames: int, skip: bool) -> tuple[float, int]:
     cam = CameraConfig.model_validate(
         {"id": "d", "source": str(clip), "decode": "all", "analyze_fps": 1.0, "realtime": False}
     )
-    original = reader_module.rest_of_gop_unneeded
+    original, original_slack = reader_module.rest_of_gop_unneeded, reader_module.KEYFRAME_SLACK
+    if not slack:
+        reader_module.KEYFRAME_SLACK = 0.0
     if not skip:
         reader_module.rest_of_gop_unneeded = lambda *a: False  # type: ignore[assignment]
     try:
@@ -546,7 +552,7 @@ def read_through(clip: Path, frames: int, skip: bool) -> tuple[float, int]:
         reader.join(10)
         return (time.process_time() - c0) * 1000.0, reader.status().frames_decoded
     finally:
-        reader_module.rest_of_gop_unneeded = original
+        reader_module.rest_of_gop_unneeded, reader_module.KEYFRAME_SLACK = original, original_slack
 
 
 def bench_decode(rounds: int) -> None:
@@ -565,6 +571,18 @@ def bench_decode(rounds: int) -> None:
             f"CPU per analysed second {full_ms / frames:.1f} -> {part_ms / frames:.1f} ms "
             f"(ratio {part_ms / full_ms:.2f}, median of {rounds})"
         )
+    clip = vtest_h264(1280, 720, fps=25, gop=52)  # GOP 2.08 s: keyframes drift past the 1 s grid
+    runs: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
+    for _ in range(rounds):
+        for slack in (False, True):
+            runs[slack].append(read_through(clip, frames, True, slack))
+    a_ms, b_ms = med([r[0] for r in runs[False]]), med([r[0] for r in runs[True]])
+    a_n, b_n = runs[False][0][1], runs[True][0][1]
+    print(
+        f"  GOP 2.08 s, a keyframe up to 0.25 s after a due time sampled instead: decoded {a_n} -> {b_n} frames "
+        f"({b_n / a_n:.2f}), CPU per analysed second {a_ms / frames:.1f} -> {b_ms / frames:.1f} ms "
+        f"(ratio {b_ms / a_ms:.2f}, median of {rounds})"
+    )
 
 
 # ---------------------------------------------------------------- adaptive
@@ -632,6 +650,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument(
+        "--rtsp", type=float, default=0.0, help="ingest: seconds per round on RTSP (0: file only)"
+    )
+    ap.add_argument(
         "--memory-child", nargs=3, metavar=("VARIANT", "READERS", "SECONDS"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
@@ -651,6 +672,10 @@ def main() -> None:
         bench_decode(args.rounds)
     if "adaptive" in only:
         bench_adaptive(args.rounds)
+    if "ingest" in only:
+        from bench._ingest import bench_ingest
+
+        bench_ingest(max(args.rounds, 5), args.rtsp)
     if "memory" in only:
         bench_memory(args.readers, args.seconds, args.repeats)
 

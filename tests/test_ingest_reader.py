@@ -224,3 +224,36 @@ def test_rest_of_gop_is_skipped_only_when_no_sample_needs_it(
     from sentinel.ingest.reader import rest_of_gop_unneeded
 
     assert rest_of_gop_unneeded(t_packet, next_due, 0.0, gaps) is skip
+
+
+def test_all_mode_samples_a_keyframe_just_after_the_due_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOP 2.08 s analysed at 1 fps: where the next keyframe comes at most a quarter interval after a due
+    time it is sampled instead of decoding the GOP up to the due time. Every sample stays in its own
+    analysis interval (exactly one per interval, at most 0.25 s late), fewer frames are decoded."""
+    import sentinel.ingest.reader as reader_module
+
+    clip = vtest_h264(640, 360, fps=25, gop=52)
+    n = 40
+    col, reader = read(str(clip), want=n, decode="all", analyze_fps=1)
+    with monkeypatch.context() as m:
+        m.setattr(reader_module, "KEYFRAME_SLACK", 0.0)
+        exact_col, exact = read(str(clip), want=n, decode="all", analyze_fps=1)
+    times = [f.ts - col.frames[0].ts for f in col.frames[:n]]
+    assert [
+        round(t - k, 3) for k, t in enumerate([f.ts - exact_col.frames[0].ts for f in exact_col.frames[:n]])
+    ] == [0.0] * n  # without the slack: on the 1 s grid
+    late = [t - k for k, t in enumerate(times)]
+    assert all(-1e-3 <= d <= 0.25 + 1e-3 for d in late), late  # each in its interval, at most 0.25 s late
+    on_key = [f for f, d in zip(col.frames[:n], late, strict=True) if d > 1e-3]
+    assert len(on_key) >= 3 and all(f.keyframe for f in on_key)  # those are the keyframes
+    assert reader.status().frames_decoded < exact.status().frames_decoded - 3 * 20  # ~25 frames each
+
+
+def test_slack_lets_a_keyframe_just_after_the_due_time_stand_in() -> None:
+    from sentinel.ingest.reader import rest_of_gop_unneeded
+
+    gaps = [2.08, 2.08]  # the next keyframe at 2.08
+    assert rest_of_gop_unneeded(1.04, 2.0, 0.0, gaps) is False  # no slack: decode up to 2.0
+    assert rest_of_gop_unneeded(1.04, 2.0, 0.0, gaps, slack=0.25) is True  # 0.08 s late: sample the keyframe
+    assert rest_of_gop_unneeded(1.04, 1.8, 0.0, gaps, slack=0.25) is False  # 0.28 s late: too late
+    assert rest_of_gop_unneeded(1.04, 2.0, 0.0, [2.08, 2.6], slack=0.25) is False  # irregular GOP

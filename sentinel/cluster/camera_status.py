@@ -19,13 +19,17 @@ class CameraStatusMessage(BaseModel):
     name: str
     state: CameraState
     since: Timestamp | None = Field(description="when the camera entered this state")
-    fps: float = Field(ge=0, description="frames decoded per second")
+    fps: float = Field(ge=0, description="frames handed on for analysis per second")
     last_frame_at: Timestamp | None
     error: str | None
     decode_mode: str | None
     analyze_fps: float | None = Field(
         default=None, ge=0, description="the analysis rate asked for now (adaptive: lower while still)"
     )
+    # what the decode path costs (defaults: a message from a node that does not report them yet)
+    decoded_share: float | None = Field(default=None, ge=0, description="share of the packets decoded")
+    decode_fps: float = Field(default=0.0, ge=0, description="frames decoded per second")
+    reader_cpu: float = Field(default=0.0, ge=0, description="the reader thread's CPU seconds per second")
     reconnects: int = Field(ge=0)
     frames: int = Field(ge=0, description="frames handed on for analysis")
     worker: int | None = Field(ge=0, description="the analysis worker of its node")

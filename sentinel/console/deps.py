@@ -83,7 +83,8 @@ class ConsoleDeps:
     actions: ConsoleActions
     live: LiveFeed = field(default_factory=LiveFeed)
     # the cameras' status, as published on MQTT (camera_id, name, state, since, fps, last_frame_at, error,
-    # decode_mode, analyze_fps, reconnects, frames, worker) and optionally "zones": [{"name", "polygon"}]
+    # decode_mode, decoded_share, decode_fps, reader_cpu, analyze_fps, reconnects, frames, worker) and
+    # optionally "zones": [{"name", "polygon"}]
     camera_status: Callable[[], list[dict[str, Any]]] = _no_cameras
     cells: GridCells | None = None
     roster: Roster | None = None

@@ -298,6 +298,9 @@ class CameraOut(Out):
     error: str | None = None
     decode_mode: str | None = None
     analyze_fps: float | None = None  # the analysis rate asked for now (adaptive: lower while still)
+    decoded_share: float | None = None  # of the packets demuxed, the share decoded (keyframes: ~1/GOP)
+    decode_fps: float = 0.0  # frames decoded per second
+    reader_cpu: float = 0.0  # the camera's reader thread: CPU seconds per second
     reconnects: int = 0
     frames: int = 0
     worker: int | None = None

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 
 def rest_of_gop_unneeded(
-    t_packet: float | None, next_due: float | None, last_key_t: float | None, key_gaps: list[float]
+    t_packet: float | None,
+    next_due: float | None,
+    last_key_t: float | None,
+    key_gaps: list[float],
+    slack: float = 0.0,
 ) -> bool:
-    """Decoding every frame (`all`): the next sample is due at or after the next keyframe, so the rest of
-    this GOP need not be decoded (a keyframe needs nothing before it). At 1 fps with a 2 s GOP that halves
-    the frames decoded. Only where the GOP is regular: a keyframe that comes late would delay a sample."""
+    """Decoding every frame (`all`): the next sample is due at or after the next keyframe, or at most
+    `slack` seconds before it (the keyframe is then sampled that little late), so the rest of this GOP need
+    not be decoded (a keyframe needs nothing before it). At 1 fps with a 2 s GOP that halves the frames
+    decoded. Only where the GOP is regular: a keyframe that comes late would delay a sample."""
     if next_due is None or last_key_t is None or t_packet is None or len(key_gaps) < 2:
         return False
     shortest, longest = min(key_gaps), max(key_gaps)
     if longest - shortest > 0.1 * longest:
         return False
-    return t_packet > last_key_t and next_due >= last_key_t + shortest - 1e-3
+    if t_packet <= last_key_t:
+        return False
+    return next_due >= last_key_t + shortest - 1e-3 or (
+        slack > 0 and next_due >= last_key_t + longest - slack
+    )
 
 
 def gop_unneeded(

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 import av
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 GAP_SECONDS = 5.0  # a forward timestamp jump longer than this (or any step back) starts a new segment
 
 
-@dataclass(slots=True)  # not frozen (slower to build), but never changed once in the ring
+@dataclass(slots=True)  # what clip writers get; the ring itself keeps these fields as a tuple (_Entry)
 class RingPacket:
     n: int  # position in the ring's whole history (increasing)
     segment: int
@@ -44,6 +45,19 @@ class RingPacket:
     t: float  # media seconds (pts × time base) within the segment
     wall: float  # time.time() when it arrived
     ct: float  # the ring's own continuous clock: media time, segments laid end to end (for eviction)
+
+
+# what the ring holds per packet: RingPacket's fields as a plain tuple (five times cheaper to build)
+_Entry = tuple[int, int, bytes, int, int | None, int, bool, float, float, float]
+_N: Final = 0
+_SEG: Final = 1
+_DATA: Final = 2
+_T: Final = 7
+_CT: Final = 9
+
+
+def _packet(entry: _Entry) -> RingPacket:
+    return RingPacket(*entry)
 
 
 @dataclass
@@ -73,12 +87,14 @@ class PacketRing:
         self.max_seconds = max_seconds
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._packets: deque[RingPacket] = deque()
-        self._keys: deque[RingPacket] = deque()  # the keyframes among them
+        self._packets: deque[_Entry] = deque()
+        self._keys: deque[_Entry] = deque()  # the keyframes among them
+        self._evict_ct = math.inf  # from this ring clock on, the front GOP may go (see _evict)
         self._bytes = 0
         self._n = 0
         self._segments: dict[int, Segment] = {}
         self._segment: Segment | None = None
+        self._sid = -1  # self._segment.id, read per packet
         self._stream: Any = None  # the input stream of the current segment (identity only)
         self._tb = 0.0
         self._last_t: float | None = None
@@ -115,30 +131,34 @@ class PacketRing:
                 log.exception("packet ring: cannot buffer a packet (further errors are not logged)")
 
     def _offer(self, packet: av.Packet) -> None:
+        # the hot path (every packet of every camera): each av.Packet attribute read once, floats not
+        # Fractions, a plain tuple stored (a RingPacket is built only for a clip writer), see bench ingest
         stream = packet.stream
         if stream is not self._stream:
             if stream is self._unsupported:
                 return
             self._new_segment(stream)
-        pts, dts = packet.pts, packet.dts
-        duration = int(packet.duration or 0)
-        if pts is None and self._last_pts is not None:
-            pts = self._last_pts + max(duration, 1)
-        if dts is None and self._last_dts is not None:
-            dts = self._last_dts + max(duration, 1)
-        if pts is None:  # the first packet of a connection often has none (RTSP): date it by the next one
-            if packet.is_keyframe:
-                self._held = (bytes(packet), duration)
-            return
+        pts, dts, duration, keyframe = packet.pts, packet.dts, packet.duration or 0, packet.is_keyframe
+        if pts is None or dts is None:
+            last_pts, last_dts, step = self._last_pts, self._last_dts, max(duration, 1)
+            if pts is None and last_pts is not None:
+                pts = last_pts + step
+            if dts is None and last_dts is not None:
+                dts = last_dts + step
+            if pts is None:  # the first packet of a connection often has none (RTSP): date it by the next one
+                if keyframe:
+                    self._held = (bytes(packet), duration)
+                return
         t = pts * self._tb
-        if self._last_t is not None and (t < self._last_t - 0.5 or t > self._last_t + GAP_SECONDS):
+        last_t = self._last_t
+        if last_t is not None and (t < last_t - 0.5 or t > last_t + GAP_SECONDS):
             self._new_segment(stream)  # loop, seek or gap: a new continuous stretch
         if self._held is not None:
             data, held_duration = self._held
             self._held = None
             step = max(held_duration or duration, 1)
             self._add(data, pts - step, (dts if dts is not None else pts) - step, held_duration, True)
-        self._add(bytes(packet), pts, dts, duration, bool(packet.is_keyframe))
+        self._add(bytes(packet), pts, dts, duration, keyframe)
 
     def _add(self, data: bytes, pts: int, dts: int | None, duration: int, keyframe: bool) -> None:
         if self._waiting_key:
@@ -148,20 +168,21 @@ class PacketRing:
         t = pts * self._tb
         if self._ct_offset is None:  # a segment's first packet follows the previous one's clock
             self._ct_offset = self._ct + 0.04 - t
-        self._ct = self._ct_offset + t
+        ct = self._ct = self._ct_offset + t
         self._last_t, self._last_pts, self._last_dts = t, pts, dts
-        assert self._segment is not None
-        item = RingPacket(
-            self._n, self._segment.id, data, pts, dts, duration, keyframe, t, time.time(), self._ct
-        )
+        wall = time.time()
+        entry: _Entry = (self._n, self._sid, data, pts, dts, duration, keyframe, t, wall, ct)
         self._n += 1
         with self._lock:
-            self._packets.append(item)
-            if item.keyframe:
-                self._keys.append(item)
-            self._bytes += len(item.data)
-            self._evict()
-            self.last_wall = item.wall
+            self._packets.append(entry)
+            if keyframe:
+                self._keys.append(entry)
+                if len(self._keys) == 2:  # the front GOP has an end now
+                    self._evict_ct = ct + self.max_seconds - 1e-6
+            self._bytes += len(data)
+            if ct >= self._evict_ct or self._bytes > self.max_bytes:
+                self._evict()
+            self.last_wall = wall
 
     def _new_segment(self, stream: Any) -> None:
         if stream is not self._stream:
@@ -199,7 +220,7 @@ class PacketRing:
                 self._segment.height,
                 self._segment.rate,
             )
-        self._segment = seg
+        self._segment, self._sid = seg, seg.id
         self._last_t = self._last_pts = self._last_dts = None
         self._waiting_key = True
         self._held = None
@@ -214,23 +235,26 @@ class PacketRing:
         while len(keys) > 1:
             newest, second = packets[-1], keys[1]
             over_bytes = self._bytes > self.max_bytes
-            if not (over_bytes or newest.ct - second.ct >= self.max_seconds):
-                return
-            if not over_bytes and self._pins and min(self._pins.values()) < second.n:
-                return  # a clip still needs these (a reader running ahead of its analysis, e.g. a replay)
+            if not (over_bytes or newest[_CT] - second[_CT] >= self.max_seconds):
+                break
+            if not over_bytes and self._pins and min(self._pins.values()) < second[_N]:
+                break  # a clip still needs these (a reader running ahead of its analysis, e.g. a replay)
             keys.popleft()
             while packets[0] is not second:
-                gone = packets.popleft()
-                self._bytes -= len(gone.data)
+                size = len(packets.popleft()[_DATA])
+                self._bytes -= size
                 if over_bytes:
-                    self.dropped_bytes += len(gone.data)
+                    self.dropped_bytes += size
             self._forget_segments()
+        # the writer calls this only from _evict_ct on (or over the byte bound); a hair early, never late
+        self._evict_ct = keys[1][_CT] + self.max_seconds - 1e-6 if len(keys) > 1 else math.inf
 
     def _forget_segments(self) -> None:
         keep = {self._segment.id} if self._segment else set()
         if self._packets:
-            keep.add(self._packets[0].segment)
-            keep.update(range(self._packets[0].segment, max(keep) + 1))
+            first = self._packets[0][_SEG]
+            keep.add(first)
+            keep.update(range(first, max(keep) + 1))
         for sid in [s for s in self._segments if s not in keep]:
             del self._segments[sid]
 
@@ -271,12 +295,13 @@ class PacketRing:
 
     def newest(self) -> RingPacket | None:
         with self._lock:
-            return self._packets[-1] if self._packets else None
+            return _packet(self._packets[-1]) if self._packets else None
 
     def take_from(self, sid: int, t_from: float) -> list[RingPacket]:
         """Segment `sid` from the last keyframe at or before `t_from` (else its first buffered keyframe)."""
         with self._lock:
-            items = [p for p in self._packets if p.segment == sid]
+            entries = [p for p in self._packets if p[_SEG] == sid]
+        items = [_packet(e) for e in entries]
         start = 0
         for i, p in enumerate(items):
             if p.keyframe and p.t <= t_from + 1e-6:
@@ -290,7 +315,7 @@ class PacketRing:
     def take_after(self, sid: int, n: int, t_until: float) -> list[RingPacket]:
         """Segment `sid` after position `n`, through the first packet at or past `t_until`."""
         with self._lock:
-            items = [p for p in self._packets if p.segment == sid and p.n > n]
+            items = [_packet(p) for p in self._packets if p[_SEG] == sid and p[_N] > n]
         out = []
         for p in items:
             out.append(p)
@@ -303,4 +328,4 @@ class PacketRing:
         with self._lock:
             if not self._packets:
                 return 0, 0, 0.0
-            return len(self._packets), self._bytes, self._packets[-1].t - self._packets[0].t
+            return len(self._packets), self._bytes, self._packets[-1][_T] - self._packets[0][_T]

@@ -15,19 +15,30 @@ from enum import StrEnum
 
 import av
 import av.error
-import cv2
-import numpy as np
 
 from sentinel.ingest.backoff import Backoff
 from sentinel.ingest.errors import StreamEnded, StreamStalled, describe_error
+from sentinel.ingest.frame import Frame
 from sentinel.ingest.gop import gop_unneeded, rest_of_gop_unneeded
 from sentinel.ingest.settings import DecodeMode, StreamSettings
 from sentinel.ingest.source import SourceError, mask_url
 from sentinel.ingest.sources import Playback, Source, open_spec, source_for
 
+__all__ = [
+    "CameraState",
+    "Frame",
+    "ReaderStatus",
+    "StreamReader",
+    "rest_of_gop_unneeded",
+]  # Frame: its old home
+
 log = logging.getLogger(__name__)
 
 MAX_CORRUPT_RUN = 50  # consecutive undecodable packets before the stream counts as broken
+#: decoding all: a keyframe at most this share of the analysis interval after a sample's due time is sampled
+#: instead (the GOP before it is not decoded); each sample stays in its own interval, at most this late
+KEYFRAME_SLACK = 0.25
+METER_PERIOD = 2.0  # seconds between readings of the reader thread's CPU and decode rate
 
 
 class CameraState(StrEnum):
@@ -35,111 +46,6 @@ class CameraState(StrEnum):
     online = "online"
     offline = "offline"
     stopped = "stopped"
-
-
-class Frame:
-    """One decoded picture handed on for analysis, in whatever form it is needed, converted on first use.
-
-    The reader hands on the decoder's frame (YUV) untouched; nothing is converted in the reader thread.
-    `image` is the full-resolution BGR picture (snapshots, replay); `analysis_image(width)` a smaller BGR
-    picture made straight from the YUV planes (the luma plane area-averaged, chroma resampled, one colour
-    conversion at the small size), for the detector and the image rules; `thumbnail(w, h)` a tiny grey
-    picture from the luma plane alone (the motion gate). Each is computed at most once per frame, and a frame
-    that is never looked at (replaced in the mailbox, or gated) costs no conversion at all.
-    A `Frame` built from a BGR array (tests, tools) derives the same views from that array.
-    """
-
-    __slots__ = ("camera_id", "ts", "keyframe", "seq", "width", "height", "_video", "_image", "_views")
-
-    def __init__(
-        self,
-        camera_id: str,
-        image: np.ndarray | None,
-        ts: float,
-        keyframe: bool,
-        seq: int,
-        video: av.VideoFrame | None = None,
-    ) -> None:
-        if image is None and video is None:
-            raise ValueError("a Frame needs an image or a decoded video frame")
-        self.camera_id = camera_id
-        self.ts = ts  # capture time, epoch seconds (media time for files replayed faster than real time)
-        self.keyframe = keyframe
-        self.seq = seq
-        self._video = video
-        self._image = image  # BGR uint8, H x W x 3, full resolution
-        if video is not None:
-            self.width, self.height = int(video.width), int(video.height)
-        else:
-            assert image is not None
-            self.height, self.width = int(image.shape[0]), int(image.shape[1])
-        self._views: dict[tuple[str, int, int], np.ndarray] = {}
-
-    def __repr__(self) -> str:
-        return f"Frame({self.camera_id!r}, {self.width}x{self.height}, ts={self.ts:.3f}, seq={self.seq})"
-
-    @property
-    def image(self) -> np.ndarray:
-        """Full-resolution BGR uint8 (H x W x 3)."""
-        if self._image is None:
-            assert self._video is not None
-            self._image = self._video.to_ndarray(format="bgr24")
-        return self._image
-
-    def analysis_image(self, max_width: int) -> np.ndarray:
-        """BGR uint8 at most `max_width` pixels wide (aspect kept, even size); the full image if the frame
-        is not wider (or `max_width` is 0). Pixel positions scale with the size: normalised boxes are the same."""
-        w, h = self.width, self.height
-        if max_width <= 0 or w <= max_width:
-            return self.image
-        nw = max_width - max_width % 2
-        nh = max(2, round(h * nw / w / 2) * 2)
-        key = ("bgr", nw, nh)
-        view = self._views.get(key)
-        if view is None:
-            view = self._views[key] = self._small_bgr(nw, nh)
-        return view
-
-    def thumbnail(self, width: int, height: int) -> np.ndarray:
-        """Grey uint8 `height` x `width`, each pixel the mean of its cell of the picture (luma only)."""
-        key = ("grey", width, height)
-        view = self._views.get(key)
-        if view is None:
-            if self._video is not None and self._video.format.name in _PLANAR_YUV:
-                grey = _plane(self._video, 0, self.width, self.height)
-            else:
-                grey = cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY)
-            step = max(1, min(grey.shape[1] // (3 * width), grey.shape[0] // (3 * height)))
-            if step > 1:  # every step-th pixel first: still >= 3 samples a cell each way, far less to read
-                grey = grey[::step, ::step]
-            view = self._views[key] = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
-        return view
-
-    def _small_bgr(self, nw: int, nh: int) -> np.ndarray:
-        video = self._video
-        if self._image is not None or video is None:
-            return cv2.resize(self.image, (nw, nh), interpolation=cv2.INTER_AREA)
-        if video.format.name != "yuv420p":  # full-range, 4:2:2, NV12...: let swscale do it right
-            return video.reformat(nw, nh, format="bgr24", interpolation="AREA").to_ndarray()
-        w, h = video.width, video.height
-        cw, ch = (w + 1) // 2, (h + 1) // 2
-        i420 = np.empty((nh * 3 // 2, nw), dtype=np.uint8)  # Y, then U and V at half size, as I420
-        flat = i420.reshape(-1)
-        y_size, c_size = nw * nh, (nw // 2) * (nh // 2)
-        cv2.resize(_plane(video, 0, w, h), (nw, nh), dst=i420[:nh], interpolation=cv2.INTER_AREA)
-        for i, start in ((1, y_size), (2, y_size + c_size)):
-            dst = flat[start : start + c_size].reshape(nh // 2, nw // 2)
-            cv2.resize(_plane(video, i, cw, ch), (nw // 2, nh // 2), dst=dst, interpolation=cv2.INTER_AREA)
-        return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
-
-
-_PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
-
-
-def _plane(video: av.VideoFrame, index: int, width: int, height: int) -> np.ndarray:
-    """Plane `index` of a planar frame as a uint8 array view (its row padding cut off), no copy."""
-    plane = video.planes[index]
-    return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)[:height, :width]
 
 
 @dataclass(frozen=True)
@@ -155,6 +61,14 @@ class ReaderStatus:
     frames_delivered: int  # handed on for analysis since the reader started
     reconnects: int
     analyze_fps: float = 0.0  # the rate asked for now (adaptive: lower while the picture is still)
+    packets: int = 0  # video packets demuxed since the reader started
+    decode_fps: float = 0.0  # frames decoded per second, recent average (what the decode path costs)
+    reader_cpu: float = 0.0  # the reader thread's CPU seconds per second (demux, decode, clip ring)
+
+    @property
+    def decoded_share(self) -> float | None:
+        """Of the packets demuxed, the share decoded: ~1/GOP on the keyframes path, up to 1 decoding all."""
+        return round(self.frames_decoded / self.packets, 4) if self.packets else None
 
 
 class StreamReader(threading.Thread):
@@ -187,7 +101,11 @@ class StreamReader(threading.Thread):
         self._last_frame_at: float | None = None
         self._fps = 0.0
         self._decoded = 0
+        self._packets = 0  # video packets demuxed (the decoded share: _decoded / _packets)
         self._reconnects = 0
+        self._decode_fps = 0.0
+        self._cpu = 0.0
+        self._meter: tuple[float, float, int] | None = None  # (monotonic, thread CPU, decoded) last reading
         self._seq = 0
         self._corrupt_run = 0  # consecutive packets the decoder rejected
         self._mode = "keyframes" if camera.decode is DecodeMode.keyframes else "all"
@@ -221,6 +139,9 @@ class StreamReader(threading.Thread):
             frames_delivered=self._seq,
             reconnects=self._reconnects,
             analyze_fps=round(self._rate, 3),
+            packets=self._packets,
+            decode_fps=round(self._decode_fps, 2),
+            reader_cpu=round(self._cpu, 4),
         )
 
     def _set_state(self, state: CameraState, error: str | None = None) -> None:
@@ -297,34 +218,44 @@ class StreamReader(threading.Thread):
         last_delivery = time.monotonic()
         last_media = 0.0
         self._apply_mode(stream)
+        # per packet (25+ a second per camera), so: no Fraction arithmetic, bound methods, attributes read once
+        tb = float(stream.time_base or 0)
+        on_packet, stopped, monotonic = self._on_packet, self._stop_event.is_set, time.monotonic
+        stall = self.camera.stall_timeout
+        next_meter = 0.0
         for packet in container.demux(stream):
-            if self._stop_event.is_set():
+            if stopped():
                 return
-            if time.monotonic() - last_delivery > self.camera.stall_timeout:
-                raise StreamStalled(f"no frame for {self.camera.stall_timeout:g} s")
+            now = monotonic()
+            if now - last_delivery > stall:
+                raise StreamStalled(f"no frame for {stall:g} s")
+            if now >= next_meter:
+                next_meter = self._read_meter(now)
             if packet.size == 0:
                 continue
+            self._packets += 1
             if self._rate != rate:  # set_analyze_fps: the next sample one new interval after the last
                 rate = self._rate
                 interval = 1.0 / rate
                 next_due = None if next_due is None else last_sample + interval
-            t_packet = float(packet.pts * packet.time_base) if packet.pts is not None else None
-            if packet.is_keyframe and t_packet is not None:
+            pts, key = packet.pts, packet.is_keyframe
+            t_packet = pts * tb if pts is not None else None
+            if key and t_packet is not None:
                 if last_key_t is not None and t_packet > last_key_t:
                     key_gaps = (key_gaps + [t_packet - last_key_t])[-4:]
                     self._auto_mode(stream, key_gaps, interval)
                 last_key_t = t_packet
-            if self._on_packet is not None:
-                self._on_packet(packet)
-            if packet.is_keyframe:  # no sample in this GOP: not even its keyframe is decoded
+            if on_packet is not None:
+                on_packet(packet)
+            if key:  # no sample in this GOP: not even its keyframe is decoded
                 gop_skipped = gop_unneeded(t_packet, next_due, last_media, key_gaps, self._mode)
                 if gop_skipped:
-                    last_delivery = time.monotonic()  # the stream is alive
+                    last_delivery = monotonic()  # the stream is alive
                     continue
-            if not packet.is_keyframe and (
+            if not key and (
                 self._mode == "keyframes"
                 or gop_skipped
-                or rest_of_gop_unneeded(t_packet, next_due, last_key_t, key_gaps)
+                or rest_of_gop_unneeded(t_packet, next_due, last_key_t, key_gaps, KEYFRAME_SLACK * interval)
             ):
                 continue
             for frame in self._decode(packet):
@@ -350,6 +281,19 @@ class StreamReader(threading.Thread):
                 last_delivery = time.monotonic()
         if t0_media is not None:  # end of a pass: the next pass (loop) continues the media clock
             self._media_played += last_media - t0_media + 1.0 / max(float(stream.average_rate or 25), 1.0)
+
+    def _read_meter(self, now: float) -> float:
+        """In the reader thread (thread_time is per thread): its CPU and decode rate since the last reading,
+        averaged over the recent ones; returns when to read again."""
+        cpu, decoded = time.thread_time(), self._decoded
+        if self._meter is not None and now > self._meter[0]:
+            dt = now - self._meter[0]
+            cpu_rate, fps = (cpu - self._meter[1]) / dt, (decoded - self._meter[2]) / dt
+            first = self._cpu == 0.0 and self._decode_fps == 0.0
+            self._cpu = cpu_rate if first else 0.7 * self._cpu + 0.3 * cpu_rate
+            self._decode_fps = fps if first else 0.7 * self._decode_fps + 0.3 * fps
+        self._meter = (now, cpu, decoded)
+        return now + METER_PERIOD
 
     def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
         """Decode one packet; a damaged packet is skipped (the decoder conceals or drops it) rather than

@@ -211,10 +211,20 @@ function renderCameras(cams) {
     h("td", {}, h("span", {class: "badge cam-" + c.state}, CAMERA_STATES[c.state] || c.state)),
     h("td", {}, c.fps ? c.fps.toFixed(1) : "-"),
     h("td", {}, ago(c.last_frame_at)),
+    h("td", {class: "decode", title: "decode path · share of packets decoded · reader CPU"}, decodeCost(c)),
     h("td", {class: "error"}, c.error || ""),
     h("td", {class: "node"}, c.node || ""),
     h("td", {}, may("technician") ? h("button", {class: "plain small", onclick: () => cameraView(c)}, "画面 View") : null),
   )));
+}
+
+// which decode path the camera is on and what it costs: "keyframes · 2 % · 11 ms/s"
+function decodeCost(c) {
+  if (!c.decode_mode) return "-";
+  const parts = [c.decode_mode];
+  if (c.decoded_share != null) parts.push(`${(c.decoded_share * 100).toFixed(c.decoded_share < 0.1 ? 1 : 0)} %`);
+  if (c.reader_cpu) parts.push(`${(c.reader_cpu * 1000).toFixed(0)} ms/s`);
+  return parts.join(" · ");
 }
 
 function cameraView(c) {

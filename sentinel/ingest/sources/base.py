@@ -48,7 +48,7 @@ class OpenSpec:
     target: str
     format: str | None = None  # an FFmpeg demuxer to force (e.g. "lavfi"); None: guess from the target
     options: dict[str, str] = field(default_factory=dict)
-    timeout: tuple[float, float] | None = None  # (open, read) seconds
+    timeout: tuple[float, float | None] | None = None  # (open, read) seconds; read None: the source's own
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class AvSource:
     def open_options(self, settings: StreamOptions) -> dict[str, str]:
         return {}
 
-    def open_timeouts(self, settings: StreamOptions) -> tuple[float, float] | None:
+    def open_timeouts(self, settings: StreamOptions) -> tuple[float, float | None] | None:
         # reads wait at most until the stall watchdog would have fired anyway
         return (settings.open_timeout, min(settings.read_timeout, settings.stall_timeout))
 
