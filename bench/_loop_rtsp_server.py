@@ -238,6 +238,9 @@ def main() -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
+    # the listen backlog (default 5): 100 cameras connecting at once overflowed it, and the SYNs the
+    # kernel dropped were retried after 1, 3, 7, 15 s: PLAY up to 14 s late
+    server.set_backlog(len(mounts) + 16)
     # a thread per client: a DESCRIBE waits for its mount's next keyframe (up to a GOP)
     server.get_thread_pool().set_max_threads(2 * len(mounts) + 4)
     points = server.get_mount_points()

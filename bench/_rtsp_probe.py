@@ -27,6 +27,7 @@ class Session:
     frames: int = 0
     keyframes: int = 0
     bytes: int = 0
+    playing_s: float | None = None  # from connect to PLAY's answer (DESCRIBE waits for the stream's caps)
     first_rtp_s: float | None = None  # from connect to the first RTP packet
     first_key_head: str | None = None  # hex of the first 32 payload bytes of the first IDR
 
@@ -81,7 +82,8 @@ def _is_idr(payload: bytes) -> bool:
     return False
 
 
-def watch(url: str, until: float, timeout: float = 15.0) -> Session:
+def watch(url: str, seconds: float, timeout: float = 15.0) -> Session:
+    """One session: connect, then read for `seconds` after PLAY."""
     s = Session(url)
     t0 = time.monotonic()
     try:
@@ -100,6 +102,8 @@ def watch(url: str, until: float, timeout: float = 15.0) -> Session:
         status, _, _ = c.request("PLAY", url, {"Session": session, "Range": "npt=0.000-"})
         if status != 200:
             raise ConnectionError(f"PLAY: {status}")
+        s.playing_s = time.monotonic() - t0
+        until = time.monotonic() + seconds
         while time.monotonic() < until:
             c.sock.settimeout(max(0.05, min(timeout, until - time.monotonic())))
             try:
@@ -146,18 +150,17 @@ def _count(c: _Rtsp, s: Session, t0: float) -> None:
 
 
 def probe(urls: list[str], seconds: float) -> list[Session]:
-    """Watch every URL at once for `seconds` (after connecting); one result per URL, in order."""
-    until = time.monotonic() + seconds
+    """Watch every URL at once, each for `seconds` after its PLAY; one result per URL, in order."""
     out: list[Session | None] = [None] * len(urls)
 
     def run(k: int) -> None:
-        out[k] = watch(urls[k], until)
+        out[k] = watch(urls[k], seconds)
 
     threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(len(urls))]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(seconds + 30)
+        t.join(seconds + 60)
     return [
         r if r is not None else Session(u, error="did not finish") for u, r in zip(urls, out, strict=True)
     ]
