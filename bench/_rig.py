@@ -212,7 +212,9 @@ class LoopRtspServer(RtspServer):
 
 def rig_kept_up(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """Frames the RTSP server pushed, skipped (it fell > 1 s behind) and pushed > 0.1 s late in between."""
-    d = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in ("pushed", "skipped", "late")}
+    d: dict[str, Any] = {
+        k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in ("pushed", "skipped", "late")
+    }
     total = d["pushed"] + d["skipped"]
     d["on_time_share"] = (d["pushed"] - d["late"]) / total if total else None
     return d

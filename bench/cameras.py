@@ -1,11 +1,12 @@
 """How many cameras can one core watch? Size a server with the real daemon on simulated RTSP cameras.
 
     .venv/bin/python bench/cameras.py --cameras 8,16,32 --runs 3
+    .venv/bin/python bench/cameras.py --cameras 8,16,32,64,100 --footage quiet  # the CPU curve, quiet street
     .venv/bin/python bench/cameras.py --cameras 16 --footage my_camera.mp4     # your own H.264 recording
 
-For each camera count N it starts N RTSP cameras (one GStreamer RTSP server, one `ffmpeg -re -c copy` feeder
-per camera looping the footage, each camera starting at a different point of it and a fraction of a GOP
-apart), a mosquitto broker, and then, in turn on the same streams:
+For each camera count N it starts N RTSP cameras (one GStreamer RTSP server process looping the footage
+from memory for every camera, `bench/_loop_rtsp_server.py`, each camera starting at a different point of
+it and a fraction of a GOP apart), a mosquitto broker, and then, in turn on the same streams:
 
 * Sentinel: `sentinel run` on a generated config (every camera with `count_in_zone` rules that fire whenever
   people come into view, SQLite in a temp dir, console on a free port for `/metrics`, decode mode `auto`,
@@ -19,7 +20,10 @@ apart), a mosquitto broker, and then, in turn on the same streams:
   `cv2.VideoCapture(url, cv2.CAP_FFMPEG)`, the same detector on each camera's latest frame at the same rate.
 
 "Cameras per core" is 1 / (CPU seconds per camera per second); the ratio is baseline CPU per camera over
-Sentinel's. The machine may be shared: every figure comes with the load average (`os.getloadavg()`).
+Sentinel's, given only where both kept up; the baseline is not run at counts above the first where it
+collapsed (`--baseline-max N` overrides). Footage (`--footage`): `busy` (vtest 720p), `quiet` (a still
+street, noise, a person crossing now and then: bench/_quiet_footage.py) or a file. The rig (RTSP server,
+broker) is never in the measured tree; its CPU and its frames sent on time are printed apart. The machine may be shared: every figure comes with the load average (`os.getloadavg()`).
 With `--runs R` the phases alternate order and the summary gives medians of the runs. It prints figures;
 it passes or fails nothing. Options: `--no-baseline`, `--no-clips`, `--model CARD` (another detector model
 card, e.g. models/nanodet-g-416-int8.yaml, for both), `--json out.json`, `--keep` (the temp

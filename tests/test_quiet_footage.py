@@ -51,7 +51,7 @@ def test_quiet_footage_is_a_still_street_with_a_person_crossing(
 
     def people(d: object) -> np.ndarray:
         keep = (d.class_id == person) & (d.score >= 0.4)  # type: ignore[attr-defined]
-        return d.xyxy[keep]  # type: ignore[attr-defined,no-any-return]
+        return d.xyxy[keep]  # type: ignore[attr-defined]
 
     assert len(people(dets[0])) == 0
     a, b = people(dets[1]), people(dets[2])
