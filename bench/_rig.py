@@ -91,10 +91,11 @@ def resolve_footage(what: str) -> Path:
     if what == "busy":
         return default_footage()
     if what == "quiet":
-        from bench._quiet_footage import quiet_street
+        from bench._quiet_footage import Quiet, quiet_street
 
         default_footage()  # its prerequisites (opencv-doc's vtest.avi, ffmpeg) named the same way
-        print("quiet footage: building it once (about a minute), then cached", flush=True)
+        if not Quiet().path().is_file():
+            print("quiet footage: building it once (about a minute), then cached", flush=True)
         return quiet_street()
     return Path(what).expanduser().resolve()
 
