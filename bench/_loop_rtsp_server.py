@@ -129,9 +129,10 @@ class Mount:
             self.src = src
             self.next_k = self.k0 = max(0, self.frame_number(time.monotonic()))
 
-    def detach(self) -> None:
+    def detach(self, src: Gst.Element) -> None:
         with self.lock:
-            self.src = None
+            if self.src is src:  # not a newer media's
+                self.src = None
 
 
 @dataclass
@@ -205,8 +206,9 @@ class LoopFactory(GstRtspServer.RTSPMediaFactory):
     def _on_media_configure(self, _factory: object, media: GstRtspServer.RTSPMedia) -> None:
         pipeline = media.get_element().get_parent()
         pipeline.connect("deep-element-added", _on_element_added)
-        self.mount.attach(media.get_element().get_by_name("src"))
-        media.connect("unprepared", lambda _m: self.mount.detach())
+        src = media.get_element().get_by_name("src")
+        self.mount.attach(src)
+        media.connect("unprepared", lambda _m: self.mount.detach(src))
 
 
 def start_point(clip: Clip, seconds: float) -> int:

@@ -35,6 +35,13 @@ def test_quiet_footage_is_a_still_street_with_a_person_crossing(
         )
         frames = [(f.key_frame, f.to_ndarray(format="bgr24")) for f in c.decode(video=0)]
     assert len(frames) == 30
+    with av.open(str(path)) as c:  # one slice per picture, like the busy footage (vtest_h264)
+        first = bytes(next(c.demux(video=0)))
+    nals, i = [], 0
+    while i + 4 <= len(first):
+        nals.append(first[i + 4] & 0x1F)
+        i += 4 + int.from_bytes(first[i : i + 4], "big")
+    assert nals.count(5) == 1, nals
     assert [i for i, (key, _) in enumerate(frames) if key] == [0, 10, 20]
 
     bg = plate().astype(np.float32)
