@@ -46,3 +46,32 @@ def test_one_server_serves_100_cameras_each_from_its_own_point(rig_tools: None, 
 def test_the_rig_says_when_the_machine_cannot_host_the_count() -> None:
     with pytest.raises(BenchError, match=r"cannot host 100000000 cameras: it needs .*open files"):
         check_host(100_000_000)
+
+
+def test_the_sweep_runs_the_baseline_until_it_collapses_and_gives_a_ratio_only_where_both_kept_up() -> None:
+    import argparse
+
+    from bench._report import keeps_rate
+    from bench.cameras import baseline_wanted, compare
+
+    args = argparse.Namespace(no_baseline=False, baseline_max=None)
+    assert baseline_wanted(args, 16, None) == (True, None)
+    assert baseline_wanted(args, 64, 32) == (False, "collapsed at 32")
+    assert baseline_wanted(argparse.Namespace(no_baseline=False, baseline_max=64), 64, 32) == (True, None)
+    assert baseline_wanted(argparse.Namespace(no_baseline=False, baseline_max=64), 100, None)[0] is False
+
+    def run(base_kept_up: bool, sentinel_min_fps: float) -> dict[str, object]:
+        sentinel = {"cpu_s_per_camera_s": 0.02, "asked_fps": 0.5, "window_s": 60.0,
+                    "analysed_fps": {"min": sentinel_min_fps}}  # fmt: skip
+        return compare(
+            {"sentinel": sentinel, "baseline": {"cpu_s_per_camera_s": 0.07, "kept_up": base_kept_up}}
+        )
+
+    assert run(True, 0.5)["cameras_per_core_ratio"] == pytest.approx(3.5)
+    collapsed = run(False, 0.5)
+    assert collapsed["cameras_per_core_ratio"] is None and collapsed["ratio_withheld"] == "baseline collapsed"
+    assert collapsed["ratio_raw"] == pytest.approx(3.5)
+    assert run(True, 0.3)["ratio_withheld"] == "Sentinel behind"
+    # 15 s at 0.5 fps: 7.5 frames asked, 90 % of it less one frame of slack is 5.75: 6 keep the rate, 5 do not
+    assert keeps_rate(7 / 15, 0.5, 15.0) and keeps_rate(6 / 15, 0.5, 15.0)
+    assert not keeps_rate(5 / 15, 0.5, 15.0)
