@@ -2,11 +2,10 @@
 
 * `check_tools()`: mosquitto, ffmpeg and the GStreamer RTSP server are installed (else `BenchError` naming
   `sh scripts/setup.sh --test`).
-* `footage_variants()`: one H.264 file per camera, the same footage started at a different point
-  (stream copy through ffmpeg's concat demuxer: no re-encode, ~0.1 s each), so cameras do not all see the
-  same people at the same moment.
-* `StaggeredRtspServer`: `tests.support.servers.RtspServer` whose feeders start a fraction of a GOP apart,
-  so the cameras' keyframes do not all arrive in the same instant (real cameras are not in phase).
+* `LoopRtspServer`: the simulated cameras, one RTSP server process (`bench/_loop_rtsp_server.py`) looping
+  the footage from memory for every mount, each camera starting at a different point of it (so cameras do
+  not all see the same people at the same moment) and a fraction of a GOP after the previous one (so their
+  keyframes do not all arrive in the same instant: real cameras are not in phase).
 * `TreeMeter`: CPU seconds (utime + stime) and RSS/PSS (`/proc/PID/smaps_rollup`) of a process tree.
 * `scrape_metrics()`: the console's Prometheus `/metrics`, parsed.
 * `MqttWatch`: alerts (with their arrival time), camera status and health from the broker.
@@ -34,7 +33,9 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from sentinel.mqtt.topics import AlertTopic, CameraStatusTopic, HealthTopic, Topics
-from tests.support.servers import MOSQUITTO, SYSTEM_PYTHON, RtspServer
+from tests.support.servers import MOSQUITTO, SYSTEM_PYTHON, RtspServer, ServerError, _Child
+
+LOOP_SERVER = Path(__file__).with_name("_loop_rtsp_server.py")
 
 SETUP_HINT = "sh scripts/setup.sh --test installs them"
 
@@ -56,7 +57,11 @@ def check_tools() -> None:
         missing.append(f"mosquitto ({MOSQUITTO})")
     if shutil.which("ffmpeg") is None:
         missing.append("ffmpeg")
-    probe = [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"]
+    probe = [
+        SYSTEM_PYTHON,
+        "-c",
+        "import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('GstApp', '1.0')",
+    ]
     try:
         ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -79,6 +84,50 @@ def default_footage() -> Path:
         return vtest_h264(1280, 720, fps=25, gop=50)
     except pytest.skip.Exception as exc:  # footage.py skips the calling test when a package is missing
         raise MissingTool(f"{exc.msg}; {SETUP_HINT}") from None
+
+
+def resolve_footage(what: str) -> Path:
+    """`busy` (vtest 720p), `quiet` (bench/_quiet_footage.py, built once) or a file."""
+    if what == "busy":
+        return default_footage()
+    if what == "quiet":
+        from bench._quiet_footage import Quiet, quiet_street
+
+        default_footage()  # its prerequisites (opencv-doc's vtest.avi, ffmpeg) named the same way
+        if not Quiet().path().is_file():
+            print("quiet footage: building it once (about a minute), then cached", flush=True)
+        return quiet_street()
+    return Path(what).expanduser().resolve()
+
+
+FDS_PER_CAMERA = 16  # per process, generously: the RTSP server's client socket and its pipeline's
+MB_PER_CAMERA = 60  # the daemon's PSS (~27 at 32 cameras) or the baseline's, whichever runs, and the rig's
+
+
+def check_host(cameras: int) -> None:
+    """Raise the open-file limit to its hard limit (children inherit it), then say plainly if this machine
+    cannot host `cameras` cameras: too few file descriptors, memory or threads."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 256 + FDS_PER_CAMERA * cameras
+    if soft < need and soft != resource.RLIM_INFINITY:
+        target = need if hard == resource.RLIM_INFINITY else min(hard, max(need, soft))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    problems = []
+    if soft < need:
+        problems.append(f"{need} open files per process, the hard limit is {hard} (raise it: ulimit -Hn, "
+                        f"/etc/security/limits.conf)")  # fmt: skip
+    avail = psutil.virtual_memory().available // 2**20
+    if avail < 1024 + MB_PER_CAMERA * cameras:
+        problems.append(f"about {1024 + MB_PER_CAMERA * cameras} MB of free memory, {avail} MB available")
+    nproc, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    threads = 512 + 12 * cameras  # server 2 per client, baseline 1 + FFmpeg's decoder threads per camera
+    if nproc != resource.RLIM_INFINITY and nproc < threads:
+        problems.append(f"about {threads} threads, the process limit is {nproc} (ulimit -u)")
+    if problems:
+        raise BenchError(f"this machine cannot host {cameras} cameras: it needs " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -110,47 +159,66 @@ def probe_footage(path: Path) -> Footage:
         raise BenchError(f"footage {path}: cannot read it ({exc})") from None
 
 
-def footage_variants(footage: Footage, count: int, out_dir: Path) -> list[Path]:
-    """`count` files: the footage started at i/count of its length and wrapped round (stream copy)."""
-    out: list[Path] = []
-    distinct = max(1, min(count, int(footage.duration // 4)))  # at least ~4 s between starting points
-    for i in range(distinct):
-        start = round(footage.duration * i / distinct, 3)
-        if i == 0 or start <= 0:
-            out.append(footage.path)
-            continue
-        listing = out_dir / f"rotate{i}.txt"
-        quoted = str(footage.path).replace("'", "'\\''")
-        listing.write_text(f"file '{quoted}'\ninpoint {start}\nfile '{quoted}'\noutpoint {start}\n")
-        target = out_dir / f"camera{i}{footage.path.suffix or '.mp4'}"
-        cmd = [
-            "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
-            "-i", str(listing), "-map", "0:v:0", "-c", "copy", str(target),
-        ]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0 or not target.is_file():
-            out.append(footage.path)  # an odd container: fall back to the same start for this camera
-        else:
-            out.append(target)
-    return [out[i % distinct] for i in range(count)]
+class LoopRtspServer(RtspServer):
+    """`bench/_loop_rtsp_server.py` behind `tests.support.servers.RtspServer`'s interface: one process,
+    every mount looping its file from memory (`starts[mount]` seconds in, its clock `delays[mount]`
+    seconds late), no feeder processes. `status()` reads the server's counters of frames pushed, skipped
+    and late: whether the rig itself kept up."""
 
-
-class StaggeredRtspServer(RtspServer):
-    """`RtspServer` whose feeder for mount i starts `delays[mount]` seconds late (a fraction of a GOP)."""
-
-    def __init__(self, mounts: Mapping[str, Path], delays: Mapping[str, float], **kwargs: Any) -> None:
+    def __init__(self, mounts: Mapping[str, Path], starts: Mapping[str, float], delays: Mapping[str, float],
+                 **kwargs: Any) -> None:  # fmt: skip
+        self._starts = {"/" + k.strip("/"): v for k, v in starts.items()}
         self._delays = {"/" + k.strip("/"): v for k, v in delays.items()}
+        kwargs.setdefault("start_timeout", 60.0 + 0.2 * len(mounts))  # it demuxes the files first
         super().__init__(mounts, **kwargs)
 
-    def _feeder_argv(self, mount: str, file: Path) -> list[str]:
-        argv = super()._feeder_argv(mount, file)
-        delay = self._delays.get(mount, 0.0)
-        if delay <= 0:
-            return argv
-        return ["/bin/sh", "-c", f'sleep {delay:.3f}; exec "$@"', "feeder", *argv]
+    @property
+    def status_path(self) -> Path:
+        return self._tmp / "status.json"
+
+    def start(self) -> None:
+        if self._closed:
+            raise ServerError("LoopRtspServer: start() after close()")
+        if self.running:
+            return
+        self.stop()
+        spec = self._tmp / "mounts.json"
+        spec.write_text(json.dumps({"mounts": [
+            {"path": m, "file": str(f), "start": self._starts.get(m, 0.0), "delay": self._delays.get(m, 0.0)}
+            for m, f in self.mounts.items()
+        ]}))  # fmt: skip
+        argv = [SYSTEM_PYTHON, "-u", str(LOOP_SERVER), "--port", str(self.port), "--mounts", str(spec),
+                "--status", str(self.status_path)]  # fmt: skip
+        t0 = time.monotonic()
+        server = _Child("rtsp_server", argv, self.server_log, stdin_pipe=True, stdout_pipe=True)
+        self._server = server
+        self._paused = False
+        try:
+            self.port = self._wait_ready(server, t0 + self._start_timeout)
+        except BaseException:
+            server.kill()
+            raise
+        self.ready_seconds = time.monotonic() - t0
 
     def pids(self) -> list[int]:
         return [c.proc.pid for c in self._children() if c.alive]
+
+    def status(self) -> dict[str, Any]:
+        """The server's counters (`{}` before its first report)."""
+        try:
+            return dict(json.loads(self.status_path.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+
+def rig_kept_up(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Frames the RTSP server pushed, skipped (it fell > 1 s behind) and pushed > 0.1 s late in between."""
+    d: dict[str, Any] = {
+        k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in ("pushed", "skipped", "late")
+    }
+    total = d["pushed"] + d["skipped"]
+    d["on_time_share"] = (d["pushed"] - d["late"]) / total if total else None
+    return d
 
 
 # ---------------------------------------------------------------- meters

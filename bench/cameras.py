@@ -1,11 +1,12 @@
 """How many cameras can one core watch? Size a server with the real daemon on simulated RTSP cameras.
 
     .venv/bin/python bench/cameras.py --cameras 8,16,32 --runs 3
+    .venv/bin/python bench/cameras.py --cameras 8,16,32,64,100 --footage quiet  # the CPU curve, quiet street
     .venv/bin/python bench/cameras.py --cameras 16 --footage my_camera.mp4     # your own H.264 recording
 
-For each camera count N it starts N RTSP cameras (one GStreamer RTSP server, one `ffmpeg -re -c copy` feeder
-per camera looping the footage, each camera starting at a different point of it and a fraction of a GOP
-apart), a mosquitto broker, and then, in turn on the same streams:
+For each camera count N it starts N RTSP cameras (one GStreamer RTSP server process looping the footage
+from memory for every camera, `bench/_loop_rtsp_server.py`, each camera starting at a different point of
+it and a fraction of a GOP apart), a mosquitto broker, and then, in turn on the same streams:
 
 * Sentinel: `sentinel run` on a generated config (every camera with `count_in_zone` rules that fire whenever
   people come into view, SQLite in a temp dir, console on a free port for `/metrics`, decode mode `auto`,
@@ -19,7 +20,10 @@ apart), a mosquitto broker, and then, in turn on the same streams:
   `cv2.VideoCapture(url, cv2.CAP_FFMPEG)`, the same detector on each camera's latest frame at the same rate.
 
 "Cameras per core" is 1 / (CPU seconds per camera per second); the ratio is baseline CPU per camera over
-Sentinel's. The machine may be shared: every figure comes with the load average (`os.getloadavg()`).
+Sentinel's, given only where both kept up; the baseline is not run at counts above the first where it
+collapsed (`--baseline-max N` overrides). Footage (`--footage`): `busy` (vtest 720p), `quiet` (a still
+street, noise, a person crossing now and then: bench/_quiet_footage.py) or a file. The rig (RTSP server,
+broker) is never in the measured tree; its CPU and its frames sent on time are printed apart. The machine may be shared: every figure comes with the load average (`os.getloadavg()`).
 With `--runs R` the phases alternate order and the summary gives medians of the runs. It prints figures;
 it passes or fails nothing. Options: `--no-baseline`, `--no-clips`, `--model CARD` (another detector model
 card, e.g. models/nanodet-g-416-int8.yaml, for both), `--json out.json`, `--keep` (the temp
@@ -49,20 +53,21 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._report import print_run, print_summary, summarise  # noqa: E402
+from bench._report import keeps_rate, print_run, print_summary, summarise  # noqa: E402
 from bench._rig import (  # noqa: E402
     BenchError,
     Footage,
+    LoopRtspServer,
     MissingTool,
     MqttWatch,
-    StaggeredRtspServer,
     TreeMeter,
     by_label,
+    check_host,
     check_tools,
     cpu_used,
-    default_footage,
-    footage_variants,
     probe_footage,
+    resolve_footage,
+    rig_kept_up,
     scrape_metrics,
 )
 from tests.support.servers import Mosquitto, ServerError, _Child, _log_tail, free_port  # noqa: E402
@@ -144,8 +149,9 @@ def prepare(config: Path) -> str:
 class Window:
     """Warm-up, then a measured window: CPU of a process tree, memory samples, load average."""
 
-    def __init__(self, meter: TreeMeter, rig: TreeMeter, alive: Any) -> None:
-        self.meter, self.rig, self.alive = meter, rig, alive
+    def __init__(self, meter: TreeMeter, rig: Any, alive: Any) -> None:
+        self.meter, self.rig, self.alive = meter, TreeMeter(rig_pids(rig)), alive
+        self.rtsp: LoopRtspServer = rig[1]
         self.rss: list[int] = []
         self.pss: list[int] = []
         self.procs: list[int] = []
@@ -167,8 +173,13 @@ class Window:
         load0 = os.getloadavg()
         start0 = on_start() if on_start else None
         cpu0, rig0, t0, w0 = self.meter.cpu(), self.rig.cpu(), time.monotonic(), time.time()
+        shared = set(cpu0) & set(rig0)
+        if shared:  # the rig's CPU must never count as the measured program's
+            raise BenchError(f"processes {sorted(shared)} are in both the measured tree and the rig")
+        frames0 = self.rtsp.status()
         self.wait(seconds, sample=True)
         cpu1, rig1, t1, w1 = self.meter.cpu(), self.rig.cpu(), time.monotonic(), time.time()
+        frames1 = self.rtsp.status()
         end0 = on_end() if on_end else None
         rss, pss, _ = self.meter.memory()
         self.rss.append(rss)
@@ -176,7 +187,8 @@ class Window:
         by_role = cpu_used(cpu0, cpu1)
         return {
             "elapsed": t1 - t0, "wall": (w0, w1), "cpu_by_process": by_role, "cpu": sum(by_role.values()),
-            "rig_cpu": sum(cpu_used(rig0, rig1).values()), "rss_peak": max(self.rss), "pss_peak": max(self.pss),
+            "rig_cpu": sum(cpu_used(rig0, rig1).values()), "rig_frames": rig_kept_up(frames0, frames1),
+            "rss_peak": max(self.rss), "pss_peak": max(self.pss),
             "rss_end": rss, "pss_end": pss, "processes": len(cpu1), "processes_lost": len(set(cpu0) - set(cpu1)),
             "loadavg_start": load0, "loadavg_end": os.getloadavg(), "start": start0, "end": end0,
         }  # fmt: skip
@@ -207,7 +219,7 @@ def run_sentinel(args: argparse.Namespace, rig: Any, urls: dict[str, str], run_d
                            if c not in watch.online(ids)}  # fmt: skip
                 raise BenchError(f"cameras not online after start: {offline}\n{_log_tail(daemon.log_path)}")
             time.sleep(0.25)
-        window = Window(TreeMeter([daemon.proc.pid]), TreeMeter(rig_pids(rig)), alive)
+        window = Window(TreeMeter([daemon.proc.pid]), rig, alive)
         window.wait(args.warmup)
         scrape = lambda: scrape_metrics(console_port, token)  # noqa: E731
         m = window.measure(args.seconds, on_start=scrape, on_end=scrape)
@@ -298,7 +310,7 @@ def sentinel_figures(
         "cpu_s_per_analysed_frame": m["cpu"] / (sum(analysed) * secs) if sum(analysed) else None,
         "cpu_by_process": {k: round(v / secs, 4) for k, v in sorted(m["cpu_by_process"].items())},
         "processes": m["processes"], "processes_lost_in_window": m["processes_lost"],
-        "rig_cpu_cores": m["rig_cpu"] / secs,
+        "rig_cpu_cores": m["rig_cpu"] / secs, "rig_frames": m["rig_frames"],
         "memory_mb": _memory(m, n),
         "inference_ms": 1000 * inf_sum / inf_n if inf_n else None,
         "alerts": {
@@ -376,7 +388,7 @@ def run_baseline(args: argparse.Namespace, rig: Any, urls: dict[str, str], run_d
                 continue
             if line.startswith("READY"):
                 break
-        window = Window(TreeMeter([child.proc.pid]), TreeMeter(rig_pids(rig)), alive)
+        window = Window(TreeMeter([child.proc.pid]), rig, alive)
         window.wait(args.warmup)
         m = window.measure(args.seconds, on_start=ask, on_end=ask)
     finally:
@@ -387,7 +399,7 @@ def run_baseline(args: argparse.Namespace, rig: Any, urls: dict[str, str], run_d
     analysed = [(y - x) / dt for x, y in zip(a["analysed"], b["analysed"], strict=True)]
     frames = sum(b["analysed"]) - sum(a["analysed"])
     cpu_per_cam = m["cpu"] / m["elapsed"] / n
-    kept_up = statistics.median(read) >= 0.9 * footage.fps and min(analysed) >= 0.9 * args.fps
+    kept_up = statistics.median(read) >= 0.9 * footage.fps and keeps_rate(min(analysed), args.fps, dt)
     return {
         "cameras": n, "window_s": round(m["elapsed"], 1),
         "loadavg_start": [round(x, 2) for x in m["loadavg_start"]],
@@ -397,6 +409,7 @@ def run_baseline(args: argparse.Namespace, rig: Any, urls: dict[str, str], run_d
         "kept_up": kept_up, "reopens": sum(b["reopens"]) - sum(a["reopens"]),
         "cpu_s_per_camera_s": cpu_per_cam, "cameras_per_core": 1 / cpu_per_cam if cpu_per_cam else None,
         "cpu_cores_used": m["cpu"] / m["elapsed"], "rig_cpu_cores": m["rig_cpu"] / m["elapsed"],
+        "rig_frames": m["rig_frames"],
         "memory_mb": _memory(m, n),
         "inference_ms": 1000 * (b["detect_s"] - a["detect_s"]) / frames if frames else None,
     }  # fmt: skip
@@ -419,14 +432,18 @@ def sweep(args: argparse.Namespace, footage: Footage, tmp: Path) -> list[dict[st
     from sentinel.config.loader import load_config
 
     results = []
+    collapsed_at: int | None = None  # the first count where the baseline could not keep up
     for n in args.cameras:
+        check_host(n)
         ids = camera_ids(n)
         n_dir = tmp / f"n{n}"
         n_dir.mkdir()
-        files = footage_variants(footage, n, n_dir)
+        # every camera starts at a different point of the footage and a fraction of a GOP after the last
+        starts = {c: footage.duration * i / n for i, c in enumerate(ids)}
         delays = {c: (i * GOP_SPREAD_S / n) % GOP_SPREAD_S for i, c in enumerate(ids)}
+        baseline, why_not = baseline_wanted(args, n, collapsed_at)
         print(f"\n== {n} cameras: starting the RTSP server and mosquitto", flush=True)
-        with Mosquitto() as broker, StaggeredRtspServer(dict(zip(ids, files, strict=True)), delays) as rtsp:
+        with Mosquitto() as broker, LoopRtspServer({c: footage.path for c in ids}, starts, delays) as rtsp:
             urls = {c: rtsp.url(c) for c in ids}
             # the baseline gets the detector settings of the daemon's config (model card, threshold, threads)
             detector = load_config(
@@ -437,9 +454,9 @@ def sweep(args: argparse.Namespace, footage: Footage, tmp: Path) -> list[dict[st
                 run_dir = n_dir / f"run{r + 1}"
                 run_dir.mkdir()
                 order = ["sentinel", "baseline"] if r % 2 == 0 else ["baseline", "sentinel"]
-                if args.no_baseline:
+                if not baseline:
                     order = ["sentinel"]
-                out: dict[str, Any] = {}
+                out: dict[str, Any] = {} if baseline else {"baseline_not_run": why_not}
                 for phase in order:
                     print(f"[{n} cameras, run {r + 1}/{args.runs}] {phase}: measuring "
                           f"({args.warmup:g} s warm-up, {args.seconds:g} s window)...", flush=True)  # fmt: skip
@@ -449,13 +466,41 @@ def sweep(args: argparse.Namespace, footage: Footage, tmp: Path) -> list[dict[st
                     else:
                         out["baseline"] = run_baseline(args, (broker, rtsp), urls, run_dir, detector, footage)
                     time.sleep(2.0)
-                if "sentinel" in out and "baseline" in out:
-                    s, b = out["sentinel"]["cpu_s_per_camera_s"], out["baseline"]["cpu_s_per_camera_s"]
-                    out["cameras_per_core_ratio"] = b / s if s else None
+                out.update(compare(out))
                 print_run(n, r + 1, args.runs, out)
                 runs.append(out)
             results.append({"cameras": n, "runs": runs, "summary": summarise(runs)})
+            if collapsed_at is None and any("baseline" in r and not r["baseline"]["kept_up"] for r in runs):
+                collapsed_at = n
     return results
+
+
+def baseline_wanted(args: argparse.Namespace, n: int, collapsed_at: int | None) -> tuple[bool, str | None]:
+    """Whether to run the baseline at `n` cameras, and if not, why (said in the table)."""
+    if args.no_baseline:
+        return False, "--no-baseline"
+    if args.baseline_max is not None:
+        return (
+            (True, None) if n <= args.baseline_max else (False, f"above --baseline-max {args.baseline_max}")
+        )
+    if collapsed_at is not None:  # it fell behind at fewer cameras: more only costs time
+        return False, f"collapsed at {collapsed_at}"
+    return True, None
+
+
+def compare(out: dict[str, Any]) -> dict[str, Any]:
+    """The cameras-per-core ratio, only where both kept up (a program behind its rate uses less CPU than
+    the work needs, so its figure would flatter it); else why not."""
+    s, b = out.get("sentinel"), out.get("baseline")
+    if s is None or b is None:
+        return {}
+    raw = b["cpu_s_per_camera_s"] / s["cpu_s_per_camera_s"] if s["cpu_s_per_camera_s"] else None
+    why = None
+    if not b["kept_up"]:
+        why = "baseline collapsed"
+    elif not keeps_rate(s["analysed_fps"]["min"], s["asked_fps"], s["window_s"]):
+        why = "Sentinel behind"
+    return {"cameras_per_core_ratio": raw if why is None else None, "ratio_raw": raw, "ratio_withheld": why}
 
 
 def main() -> int:
@@ -468,8 +513,13 @@ def main() -> int:
     ap.add_argument("--fps", type=float, default=0.5, help="analysis rate per camera (default 0.5)")
     ap.add_argument("--runs", type=int, default=1, help="repeat and print medians of the runs")
     ap.add_argument("--no-baseline", action="store_true", help="measure Sentinel only")
+    ap.add_argument("--baseline-max", type=int, metavar="N", help="run the baseline only up to N cameras "
+                    "(default: until it collapses, i.e. not at counts above the first where it fell behind)")  # fmt: skip
     ap.add_argument("--no-clips", action="store_true", help="cameras without alert clips (clip_pre/post 0)")
-    ap.add_argument("--footage", type=Path, help="your own H.264 file instead of vtest (720p 25 fps GOP 50)")
+    ap.add_argument("--footage", default="busy", metavar="busy|quiet|FILE",
+                    help="busy: vtest 720p, people moving in every frame (default); quiet: a still street "
+                    "with sensor noise and now and then a person crossing (built once, cached); or your own "
+                    "H.264 file")  # fmt: skip
     ap.add_argument("--model", type=Path, metavar="CARD", help="detector model card for both (default: the daemon's default), "
                     "e.g. models/nanodet-g-416-int8.yaml")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -483,9 +533,9 @@ def main() -> int:
             ap.error(f"--model: no such model card: {args.model}")
 
     check_tools()
-    footage = probe_footage(args.footage.resolve() if args.footage else default_footage())
+    footage = probe_footage(resolve_footage(args.footage))
     load = os.getloadavg()
-    print(f"footage: {footage.path.name} ({footage.width}x{footage.height}, {footage.fps:g} fps, "
+    print(f"footage: {args.footage} = {footage.path.name} ({footage.width}x{footage.height}, {footage.fps:g} fps, "
           f"{footage.duration:.0f} s); {os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"analysis {args.fps:g} fps; window {args.seconds:g} s after {args.warmup:g} s warm-up; {args.runs} run(s)")  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix="sentinel-bench-cameras-"))

@@ -25,7 +25,7 @@ def test_bench_cameras_smoke(tmp_path: Path) -> None:
         pytest.skip(proc.stderr.strip())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
-    assert "Summary" in proc.stdout and "cameras per core" in proc.stdout
+    assert "CPU curve, footage busy" in proc.stdout and "core-s/cam-s" in proc.stdout
 
     doc = json.loads(out.read_text())
     assert doc["bench"] == "cameras" and doc["args"]["cameras"] == [2]
@@ -51,7 +51,13 @@ def test_bench_cameras_smoke(tmp_path: Path) -> None:
     assert b["cameras"] == 2
     assert b["read_fps"]["median"] > 0 and b["analysed_fps"]["median"] > 0
     assert b["cpu_s_per_camera_s"] > 0 and b["memory_mb"]["pss"] > 0
-    assert run["cameras_per_core_ratio"] > 0
+    # the ratio only where both kept up (a loaded machine may hold one back: then it says why)
+    if run["ratio_withheld"] is None:
+        assert run["cameras_per_core_ratio"] > 0
+    else:
+        assert run["cameras_per_core_ratio"] is None and run["ratio_raw"] > 0
+    for phase in (s, b):  # the rig's counters came with every window
+        assert phase["rig_frames"]["pushed"] > 0 and phase["rig_cpu_cores"] > 0
 
     summary = result["summary"]
     assert summary["cpu_s_per_camera_s"] == s["cpu_s_per_camera_s"]
