@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 from sentinel.ingest.backoff import Backoff
+from sentinel.ingest.crop import crop_bgr
+from sentinel.ingest.crop import plane_view as _plane
 from sentinel.ingest.errors import StreamEnded, StreamStalled, describe_error
 from sentinel.ingest.settings import DecodeMode, StreamSettings
 from sentinel.ingest.source import SourceError, mask_url
@@ -99,6 +101,11 @@ class Frame:
             view = self._views[key] = self._small_bgr(nw, nh)
         return view
 
+    def crop_image(self, rect: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+        """BGR uint8 picture `size` (w, h) of `rect` (x0, y0, x1, y1 px) of the full-resolution frame, converted
+        from that rectangle's YUV planes alone unless the full picture already was (zone tiles)."""
+        return crop_bgr(self._video, self._image, rect, size)
+
     def thumbnail(self, width: int, height: int) -> np.ndarray:
         """Grey uint8 `height` x `width`, each pixel the mean of its cell of the picture (luma only)."""
         key = ("grey", width, height)
@@ -133,12 +140,6 @@ class Frame:
 
 
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
-
-
-def _plane(video: av.VideoFrame, index: int, width: int, height: int) -> np.ndarray:
-    """Plane `index` of a planar frame as a uint8 array view (its row padding cut off), no copy."""
-    plane = video.planes[index]
-    return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)[:height, :width]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sentinel.detect.hygiene import CameraHygiene
 from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, Rule, RuleEvent, RuleParams, build_rules, rule_detector
+from sentinel.detect.tiles import Size, TiledInput, TileLayout, compose, plan_tiles
 from sentinel.detect.tracker import MotionTracker
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus, StreamReader
@@ -105,6 +106,9 @@ class CameraPipeline:
         self.ring: PacketRing | None = ring_for(pre, post) if clips_enabled(pre, post) else None
         self.clip_dest = clip_dest
         self.hygiene = CameraHygiene(camera.id, camera.detection_filter, class_names)  # before the tracker
+        polygons = {z.name: z.polygon for z in camera.zones}
+        self.tile_zones = [(name, polygons[name]) for name in camera.detect_tiles]  # `detect_tiles`
+        self._layouts: dict[tuple[Size, Size], TileLayout] = {}  # by (frame size, detector input size)
 
     @classmethod
     def for_camera(
@@ -193,6 +197,30 @@ class CameraPipeline:
     def detector_input(self, frame: Frame) -> np.ndarray:
         """The picture the detector is given for this frame (BGR, at most `analysis_width` wide)."""
         return frame.analysis_image(self.analysis_width)
+
+    def detector_inputs(self, frame: Frame, input_size: Size | None) -> TiledInput:
+        """The pictures a detector with that input size gets for this frame: the analysis image alone, or,
+        with zone tiles, canvases of the input size holding the full view and the tiles
+        (`sentinel.detect.tiles`; `TiledInput.merge` maps the boxes back)."""
+        image = self.detector_input(frame)
+        if not self.tile_zones or input_size is None:
+            return TiledInput([image])
+        layout = self.tile_layout((frame.width, frame.height), input_size)
+        crops = [frame.crop_image(t.src, t.size) for t in layout.tiles]
+        return TiledInput(compose(layout, image, crops), layout)
+
+    def tile_layout(self, frame_size: Size, input_size: Size) -> TileLayout:
+        key = (frame_size, input_size)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = plan_tiles(frame_size, input_size, self.tile_zones)
+            log.info(
+                "camera %s: detector tiles for %dx%d frames: %s",
+                self.camera.id,
+                *frame_size,
+                layout.describe(),
+            )
+        return layout
 
     def analyse(self, frame: Frame, fresh: Mapping[str, Detections] | Detections | None) -> FrameOutcome:
         """Tracker and rules over `frame`, with the detectors' `fresh` output for it by detector name (a bare
