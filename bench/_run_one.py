@@ -61,7 +61,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     profile = job.get("profile") or profile_for()
     out["profile"] = profile
     cam_id = s.name.replace(".", "_")[:64]
-    cam = CameraConfig.model_validate(_cameras.spec(s.camera, cam_id, profile))
+    spec = _cameras.spec(s.camera, cam_id, profile)
+    if "detect_tiles" not in CameraConfig.model_fields:  # a revision before zone tiles (issue 16): full view
+        spec.pop("detect_tiles", None)
+    cam = CameraConfig.model_validate(spec)
     config = SentinelConfig(cameras=[cam])
     if job.get("cache_db"):
         detector: Any = for_config(Path(job["cache_db"]), config)
