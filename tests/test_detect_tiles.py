@@ -93,6 +93,16 @@ def test_a_box_drawn_in_a_tile_maps_back_to_the_frame(yuv: bool) -> None:
     assert np.abs(got - np.array(truth)).max() <= 1.5 * px_per_canvas_px, (got, truth)
 
 
+def test_the_yuv_crop_is_the_converted_picture_cropped() -> None:
+    img = cv2.resize(cv2.imread(str(vtest_path().parent / "aloeL.jpg")), (1280, 720))
+    video = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")
+    rect, size = (402, 180, 700, 398), (180, 132)
+    from_planes = Frame("t", None, 0.0, True, 0, video=video).crop_image(rect, size)
+    converted = Frame("t", video.to_ndarray(format="bgr24"), 0.0, True, 0).crop_image(rect, size)
+    assert from_planes.shape == converted.shape == (132, 180, 3)
+    assert np.abs(from_planes.astype(int) - converted.astype(int)).mean() < 3.0
+
+
 def _layout() -> TileLayout:
     return plan_tiles((1280, 720), (416, 416), [("a", SMALL_A)])
 

@@ -14,22 +14,22 @@ def plane_view(video: av.VideoFrame, index: int, width: int, height: int) -> np.
     return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)[:height, :width]
 
 
-def crop_bgr(
-    video: av.VideoFrame | None,
-    image: np.ndarray | None,
-    rect: tuple[int, int, int, int],
-    size: tuple[int, int],
-) -> np.ndarray:
-    """`rect` (x0, y0, x1, y1 px of the full frame) resized to `size` (w, h; even for 4:2:0), BGR uint8."""
+def _interpolation(rect: tuple[int, int, int, int], size: tuple[int, int]) -> int:
+    return cv2.INTER_AREA if size[0] < rect[2] - rect[0] else cv2.INTER_LINEAR
+
+
+def crop_resized(image: np.ndarray, rect: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """`rect` (x0, y0, x1, y1 px) of a BGR picture resized to `size` (w, h)."""
+    x0, y0, x1, y1 = rect
+    return cv2.resize(image[y0:y1, x0:x1], size, interpolation=_interpolation(rect, size))
+
+
+def crop_bgr(video: av.VideoFrame, rect: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """`rect` (x0, y0, x1, y1 px, even x0 / y0) of a yuv420p frame resized to `size` (w, h, even), BGR uint8:
+    each plane's part resampled to the output size, then one colour conversion at that size."""
     x0, y0, x1, y1 = rect
     tw, th = size
-    shrink = tw < x1 - x0
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    if image is not None or video is None or video.format.name != "yuv420p" or tw % 2 or th % 2:
-        if image is None:  # not 4:2:0 (full range, 4:2:2, NV12...): the whole frame through swscale
-            assert video is not None
-            image = video.to_ndarray(format="bgr24")
-        return cv2.resize(image[y0:y1, x0:x1], (tw, th), interpolation=interp)
+    interp = _interpolation(rect, size)
     w, h = video.width, video.height
     cw, ch = (w + 1) // 2, (h + 1) // 2
     i420 = np.empty((th * 3 // 2, tw), dtype=np.uint8)  # Y, then U and V at half size, as I420

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from sentinel.ingest.backoff import Backoff
-from sentinel.ingest.crop import crop_bgr
+from sentinel.ingest.crop import crop_bgr, crop_resized
 from sentinel.ingest.crop import plane_view as _plane
 from sentinel.ingest.errors import StreamEnded, StreamStalled, describe_error
 from sentinel.ingest.settings import DecodeMode, StreamSettings
@@ -104,7 +104,11 @@ class Frame:
     def crop_image(self, rect: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
         """BGR uint8 picture `size` (w, h) of `rect` (x0, y0, x1, y1 px) of the full-resolution frame, converted
         from that rectangle's YUV planes alone unless the full picture already was (zone tiles)."""
-        return crop_bgr(self._video, self._image, rect, size)
+        video = self._video
+        even = size[0] % 2 == 0 and size[1] % 2 == 0 and rect[0] % 2 == 0 and rect[1] % 2 == 0
+        if self._image is None and video is not None and video.format.name == "yuv420p" and even:
+            return crop_bgr(video, rect, size)
+        return crop_resized(self.image, rect, size)  # other formats: the full picture once (swscale), cached
 
     def thumbnail(self, width: int, height: int) -> np.ndarray:
         """Grey uint8 `height` x `width`, each pixel the mean of its cell of the picture (luma only)."""
