@@ -210,6 +210,8 @@ def merge(layout: TileLayout, results: Sequence[Detections]) -> Detections:
     inside = _centred(px, layout.view)
     vx0, vy0, vx1, vy1 = layout.view
     view_xyxy = (px[inside] - [vx0, vy0, vx0, vy0]) / np.array([vx1 - vx0, vy1 - vy0] * 2, np.float32)
+    # as the detector clips boxes to its picture: a full-view box may reach into the band
+    view_xyxy = np.clip(view_xyxy, 0.0, 1.0)
     view = Detections(view_xyxy.astype(np.float32), first.score[inside], first.class_id[inside])
     found: list[Detections] = []
     for tile in layout.tiles:
