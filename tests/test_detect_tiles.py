@@ -52,11 +52,13 @@ def test_a_zone_too_large_for_the_band_gets_a_second_input() -> None:
     where = {t.zone: t.canvas for t in layout.tiles}
     assert where == {"a": 0, "b": 0, "big": 1}
     assert layout.canvases == 2 and "2 inferences" in layout.describe()
-    # the same zones on a YOLO-style 640 input: laid out the same way, to its size
-    assert all(
-        t.dst[2] <= 640 and t.dst[3] <= 640
-        for t in plan_tiles((768, 576), (640, 640), [("a", SMALL_A)]).tiles
-    )
+    # a YOLO-style 640 input: the same way, to its size (1280x720: the full view at x0.5, tiles at x1)
+    yolo = plan_tiles((1280, 720), (640, 640), [("a", SMALL_A), ("b", SMALL_B)])
+    assert yolo.view == (0, 0, 640, 360) and yolo.canvases == 1
+    assert all(t.dst[1] >= 360 + GAP and t.dst[3] <= 640 and yolo.gain(t) >= 1.5 for t in yolo.tiles)
+    # ... but a 768x576 frame is seen at x0.83 there: no tile could be 1.5 times sharper, none is made
+    near = plan_tiles((768, 576), (640, 640), [("a", SMALL_A)])
+    assert near.tiles == () and near.skipped == ("a",) and near.canvases == 1
 
 
 def _frame_with_box(box: tuple[int, int, int, int], yuv: bool) -> Frame:

@@ -53,6 +53,7 @@ class TileLayout:
     frame_size: Size  # the frame's, in pixels
     view: Rect  # the full view on canvas 0
     tiles: tuple[Tile, ...]
+    skipped: tuple[str, ...] = ()  # zones no tile would show at MIN_GAIN (the full view is near full size)
 
     @property
     def canvases(self) -> int:
@@ -72,6 +73,10 @@ class TileLayout:
             parts.append(f"{t.zone} {where} (x{self.gain(t):.2f})")
         extra = self.canvases - 1
         cost = f"{1 + extra} inferences per frame" if extra else "no extra inference"
+        parts += [
+            f"{name} not tiled (the full view is within x{MIN_GAIN:g} of full resolution)"
+            for name in self.skipped
+        ]
         return f"{', '.join(parts)}; {cost}"
 
 
@@ -105,7 +110,8 @@ def plan_tiles(
 ) -> TileLayout:
     """Where each zone's tile goes: in the band if it fits there (with the ones already placed) at
     >= `min_gain` times the full view's scale, else on the first extra canvas where it does, else on a new one
-    (alone, as large as fits). Smallest zones first: they are the ones the band holds."""
+    (alone, as large as fits), unless even that is under `min_gain` (`TileLayout.skipped`). Smallest zones
+    first: they are the ones the band holds."""
     fw, fh = frame_size
     w, h = input_size
     vw, vh = view_size(frame_size, input_size)
@@ -121,6 +127,7 @@ def plan_tiles(
     rects.sort(key=lambda nr: (nr[1][2] - nr[1][0]) * (nr[1][3] - nr[1][1]))
     groups: list[list[int]] = [[]]  # tile indices per canvas; canvas 0 is the band
     regions: list[Rect] = [band]
+    skipped: list[str] = []
     for i in range(len(rects)):
         for c, members in enumerate(groups):
             fit = _fit([rects[j][1] for j in [*members, i]], regions[c], gap)
@@ -128,6 +135,10 @@ def plan_tiles(
                 members.append(i)
                 break
         else:
+            alone = _fit([rects[i][1]], (0, 0, w, h), gap)
+            if alone is None or alone[0] < want:  # the full view is already as sharp as a tile could be
+                skipped.append(rects[i][0])
+                continue
             groups.append([i])
             regions.append((0, 0, w, h))
     tiles: list[Tile] = []
@@ -141,7 +152,7 @@ def plan_tiles(
             name, src = rects[j]
             cut = (src[0] > 0, src[1] > 0, src[2] < fw, src[3] < fh)
             tiles.append(Tile(name, src, c, dst, cut))
-    return TileLayout(input_size, frame_size, view, tuple(tiles))
+    return TileLayout(input_size, frame_size, view, tuple(tiles), tuple(skipped))
 
 
 def _scaled(rect: Rect, s: float) -> Size:

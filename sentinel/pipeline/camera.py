@@ -206,6 +206,8 @@ class CameraPipeline:
         if not self.tile_zones or input_size is None:
             return TiledInput([image])
         layout = self.tile_layout((frame.width, frame.height), input_size)
+        if not layout.tiles:  # no zone would be sharper in a tile: the plain picture, as without tiles
+            return TiledInput([image])
         crops = [frame.crop_image(t.src, t.size) for t in layout.tiles]
         return TiledInput(compose(layout, image, crops), layout)
 
