@@ -3,7 +3,8 @@ rules, rule conditions and the evidence plan (snapshot, clip). The daemon's work
 the benchmarks all build and run this class; none of them analyses a frame any other way.
 
 The decoder's YUV picture is converted only as far as needed: a grey thumbnail for the gate, a small BGR
-picture (`analysis_width`) for the detector and the image rules, full resolution only for a snapshot.
+picture (`analysis_width`) for the detector and the image rules, full resolution only for a snapshot and
+for the rectangles of a camera's `detect_tiles` zones (each converted alone, at its tile's size).
 """
 
 from __future__ import annotations
