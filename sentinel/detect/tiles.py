@@ -30,7 +30,8 @@ MIN_GAIN = 1.5  # a tile is worth it only at >= 1.5 times the full view's scale
 MAX_SCALE = 1.0  # never above the frame's own resolution: upscaling adds no detail
 EDGE = 2  # canvas pixels: a box this close to a tile's inner cut edge was cut by it
 SUPERSEDE_IOU = 0.5  # a tile box replaces a full-view box of its class it overlaps this much
-NESTED = 0.8  # ... or one that holds this much of it (a box around two neighbours the tile tells apart)
+NESTED = 0.8  # ... or one that holds this much of it (a box around two neighbours the tile tells apart),
+NESTED_AREA = 0.3  # ... if it is at least this share of that box's area (a fragment, e.g. a wheel, is not)
 TILE_NMS_IOU = 0.5  # where two tiles overlap, the same object found twice is kept once
 
 
@@ -123,7 +124,7 @@ def plan_tiles(
     else:
         band = (0, 0, 0, 0)
     want = min_gain * vw / fw  # the least scale worth a tile
-    rects = [(name, zone_rect(poly, frame_size)) for name, poly in zones]
+    rects = _joined([(name, zone_rect(poly, frame_size)) for name, poly in zones], input_size, want, gap)
     rects.sort(key=lambda nr: (nr[1][2] - nr[1][0]) * (nr[1][3] - nr[1][1]))
     groups: list[list[int]] = [[]]  # tile indices per canvas; canvas 0 is the band
     regions: list[Rect] = [band]
@@ -153,6 +154,30 @@ def plan_tiles(
             cut = (src[0] > 0, src[1] > 0, src[2] < fw, src[3] < fh)
             tiles.append(Tile(name, src, c, dst, cut))
     return TileLayout(input_size, frame_size, view, tuple(tiles), tuple(skipped))
+
+
+def _joined(rects: list[tuple[str, Rect]], input_size: Size, want: float, gap: int) -> list[tuple[str, Rect]]:
+    """Overlapping zone rectangles as one tile (`a+b`) where that one still reaches `want` on a canvas of its
+    own: an object standing across two neighbouring zones' edge is then seen whole, not cut in both."""
+    out = list(rects)
+    whole: Rect = (0, 0, *input_size)
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                (na, a), (nb, b) = out[i], out[j]
+                if min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1]):
+                    continue
+                u = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                fit = _fit([u], whole, gap)
+                if fit is not None and fit[0] >= want:
+                    out[i], joined = (f"{na}+{nb}", u), True
+                    del out[j]
+                    break
+            if joined:
+                break
+    return out
 
 
 def _scaled(rect: Rect, s: float) -> Size:
@@ -291,7 +316,10 @@ def _superseded(view: Detections, tiled: Detections) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     iou, cover = _iou_and_cover(view.xyxy, tiled.xyxy)
     same = view.class_id[:, None] == tiled.class_id[None, :]
-    hit = same & ((iou >= SUPERSEDE_IOU) | (cover >= NESTED))
+    area_v = (view.xyxy[:, 2] - view.xyxy[:, 0]) * (view.xyxy[:, 3] - view.xyxy[:, 1])
+    area_t = (tiled.xyxy[:, 2] - tiled.xyxy[:, 0]) * (tiled.xyxy[:, 3] - tiled.xyxy[:, 1])
+    share = area_t[None, :] / np.maximum(area_v[:, None], 1e-12)
+    hit = same & ((iou >= SUPERSEDE_IOU) | ((cover >= NESTED) & (share >= NESTED_AREA)))
     return np.asarray(hit.any(axis=1))
 
 
