@@ -32,6 +32,7 @@ EDGE = 2  # canvas pixels: a box this close to a tile's inner cut edge was cut b
 SUPERSEDE_IOU = 0.5  # a tile box replaces a full-view box of its class it overlaps this much
 NESTED = 0.8  # ... or one that holds this much of it (a box around two neighbours the tile tells apart),
 NESTED_AREA = 0.3  # ... if it is at least this share of that box's area (a fragment, e.g. a wheel, is not)
+WHOLE = 0.8  # a tile box under this share of the full-view box it overlaps shows only part of the object
 TILE_NMS_IOU = 0.5  # where two tiles overlap, the same object found twice is kept once
 
 
@@ -264,8 +265,8 @@ def merge(layout: TileLayout, results: Sequence[Detections]) -> Detections:
     tiled = _nms(_concat(found)) if found else Detections.empty()
     if len(tiled) == 0:
         return view
-    drop = _superseded(view, tiled)
-    return _concat([view[~drop], tiled])
+    drop_view, drop_tiled = _conflicts(view, tiled)
+    return _concat([view[~drop_view], tiled[~drop_tiled]])
 
 
 def _centred(px: np.ndarray, rect: Rect) -> np.ndarray:
@@ -310,17 +311,24 @@ def _iou_and_cover(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return inter / np.maximum(union, 1e-12), inter / np.maximum(area_b[None, :], 1e-12)
 
 
-def _superseded(view: Detections, tiled: Detections) -> np.ndarray:
-    """Full-view boxes a same-class tile box replaces."""
+def _conflicts(view: Detections, tiled: Detections) -> tuple[np.ndarray, np.ndarray]:
+    """Which full-view and which tile boxes to drop where both show one object (same class): one box over
+    the other (IoU >= SUPERSEDE_IOU) keeps the tile's, unless the tile's is much the smaller (`WHOLE`: the
+    object went on past the tile's edge, its box stopping just short of it); a full-view box holding most of
+    a tile box (`NESTED`, `NESTED_AREA`: two neighbours in one box) gives way to the tile's."""
     if len(view) == 0:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=bool), np.zeros(len(tiled), dtype=bool)
     iou, cover = _iou_and_cover(view.xyxy, tiled.xyxy)
     same = view.class_id[:, None] == tiled.class_id[None, :]
     area_v = (view.xyxy[:, 2] - view.xyxy[:, 0]) * (view.xyxy[:, 3] - view.xyxy[:, 1])
     area_t = (tiled.xyxy[:, 2] - tiled.xyxy[:, 0]) * (tiled.xyxy[:, 3] - tiled.xyxy[:, 1])
     share = area_t[None, :] / np.maximum(area_v[:, None], 1e-12)
-    hit = same & ((iou >= SUPERSEDE_IOU) | ((cover >= NESTED) & (share >= NESTED_AREA)))
-    return np.asarray(hit.any(axis=1))
+    one = same & (iou >= SUPERSEDE_IOU)
+    cut_short = one & (share < WHOLE)
+    split = same & (iou < SUPERSEDE_IOU) & (cover >= NESTED) & (share >= NESTED_AREA)
+    drop_tiled = np.asarray(cut_short.any(axis=0))
+    drop_view = np.asarray(((one & ~cut_short) | split)[:, ~drop_tiled].any(axis=1))
+    return drop_view, drop_tiled
 
 
 def _nms(d: Detections) -> Detections:
