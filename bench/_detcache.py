@@ -55,8 +55,16 @@ def picture_key(frame: np.ndarray) -> bytes:
 class CachedDetector:
     """`Detector` protocol: `class_names` and `detect(frames)`; misses go to `load()`'s real detector."""
 
-    def __init__(self, db: Path, signature: str, class_names: list[str], load: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        db: Path,
+        signature: str,
+        class_names: list[str],
+        load: Callable[[], Any],
+        input_size: tuple[int, int] | None = None,
+    ) -> None:
         self.class_names = list(class_names)
+        self.input_size = input_size  # the card's: zone tiles fill canvases of this size
         self.signature = signature
         self._load = load
         self._real: Any = None
@@ -128,4 +136,5 @@ def for_config(db: Path, config: Any) -> CachedDetector:
         Path(card.model_path),
         {"score_threshold": settings.score_threshold, "nms_iou": settings.nms_iou},
     )
-    return CachedDetector(db, sig, list(card.classes), lambda: load_detector(settings))
+    size = (card.input.width, card.input.height)
+    return CachedDetector(db, sig, list(card.classes), lambda: load_detector(settings), size)

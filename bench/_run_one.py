@@ -65,6 +65,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     spec = _cameras.spec(s.camera, cam_id, profile)
     if "min_analyze_fps" in CameraConfig.model_fields:  # a revision before the adaptive rate runs without
         spec = _cameras.adaptive(spec, os.environ.get(_cameras.ADAPTIVE_ENV, ""))
+    if "detect_tiles" not in CameraConfig.model_fields:  # a revision before zone tiles (issue 16): full view
+        spec.pop("detect_tiles", None)
     cam = CameraConfig.model_validate(spec)
     config = SentinelConfig(cameras=[cam])
     if job.get("model"):  # another model card (e.g. INT8) than the default one

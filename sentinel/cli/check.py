@@ -150,6 +150,32 @@ def _naming(card: Path, message: str) -> str:
     return message if str(card) in message or ".onnx" in message else f"{card}: {message}"
 
 
+def tile_lines(config: SentinelConfig) -> list[str]:
+    """Per camera with `detect_tiles`, where its zone tiles go for the camera's detector and a 1280x720 frame
+    (the layout is made again for the stream's own size when it starts; the worker logs it)."""
+    from sentinel.detect.detectors import ModelError, load_model_card
+    from sentinel.detect.tiles import plan_tiles
+
+    lines: list[str] = []
+    for camera in config.cameras:
+        if not camera.detect_tiles:
+            continue
+        settings = config.detector_settings().get(camera.detector)
+        try:
+            spec = load_model_card(settings.model).input if settings is not None else None
+        except ModelError:
+            spec = None  # reported by preflight
+        if spec is None:
+            continue
+        polygons = {z.name: z.polygon for z in camera.zones}
+        zones = [(name, polygons[name]) for name in camera.detect_tiles]
+        layout = plan_tiles((1280, 720), (spec.width, spec.height), zones)
+        lines.append(f"  {camera.id}: {layout.describe()}")
+    if lines:
+        lines.insert(0, "detector tiles (for a 1280x720 frame, at the detector's input size):")
+    return lines
+
+
 def schedule_lines(config: SentinelConfig) -> list[str]:
     """Per camera, its scheduled rules and its profiles in words (site time), for `sentinel check`:
     `  plaza-north: vending (dwell, road_vending) armed Mon-Fri 07:00-22:00`. Cameras without either: none."""

@@ -44,9 +44,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     rules = sum(len(c.rules) for c in config.cameras)
     cameras = plural(len(config.cameras), "camera")
     print(f"{args.config}: OK: site {config.site.id}, {cameras}, {plural(rules, 'rule')}")
-    from sentinel.cli.check import rate_lines, schedule_lines
+    from sentinel.cli.check import rate_lines, schedule_lines, tile_lines
 
-    for line in schedule_lines(config) + rate_lines(config):
+    for line in [*schedule_lines(config), *rate_lines(config), *tile_lines(config)]:
         print(line)
     if config.mqtt.url is not None:
         from sentinel.ingest.source import mask_url

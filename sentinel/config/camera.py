@@ -55,6 +55,12 @@ class CameraConfig(StreamSettings):
         "`detector:` section) or a key of `detectors:`",
     )
     zones: list[Zone] = Field(default_factory=list)
+    detect_tiles: list[str] = Field(
+        default_factory=list,
+        description="zones also detected at full resolution: each zone's rectangle is cropped from the frame "
+        "and packed into the detector input's unused letterbox band (no extra inference), or, when it does not "
+        "fit there, into one more input (one more inference each); for small objects (bikes, plants) far off",
+    )
     detection_filter: DetectionFilter = Field(
         default_factory=lambda: DetectionFilter(),
         description="cleans each detector's boxes before tracker and rules: limits per class, duplicate and "
@@ -75,6 +81,19 @@ class CameraConfig(StreamSettings):
     clip_post: Seconds = Field(
         default=10.0, le=60, description="alert clip: seconds after it; clip_pre and clip_post 0: no clips"
     )
+
+    @field_validator("detect_tiles")
+    @classmethod
+    def _tile_zones(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        zones = [z.name for z in info.data.get("zones", [])]
+        for name in names:
+            if name not in zones:
+                raise ValueError(
+                    f"zone {name!r} is not defined (zones: {', '.join(zones) or 'none defined'})"
+                )
+        if len(set(names)) != len(names):
+            raise ValueError("a zone is named twice")
+        return names
 
     @field_validator("privacy_masks")
     @classmethod

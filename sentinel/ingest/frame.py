@@ -6,6 +6,9 @@ import av
 import cv2
 import numpy as np
 
+from sentinel.ingest.crop import crop_bgr, crop_resized
+from sentinel.ingest.crop import plane_view as _plane
+
 
 class Frame:
     """One decoded picture handed on for analysis, in whatever form it is needed, converted on first use.
@@ -70,6 +73,15 @@ class Frame:
             view = self._views[key] = self._small_bgr(nw, nh)
         return view
 
+    def crop_image(self, rect: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+        """BGR uint8 picture `size` (w, h) of `rect` (x0, y0, x1, y1 px) of the full-resolution frame, converted
+        from that rectangle's YUV planes alone unless the full picture already was (zone tiles)."""
+        video = self._video
+        even = size[0] % 2 == 0 and size[1] % 2 == 0 and rect[0] % 2 == 0 and rect[1] % 2 == 0
+        if self._image is None and video is not None and video.format.name == "yuv420p" and even:
+            return crop_bgr(video, rect, size)
+        return crop_resized(self.image, rect, size)  # other formats: the full picture once (swscale), cached
+
     def thumbnail(self, width: int, height: int) -> np.ndarray:
         """Grey uint8 `height` x `width`, each pixel the mean of its cell of the picture (luma only)."""
         key = ("grey", width, height)
@@ -104,9 +116,3 @@ class Frame:
 
 
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
-
-
-def _plane(video: av.VideoFrame, index: int, width: int, height: int) -> np.ndarray:
-    """Plane `index` of a planar frame as a uint8 array view (its row padding cut off), no copy."""
-    plane = video.planes[index]
-    return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)[:height, :width]

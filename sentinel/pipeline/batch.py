@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sentinel.detect.detections import Detections
 from sentinel.detect.detectors import Detector
+from sentinel.detect.tiles import input_size_of
 from sentinel.ingest.reader import Frame
 from sentinel.pipeline.camera import CameraPipeline
 from sentinel.pipeline.outcomes import FrameOutcome
@@ -40,9 +41,13 @@ def analyse_batch(
                 wanted.setdefault(name, []).append(i)
         for name, indices in wanted.items():
             detector = detectors if not isinstance(detectors, Mapping) else _named(detectors, name)
-            results = detector.detect([batch[i][0].detector_input(batch[i][1]) for i in indices])
-            for i, dets in zip(indices, results, strict=True):
-                fresh[i][name] = dets
+            size = input_size_of(detector)
+            inputs = [batch[i][0].detector_inputs(batch[i][1], size) for i in indices]
+            results = detector.detect([p for inp in inputs for p in inp.pictures])  # zone tiles: 1+ a frame
+            at = 0
+            for i, inp in zip(indices, inputs, strict=True):
+                fresh[i][name] = inp.merge(results[at : at + len(inp.pictures)])
+                at += len(inp.pictures)
         per_frame_ms = (time.perf_counter() - t0) * 1000 / len(todo)
     outcomes = [pipe.analyse(frame, fresh.get(i)) for i, (pipe, frame) in enumerate(batch)]
     return BatchOutcome(len(todo), per_frame_ms, outcomes)

@@ -3,7 +3,8 @@ rules, rule conditions and the evidence plan (snapshot, clip). The daemon's work
 the benchmarks all build and run this class; none of them analyses a frame any other way.
 
 The decoder's YUV picture is converted only as far as needed: a grey thumbnail for the gate, a small BGR
-picture (`analysis_width`) for the detector and the image rules, full resolution only for a snapshot.
+picture (`analysis_width`) for the detector and the image rules, full resolution only for a snapshot and
+for the rectangles of a camera's `detect_tiles` zones (each converted alone, at its tile's size).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sentinel.detect.hygiene import CameraHygiene
 from sentinel.detect.motion_gate import MotionGate
 from sentinel.detect.privacy import privacy_mask_of
 from sentinel.detect.rules import FrameContext, Rule, RuleEvent, RuleParams, build_rules, rule_detector
+from sentinel.detect.tiles import Size, TiledInput, TileLayout, compose, plan_tiles
 from sentinel.detect.tracker import MotionTracker
 from sentinel.ingest.packet_ring import PacketRing
 from sentinel.ingest.reader import CameraState, Frame, ReaderStatus, StreamReader
@@ -110,6 +112,9 @@ class CameraPipeline:
         self.rate = AnalysisRate(self._rate_limits(), camera.slow_after)
         self._reader: StreamReader | None = None
         self._moved = True  # the motion gate's verdict on the frame being analysed
+        polygons = {z.name: z.polygon for z in camera.zones}
+        self.tile_zones = [(name, polygons[name]) for name in camera.detect_tiles]  # `detect_tiles`
+        self._layouts: dict[tuple[Size, Size], TileLayout] = {}  # by (frame size, detector input size)
 
     @classmethod
     def for_camera(
@@ -219,6 +224,32 @@ class CameraPipeline:
     def detector_input(self, frame: Frame) -> np.ndarray:
         """The picture the detector is given for this frame (BGR, at most `analysis_width` wide)."""
         return frame.analysis_image(self.analysis_width)
+
+    def detector_inputs(self, frame: Frame, input_size: Size | None) -> TiledInput:
+        """The pictures a detector with that input size gets for this frame: the analysis image alone, or,
+        with zone tiles, canvases of the input size holding the full view and the tiles
+        (`sentinel.detect.tiles`; `TiledInput.merge` maps the boxes back)."""
+        image = self.detector_input(frame)
+        if not self.tile_zones or input_size is None:
+            return TiledInput([image])
+        layout = self.tile_layout((frame.width, frame.height), input_size)
+        if not layout.tiles:  # no zone would be sharper in a tile: the plain picture, as without tiles
+            return TiledInput([image])
+        crops = [frame.crop_image(t.src, t.size) for t in layout.tiles]
+        return TiledInput(compose(layout, image, crops), layout)
+
+    def tile_layout(self, frame_size: Size, input_size: Size) -> TileLayout:
+        key = (frame_size, input_size)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = plan_tiles(frame_size, input_size, self.tile_zones)
+            log.info(
+                "camera %s: detector tiles for %dx%d frames: %s",
+                self.camera.id,
+                *frame_size,
+                layout.describe(),
+            )
+        return layout
 
     def analyse(self, frame: Frame, fresh: Mapping[str, Detections] | Detections | None) -> FrameOutcome:
         """Tracker and rules over `frame`, with the detectors' `fresh` output for it by detector name (a bare
